@@ -1,0 +1,41 @@
+"""mesa_llm: Mesa agents that decide with a language model, side by side with rule agents.
+
+The decision seam (``observe`` -> ``decide`` -> ``act``) is shared by rule and LLM agents;
+:class:`LLMRuntime` runs the LLM decisions of a step concurrently, with retries,
+fallbacks, a response cache and a record of every call.
+"""
+
+from mesa_llm.actions import ActionParseError, ActionSpace
+from mesa_llm.agent import LLMAgent, LLMCellAgent, LLMDecider
+from mesa_llm.backends import (
+    BackendError,
+    FaultyChatModel,
+    FunctionChatModel,
+    ScriptedChatModel,
+    resolve_backend,
+)
+from mesa_llm.cache import InMemoryCache, SQLiteCache
+from mesa_llm.prompts import PromptTemplate
+from mesa_llm.records import CallLog, CallRecord
+from mesa_llm.runtime import LLMRuntime
+
+__all__ = [
+    "ActionParseError",
+    "ActionSpace",
+    "BackendError",
+    "CallLog",
+    "CallRecord",
+    "FaultyChatModel",
+    "FunctionChatModel",
+    "InMemoryCache",
+    "LLMAgent",
+    "LLMCellAgent",
+    "LLMDecider",
+    "LLMRuntime",
+    "PromptTemplate",
+    "SQLiteCache",
+    "ScriptedChatModel",
+    "resolve_backend",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,118 @@
+"""LLM agents: Mesa agents whose ``decide`` asks a language model.
+
+The decision seam: an agent ``observe()``s the world into a small typed observation,
+``decide(observation)`` returns an action, and ``act(action)`` changes the world. Rule
+agents and LLM agents of one scenario share ``observe`` and ``act`` through a common base
+class; only ``decide`` differs. :class:`LLMDecider` supplies that ``decide``; combine it
+with the scenario's base class::
+
+    class Resident(CellAgent):            # observe() and act()
+        ...
+
+    class RuleResident(Resident):         # decide() by a rule
+        def decide(self, observation): ...
+
+    class LLMResident(LLMDecider, Resident):  # decide() by a language model
+        action_space = ActionSpace(Literal["stay", "move"], fallback="stay")
+        prompt = PromptTemplate(system="...", user="...")
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from langchain_core.language_models import BaseChatModel
+from mesa import Agent
+from mesa.discrete_space import CellAgent
+
+from mesa_llm.actions import ActionSpace
+from mesa_llm.backends import resolve_backend
+from mesa_llm.prompts import Messages, PromptTemplate
+
+if TYPE_CHECKING:
+    from mesa_llm.records import CallRecord
+    from mesa_llm.runtime import LLMRuntime
+
+__all__ = ["LLMAgent", "LLMCellAgent", "LLMDecider"]
+
+
+class LLMDecider:
+    """Mixin that makes an agent decide with a language model.
+
+    Class attributes a subclass sets:
+        action_space: the typed actions the agent may take, with their fallback.
+        prompt: the persona and the template that renders an observation.
+
+    Args:
+        *args: passed on to the next class (the Mesa agent's ``model``, ...).
+        runtime: the :class:`~mesa_llm.runtime.LLMRuntime` that runs the calls.
+        backend: this agent's chat model or ``"provider:model"`` string; None uses the
+            runtime's backend.
+        persona: a system prompt replacing ``prompt.system`` for this agent.
+        **kwargs: passed on to the next class.
+
+    Raises:
+        ValueError: if neither the agent nor the runtime has a backend.
+    """
+
+    action_space: ClassVar[ActionSpace]
+    prompt: ClassVar[PromptTemplate]
+
+    def __init__(
+        self,
+        *args: Any,
+        runtime: LLMRuntime,
+        backend: BaseChatModel | str | None = None,
+        persona: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.runtime = runtime
+        self.backend: BaseChatModel | None = resolve_backend(backend) if backend is not None else None
+        if self.backend is None and runtime.backend is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a language model: pass backend= (a LangChain "
+                "chat model or a 'provider:model' string) to the agent or to its LLMRuntime."
+            )
+        self.template = self.prompt if persona is None else replace(self.prompt, system=persona)
+        self.last_observation: Any = None
+        self.last_record: CallRecord | None = None
+
+    @property
+    def chat_model(self) -> BaseChatModel:
+        """The chat model this agent asks."""
+        return self.backend or self.runtime.backend  # type: ignore[return-value]
+
+    @property
+    def persona(self) -> str:
+        """This agent's system prompt."""
+        return self.template.system
+
+    def messages(self, observation: Any) -> Messages:
+        """The exact prompt for ``observation`` as ``(role, content)`` pairs.
+
+        Override to build prompts that depend on more than the observation (memory,
+        derived facts, ...); :meth:`prompt_for` renders with extra template fields.
+        """
+        return self.prompt_for(observation)
+
+    def prompt_for(self, observation: Any, **extra: Any) -> Messages:
+        """The agent's persona and template rendered with ``observation`` and ``extra`` fields."""
+        return self.template.render(observation, self.action_space.instructions(), **extra)
+
+    def decide(self, observation: Any) -> Any:
+        """Ask the language model; always returns an action of the space."""
+        return self.runtime.decide(self, observation)
+
+    async def adecide(self, observation: Any) -> Any:
+        """Ask the language model from async code; always returns an action of the space."""
+        return (await self.runtime.adecide_many([(self, observation)]))[0]
+
+
+class LLMAgent(LLMDecider, Agent):
+    """A ``mesa.Agent`` that decides with a language model (see :class:`LLMDecider`)."""
+
+
+class LLMCellAgent(LLMDecider, CellAgent):
+    """A ``mesa.discrete_space.CellAgent`` that decides with a language model."""

@@ -1,0 +1,93 @@
+"""Resolving a backend: any LangChain chat model, or a ``"provider:model"`` string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+__all__ = ["BackendError", "backend_identity", "backend_name", "resolve_backend"]
+
+# Environment variables read by the most common providers, for error messages.
+_KEY_VARIABLES = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "azure_openai": "AZURE_OPENAI_API_KEY",
+    "google_genai": "GOOGLE_API_KEY",
+    "mistralai": "MISTRAL_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "together": "TOGETHER_API_KEY",
+    "fireworks": "FIREWORKS_API_KEY",
+    "xai": "XAI_API_KEY",
+    "cohere": "COHERE_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
+
+
+class BackendError(ValueError):
+    """A backend could not be resolved; the message says what to change."""
+
+
+def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatModel:
+    """Return the chat model that ``backend`` names.
+
+    Args:
+        backend: a LangChain ``BaseChatModel`` (returned as is), or a string for
+            LangChain's ``init_chat_model``, such as ``"openai:gpt-4o-mini"`` or
+            ``"ollama:llama3.2"``.
+        **kwargs: settings passed to ``init_chat_model`` (``temperature=0``, ...).
+
+    Raises:
+        BackendError: for an unknown provider, a missing provider package or a
+            missing API key, with the fix in the message.
+        TypeError: for anything that is neither a chat model nor a string.
+    """
+    if isinstance(backend, BaseChatModel):
+        return backend
+    if not isinstance(backend, str):
+        raise TypeError(
+            f"backend must be a LangChain BaseChatModel or a 'provider:model' string, "
+            f"not {type(backend).__name__}."
+        )
+    from langchain.chat_models import init_chat_model
+
+    provider = backend.split(":", 1)[0] if ":" in backend else None
+    try:
+        return init_chat_model(backend, **kwargs)
+    except ImportError as exc:
+        raise BackendError(f"Backend {backend!r} needs its provider package: {exc}") from exc
+    except ValueError as exc:
+        if "provider" in str(exc):
+            raise BackendError(
+                f"Unknown backend {backend!r}. Name it as 'provider:model', for example "
+                f"'openai:gpt-4o-mini' or 'ollama:llama3.2'. {exc}"
+            ) from exc
+        raise _construction_error(backend, provider, exc) from exc
+    except Exception as exc:  # a provider client refusing to start, e.g. without a key
+        raise _construction_error(backend, provider, exc) from exc
+
+
+def _construction_error(backend: str, provider: str | None, exc: Exception) -> BackendError:
+    variable = _KEY_VARIABLES.get(provider or "")
+    hint = f" Set the environment variable {variable} to your API key." if variable else ""
+    return BackendError(f"Could not create backend {backend!r}: {exc}.{hint}")
+
+
+def backend_identity(model: BaseChatModel) -> str:
+    """A string naming the backend and every setting that changes its answers.
+
+    It is LangChain's own cache identity: the serialised model (secrets replaced by
+    their names) or, for models that cannot be serialised, their identifying params.
+    """
+    identity = model._get_llm_string()
+    return f"{type(model).__module__}.{type(model).__qualname__}|{identity}"
+
+
+def backend_name(model: BaseChatModel) -> str:
+    """A short, secret-free name of the backend for records: its model name or class."""
+    for attribute in ("model_name", "model", "model_id"):
+        value = getattr(model, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__

@@ -1,0 +1,277 @@
+"""Deterministic chat models for tests, for users' own tests, and for rule-following agents.
+
+They are real LangChain ``BaseChatModel`` subclasses: ``invoke``/``ainvoke``/``batch``
+work, and so does ``with_structured_output`` (tools are bound; the answer is returned as
+a tool call), so the whole path prompt -> model -> parse -> action is exercised.
+They report token usage (whitespace-separated words) like a real backend would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, PrivateAttr
+
+__all__ = ["BackendFault", "FaultyChatModel", "FunctionChatModel", "ScriptedChatModel"]
+
+
+class BackendFault(RuntimeError):
+    """The error a :class:`FaultyChatModel` raises when it injects a failure."""
+
+
+class _DeterministicChatModel(BaseChatModel):
+    """Base of the deterministic models: subclasses implement :meth:`_answer`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_name: str = "deterministic"
+    temperature: float = 0.0
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
+        raise NotImplementedError
+
+    @property
+    def _llm_type(self) -> str:
+        return "mesa-llm-deterministic"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "temperature": self.temperature}
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any):
+        """Bind tools; the answer is then returned as a call of the first tool."""
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _result(self, messages: list[BaseMessage], text: str, tools: list[dict] | None) -> ChatResult:
+        tokens_in = sum(len(str(m.content).split()) for m in messages)
+        usage = {
+            "input_tokens": tokens_in,
+            "output_tokens": len(text.split()),
+            "total_tokens": tokens_in + len(text.split()),
+        }
+        if tools:
+            function = tools[0]["function"]
+            message = AIMessage(
+                content="",
+                tool_calls=[{"name": function["name"], "args": _tool_args(text, function), "id": "call_0"}],
+                usage_metadata=usage,
+            )
+        else:
+            message = AIMessage(content=text, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._result(messages, self._answer(messages), kwargs.get("tools"))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._generate(messages, stop, **kwargs)
+
+
+def _tool_args(text: str, function: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a tool call answering ``text``: a JSON object as is, or a bare
+    answer as the value of the tool's only parameter."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    properties = list(function.get("parameters", {}).get("properties", {}))
+    return {properties[0]: text.strip()} if len(properties) == 1 else {}
+
+
+class FunctionChatModel(_DeterministicChatModel):
+    """A chat model that answers with a function of the messages.
+
+    A scenario builds one that follows its rule (read the facts from the prompt, apply
+    the rule, answer); an LLM agent using it must then behave exactly like a rule agent.
+
+    Args:
+        fn: maps the list of messages to the answer text.
+        model_name: names the function in records and in the cache identity; give
+            different functions different names.
+
+    Example:
+        >>> model = FunctionChatModel(fn=lambda messages: "stay", model_name="always-stay")
+        >>> model.invoke("stay or move?").content
+        'stay'
+    """
+
+    fn: Callable[[list[BaseMessage]], str]
+    model_name: str = "function"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        fn = f"{getattr(self.fn, '__module__', '')}.{getattr(self.fn, '__qualname__', repr(self.fn))}"
+        return {**super()._identifying_params, "fn": fn}
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
+        return self.fn(messages)
+
+
+class ScriptedChatModel(_DeterministicChatModel):
+    """A chat model that replays a script of answers, one per call, in call order.
+
+    Args:
+        responses: the answers, in order.
+        cycle: start again from the first answer when the script is exhausted;
+            otherwise an exhausted script raises ``IndexError``.
+    """
+
+    responses: list[str]
+    cycle: bool = False
+    model_name: str = "scripted"
+    _position: int = PrivateAttr(default=0)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {**super()._identifying_params, "responses": self.responses, "cycle": self.cycle}
+
+    @property
+    def calls(self) -> int:
+        """How many answers were given so far."""
+        return self._position
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
+        with self._lock:
+            position = self._position
+            if position >= len(self.responses) and not self.cycle:
+                raise IndexError(f"the script of {len(self.responses)} answers is exhausted")
+            self._position += 1
+        return self.responses[position % len(self.responses)]
+
+
+class FaultyChatModel(_DeterministicChatModel):
+    """Wraps a chat model and injects latency, errors, hangs and malformed answers.
+
+    Every call first waits ``latency`` seconds (or a uniform draw from a
+    ``(low, high)`` range), then fails with one of the configured probabilities: raise
+    :class:`BackendFault` (``error_rate``), hang for ``hang_s`` seconds so a caller's
+    timeout fires (``timeout_rate``), answer ``malformed_answer`` (``malformed_rate``);
+    otherwise it answers as the wrapped model. Draws come from its own seeded generator.
+    It also counts calls and the peak number of calls in flight at once.
+
+    Args:
+        inner: the model that gives the real answers.
+        latency: seconds per call, or a ``(low, high)`` range.
+        error_rate: probability of raising :class:`BackendFault`.
+        timeout_rate: probability of hanging for ``hang_s`` seconds.
+        malformed_rate: probability of answering ``malformed_answer``.
+        hang_s: how long a hanging call waits before answering.
+        malformed_answer: the answer that cannot be parsed.
+        seed: seed of the fault generator.
+    """
+
+    inner: BaseChatModel
+    latency: float | tuple[float, float] = 0.0
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    malformed_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    hang_s: float = 3600.0
+    malformed_answer: str = "¯\\_(ツ)_/¯ hmm, hard to say"
+    seed: int = 0
+    model_name: str = "faulty"
+    _rng: random.Random = PrivateAttr()
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _in_flight: int = PrivateAttr(default=0)
+    _peak: int = PrivateAttr(default=0)
+    _calls: int = PrivateAttr(default=0)
+
+    def model_post_init(self, context: Any) -> None:  # noqa: D102
+        self._rng = random.Random(self.seed)
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "inner": self.inner._get_llm_string(),
+            "latency": self.latency,
+            "rates": (self.error_rate, self.timeout_rate, self.malformed_rate),
+            "seed": self.seed,
+        }
+
+    @property
+    def calls(self) -> int:
+        """How many calls were started."""
+        return self._calls
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The largest number of calls that were in flight at the same time."""
+        return self._peak
+
+    def _plan(self) -> tuple[float, str]:
+        """Draw this call's latency and fate: "error", "hang", "malformed" or "ok"."""
+        with self._lock:
+            self._calls += 1
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+            low, high = self.latency if isinstance(self.latency, tuple) else (self.latency,) * 2
+            delay = self._rng.uniform(low, high)
+            u = self._rng.random()
+        fate = "ok"
+        for name, rate in (("error", self.error_rate), ("hang", self.timeout_rate), ("malformed", self.malformed_rate)):
+            if u < rate:
+                fate = name
+                break
+            u -= rate
+        return (delay + self.hang_s if fate == "hang" else delay), fate
+
+    def _finish(self, messages: list[BaseMessage], fate: str, kwargs: dict[str, Any]) -> ChatResult:
+        with self._lock:
+            self._in_flight -= 1
+        if fate == "error":
+            raise BackendFault("injected backend failure")
+        if fate == "malformed":
+            return self._result(messages, self.malformed_answer, kwargs.get("tools"))
+        return self.inner._generate(messages, **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        delay, fate = self._plan()
+        time.sleep(delay)
+        return self._finish(messages, fate, kwargs)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        delay, fate = self._plan()
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            with self._lock:
+                self._in_flight -= 1
+            raise
+        return self._finish(messages, fate, kwargs)

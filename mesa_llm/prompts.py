@@ -1,0 +1,76 @@
+"""Prompts: how an observation becomes the messages sent to a language model.
+
+A prompt is a system message (the persona) and a user message rendered from a template
+with ``str.format`` over the observation's fields, followed by the action space's answer
+instructions. Messages are ``(role, content)`` pairs with LangChain's role names
+(``"system"``, ``"human"``, ``"ai"``), hashable so identical prompts can be recognised.
+Put the facts that vary between agents at the end of the template: backends that cache
+prompt prefixes (llama.cpp, OpenAI, Anthropic) then reuse the common beginning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+__all__ = ["Messages", "PromptTemplate", "to_langchain"]
+
+Messages = tuple[tuple[str, str], ...]
+
+_MESSAGE_TYPES = {"system": SystemMessage, "human": HumanMessage, "ai": AIMessage}
+
+
+def observation_fields(observation: Any) -> Mapping[str, Any]:
+    """The named fields of an observation: a mapping, a dataclass or a pydantic model."""
+    if isinstance(observation, Mapping):
+        return observation
+    if dataclasses.is_dataclass(observation):
+        return {f.name: getattr(observation, f.name) for f in dataclasses.fields(observation)}
+    if hasattr(observation, "model_dump"):
+        return observation.model_dump()
+    raise TypeError(
+        f"Cannot render an observation of type {type(observation).__name__}: return a "
+        "dataclass, a pydantic model or a mapping from observe()."
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PromptTemplate:
+    """A persona and a user-message template.
+
+    Args:
+        system: the system message (persona); empty for none.
+        user: the user message, a ``str.format`` template over the observation's fields
+            and any extra fields passed to :meth:`render`.
+
+    Example:
+        >>> t = PromptTemplate("You are a resident.", "{same} neighbours like you.")
+        >>> t.render({"same": 3}, "Answer stay or move.")
+        (('system', 'You are a resident.'), ('human', '3 neighbours like you.\\n\\nAnswer stay or move.'))
+    """
+
+    system: str
+    user: str
+
+    def render(self, observation: Any, instructions: str = "", **extra: Any) -> Messages:
+        """The messages for ``observation``, with ``instructions`` appended."""
+        try:
+            text = self.user.format(**observation_fields(observation), **extra)
+        except KeyError as exc:
+            raise KeyError(
+                f"The prompt template uses the field {exc} that the observation "
+                f"{type(observation).__name__} does not have."
+            ) from exc
+        if instructions:
+            text = f"{text}\n\n{instructions}"
+        if self.system:
+            return (("system", self.system), ("human", text))
+        return (("human", text),)
+
+
+def to_langchain(messages: Messages) -> list[BaseMessage]:
+    """LangChain message objects for ``(role, content)`` pairs."""
+    return [_MESSAGE_TYPES[role](content=content) for role, content in messages]

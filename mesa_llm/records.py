@@ -1,0 +1,202 @@
+"""Call records: every LLM decision is an accountable record.
+
+A :class:`CallRecord` is written for every decision an LLM agent makes, whether it was
+answered by the backend, by the response cache, or shared with another agent that sent
+the identical prompt in the same step. :class:`CallLog` keeps them, keeps running totals
+for Mesa's ``DataCollector`` and writes them to disk (JSONL or a parquet dataset).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["CallLog", "CallRecord"]
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One LLM decision of one agent.
+
+    Attributes:
+        step: ``model.steps`` when the decision was made.
+        time: ``model.time`` when the decision was made.
+        agent_id: the deciding agent's ``unique_id``.
+        agent_type: the deciding agent's class name.
+        backend: a short name of the backend (its model name or class), never a secret.
+        messages: the exact prompt of the first attempt, as ``(role, content)`` pairs.
+        raw: the last raw answer received (text, or the JSON arguments of structured
+            output); empty when every attempt failed.
+        action: the action taken, as a label of the action space.
+        attempts: how many answers were requested (1 + retries).
+        backend_calls: how many of them reached the backend (0 for a cache hit or a
+            shared answer).
+        parse_failures: answers that could not be parsed into the action space.
+        errors: attempts that raised an exception or timed out.
+        timeouts: attempts that exceeded the per-call timeout.
+        fallback: whether the action is the space's fallback because no answer was valid.
+        latency_s: wall time spent waiting for the backend, all attempts together.
+        tokens_in: prompt tokens reported by the backend (0 if it reports none).
+        tokens_out: completion tokens reported by the backend (0 if it reports none).
+        cache_hit: whether every answer came from the response cache.
+        shared: whether the answer was shared from another agent's identical prompt in
+            the same step (identical-prompt deduplication).
+        error: the last error message, if any attempt failed.
+        probabilities: option probabilities, where the backend provides them.
+    """
+
+    step: int
+    time: float
+    agent_id: int
+    agent_type: str
+    backend: str
+    messages: tuple[tuple[str, str], ...]
+    raw: str = ""
+    action: str = ""
+    attempts: int = 0
+    backend_calls: int = 0
+    parse_failures: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    fallback: bool = False
+    latency_s: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cache_hit: bool = False
+    shared: bool = False
+    error: str | None = None
+    probabilities: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (messages as a list of role/content dicts)."""
+        row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        row["messages"] = [{"role": r, "content": c} for r, c in self.messages]
+        return row
+
+
+@dataclass(slots=True)
+class _Totals:
+    decisions: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    shared: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_s: float = 0.0
+    parse_failures: int = 0
+    retries: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    fallbacks: int = 0
+
+
+@dataclass
+class CallLog:
+    """All call records of a model run, with running totals.
+
+    Args:
+        path: where :meth:`flush` appends new records (the runtime flushes after every
+            decision phase): a ``.jsonl`` file, or any other path for a parquet dataset
+            directory (one ``part-NNNNN.parquet`` file per flush; read it back with
+            ``pandas.read_parquet(path)``). None keeps records in memory only.
+        keep: keep records in memory (totals are always kept). Turn off for very long
+            runs that stream records to ``path``.
+    """
+
+    path: str | Path | None = None
+    keep: bool = True
+    records: list[CallRecord] = field(default_factory=list)
+    totals: _Totals = field(default_factory=_Totals)
+    _pending: list[CallRecord] = field(default_factory=list, repr=False)
+    _parts: int = field(default=0, repr=False)
+
+    def add(self, record: CallRecord) -> None:
+        """Add a record and update the totals."""
+        t = self.totals
+        t.decisions += 1
+        t.calls += record.backend_calls
+        t.cache_hits += record.cache_hit
+        t.shared += record.shared
+        if record.backend_calls:
+            t.tokens_in += record.tokens_in
+            t.tokens_out += record.tokens_out
+            t.latency_s += record.latency_s
+        t.parse_failures += record.parse_failures
+        t.retries += max(record.attempts - 1, 0)
+        t.errors += record.errors
+        t.timeouts += record.timeouts
+        t.fallbacks += record.fallback
+        if self.keep:
+            self.records.append(record)
+        if self.path is not None:
+            self._pending.append(record)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def mean_latency_s(self) -> float:
+        """Mean backend latency per call that reached the backend (0 if none did)."""
+        return self.totals.latency_s / self.totals.calls if self.totals.calls else 0.0
+
+    def reporters(self, prefix: str = "llm_") -> dict[str, Callable[[Any], Any]]:
+        """Model reporters for Mesa's ``DataCollector``: running totals since the start.
+
+        ``calls`` counts requests that reached the backend (retries included),
+        ``cache_hits`` decisions answered from the response cache, ``shared`` decisions
+        answered by an identical prompt of the same step, ``tokens_in``/``tokens_out``
+        tokens of backend calls, ``mean_latency_s`` the mean backend latency per call,
+        ``parse_failures``, ``retries``, ``errors``, ``timeouts`` and ``fallbacks`` the
+        failure events.
+        """
+        names = [f.name for f in dataclasses.fields(_Totals) if f.name != "latency_s"]
+        out: dict[str, Callable[[Any], Any]] = {
+            prefix + name: (lambda _m, n=name: getattr(self.totals, n)) for name in names
+        }
+        out[prefix + "mean_latency_s"] = lambda _m: self.mean_latency_s
+        return out
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The records as a DataFrame, one row per decision."""
+        columns = [f.name for f in dataclasses.fields(CallRecord)]
+        return pd.DataFrame([r.to_dict() for r in self.records], columns=columns)
+
+    def flush(self) -> int:
+        """Append the records added since the last flush to ``path``; return how many."""
+        pending, self._pending = self._pending, []
+        if self.path is None or not pending:
+            return 0
+        self._parts = _append(pending, Path(self.path), self._parts)
+        return len(pending)
+
+    def write(self, path: str | Path) -> None:
+        """Write all records kept in memory to ``path`` (``.jsonl`` or a parquet dataset)."""
+        _append(self.records, Path(path), 0)
+
+
+def _append(records: list[CallRecord], path: Path, part: int) -> int:
+    """Append ``records`` to a JSONL file or a new part of a parquet dataset.
+
+    Returns:
+        The next free part number of the parquet dataset.
+    """
+    if path.suffix == ".jsonl":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            for record in records:
+                fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+        return part
+    path.mkdir(parents=True, exist_ok=True)
+    while (target := path / f"part-{part:05d}.parquet").exists():
+        part += 1
+    frame = pd.DataFrame([r.to_dict() for r in records])
+    for column in ("messages", "probabilities"):
+        frame[column] = frame[column].map(json.dumps)
+    frame.to_parquet(target, index=False)
+    return part + 1

@@ -1,0 +1,388 @@
+"""The decision phase: concurrent, bounded, deduplicated, cached, retried, recorded.
+
+A step of a model is two phases (DESIGN.md, principle 3): every agent observes the same
+snapshot and decides (LLM decisions run concurrently on one event loop), then the actions
+are applied in the model's activation order. The same rng and the same answers give the
+same run whatever order the calls complete in: each answer belongs to its agent, and
+records are kept in request order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.rate_limiters import BaseRateLimiter
+from mesa import Agent
+
+from mesa_llm.actions import ActionParseError, ActionSpace
+from mesa_llm.agent import LLMDecider
+from mesa_llm.backends import backend_identity, backend_name, resolve_backend
+from mesa_llm.cache import CachedAnswer, ResponseCache, cache_key
+from mesa_llm.prompts import Messages, to_langchain
+from mesa_llm.records import CallLog, CallRecord
+
+__all__ = ["LLMRuntime"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Backend:
+    """What the runtime derives once per chat model."""
+
+    model: BaseChatModel
+    identity: str
+    name: str
+    dedup: bool
+    supports_structured: bool
+
+
+@dataclass(slots=True)
+class _Request:
+    agent: LLMDecider
+    observation: Any
+    messages: Messages
+    backend: _Backend
+    space: ActionSpace
+    structured: bool
+    answer_format: str
+    key: str
+
+
+class _LoopThread:
+    """One event loop in a daemon thread, kept for the runtime's lifetime.
+
+    Running every step on the same loop keeps HTTP clients of backends valid across
+    steps, and works whether or not the caller already runs an event loop (Jupyter,
+    Solara).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(workers, "mesa-llm"))
+        self.thread = threading.Thread(target=self.loop.run_forever, name="mesa-llm-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        if threading.current_thread() is self.thread:
+            raise RuntimeError("LLMRuntime's sync API was called from its own event loop; await the async API.")
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+class LLMRuntime:
+    """Runs the LLM decisions of a model.
+
+    Args:
+        backend: the default chat model of the model's LLM agents, or a
+            ``"provider:model"`` string for LangChain's ``init_chat_model``.
+        max_concurrency: most calls in flight at once.
+        timeout: seconds before one call is abandoned (counted as a timeout, retried).
+        retries: extra attempts after an error, a timeout or an unparseable answer;
+            then the action space's fallback is used.
+        rate_limiter: a LangChain rate limiter (e.g. ``InMemoryRateLimiter``) acquired
+            before every backend call.
+        dedup: send identical prompts of one decision phase once and share the answer.
+            None (default) turns it on only for backends at temperature 0, where sharing
+            an answer is the same as asking again; at a higher temperature it would
+            correlate agents, so turn it on there only on purpose.
+        cache: a response cache (:class:`~mesa_llm.cache.InMemoryCache` or
+            :class:`~mesa_llm.cache.SQLiteCache`) looked up before every call.
+        structured: ask for structured output (tool calling / JSON schema) where the
+            backend supports it. None (default) asks for it for pydantic action spaces
+            only: a choice is one word, which the tolerant parser reads reliably, and
+            LangChain's structured-output chain costs ~14x the framework time of a plain
+            call (benchmarks/README.md). Unsupported backends always answer in text.
+        log: where call records go; a new in-memory :class:`~mesa_llm.records.CallLog`
+            by default.
+
+    Raises:
+        ValueError: for a non-positive ``max_concurrency`` or ``timeout`` or negative ``retries``.
+    """
+
+    def __init__(
+        self,
+        backend: BaseChatModel | str | None = None,
+        *,
+        max_concurrency: int = 16,
+        timeout: float = 60.0,
+        retries: int = 2,
+        rate_limiter: BaseRateLimiter | None = None,
+        dedup: bool | None = None,
+        cache: ResponseCache | None = None,
+        structured: bool | None = None,
+        log: CallLog | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}.")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive (seconds), got {timeout}.")
+        if retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {retries}.")
+        self.backend = resolve_backend(backend) if backend is not None else None
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.retries = retries
+        self.rate_limiter = rate_limiter
+        self.dedup = dedup
+        self.cache = cache
+        self.structured = structured
+        self.log = log if log is not None else CallLog()
+        self._backends: dict[int, _Backend] = {}
+        self._structured: dict[tuple[int, int], Any] = {}
+        self._loop: _LoopThread | None = None
+
+    # ----------------------------------------------------------------- the step
+    def step(
+        self,
+        agents: Iterable[Agent],
+        *,
+        rng: random.Random | None = None,
+        observations: Mapping[Agent, Any] | None = None,
+        sequential: bool = False,
+    ) -> dict[Agent, Any]:
+        """One step of ``agents``: observe, decide, act.
+
+        The activation order is drawn first. Simultaneous (default): every agent observes
+        the same snapshot and decides (LLM agents concurrently), then the actions are
+        applied in activation order.
+        Sequential: in activation order, each agent observes, decides and acts before the
+        next observes, so it sees earlier actions; LLM calls then run one at a time
+        (slower, for models that need it).
+
+        Args:
+            agents: the agents to step (rule agents and LLM agents alike).
+            rng: shuffles the activation order (pass ``model.random`` to shuffle the way
+                ``AgentSet.shuffle_do`` does); None keeps the order of ``agents``.
+            observations: observations already taken of this snapshot (e.g. at the end of
+                the previous step for reporters); agents missing from it observe now.
+            sequential: use sequential instead of simultaneous activation.
+
+        Returns:
+            The action each agent took.
+        """
+        order = list(agents)
+        if rng is not None:
+            rng.shuffle(order)
+        if sequential:
+            actions = {}
+            for agent in order:
+                action = agent.decide(agent.observe())  # type: ignore[attr-defined]
+                agent.act(action)  # type: ignore[attr-defined]
+                actions[agent] = action
+            return actions
+        observations = observations or {}
+        seen = [(a, observations[a] if a in observations else a.observe()) for a in order]  # type: ignore[attr-defined]
+        actions = self.decide_all(seen)
+        for agent in order:
+            agent.act(actions[agent])  # type: ignore[attr-defined]
+        return actions
+
+    def decide_all(self, seen: Sequence[tuple[Agent, Any]]) -> dict[Agent, Any]:
+        """Decisions of agents on their observations: rule agents in order, LLM agents concurrently."""
+        actions: dict[Agent, Any] = {}
+        llm: list[tuple[LLMDecider, Any]] = []
+        for agent, observation in seen:
+            if isinstance(agent, LLMDecider):
+                llm.append((agent, observation))
+            else:
+                actions[agent] = agent.decide(observation)  # type: ignore[attr-defined]
+        if llm:
+            for (agent, _), action in zip(llm, self.decide_many(llm), strict=True):
+                actions[agent] = action  # type: ignore[index]
+        return actions
+
+    # --------------------------------------------------------- LLM decisions
+    def decide(self, agent: LLMDecider, observation: Any) -> Any:
+        """One LLM agent's decision (sync)."""
+        return self.decide_many([(agent, observation)])[0]
+
+    def decide_many(self, items: Sequence[tuple[LLMDecider, Any]]) -> list[Any]:
+        """LLM agents' decisions, run concurrently on the runtime's event loop (sync)."""
+        if self._loop is None:
+            self._loop = _LoopThread(max(self.max_concurrency, 4))
+        return self._loop.run(self.adecide_many(items))
+
+    async def adecide_many(self, items: Sequence[tuple[LLMDecider, Any]]) -> list[Any]:
+        """LLM agents' decisions, run concurrently; one record per decision, in order."""
+        requests = [self._request(agent, observation) for agent, observation in items]
+        leaders: dict[str, _Request] = {}
+        tasks: dict[int, asyncio.Future] = {}
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+        for request in requests:
+            group = request.key if request.backend.dedup else str(id(request))
+            if group not in leaders:
+                leaders[group] = request
+                tasks[id(request)] = asyncio.ensure_future(self._decide(request, semaphore))
+        outcomes = await asyncio.gather(*tasks.values())
+        by_leader = dict(zip(tasks, outcomes, strict=True))
+        actions = []
+        for request in requests:
+            group = request.key if request.backend.dedup else str(id(request))
+            leader = leaders[group]
+            action, record = by_leader[id(leader)]
+            if leader is not request:
+                record = replace(
+                    record,
+                    agent_id=request.agent.unique_id,  # type: ignore[attr-defined]
+                    agent_type=type(request.agent).__name__,
+                    backend_calls=0,
+                    latency_s=0.0,
+                    tokens_in=0,
+                    tokens_out=0,
+                    cache_hit=False,
+                    shared=True,
+                )
+            request.agent.last_observation = request.observation
+            request.agent.last_record = record
+            self.log.add(record)
+            actions.append(action)
+        self.log.flush()
+        return actions
+
+    def _request(self, agent: LLMDecider, observation: Any) -> _Request:
+        backend = self._backend(agent.chat_model)
+        space = agent.action_space
+        messages = agent.messages(observation)
+        structured = backend.supports_structured and (self.structured or space.kind == "structured")
+        answer_format = space.schema_json if structured else "text"
+        key = cache_key(backend.identity, messages, answer_format)
+        return _Request(agent, observation, messages, backend, space, structured, answer_format, key)
+
+    def _backend(self, model: BaseChatModel) -> _Backend:
+        info = self._backends.get(id(model))
+        if info is None or info.model is not model:
+            structured = self.structured is not False and _supports_structured_output(model)
+            dedup = self.dedup if self.dedup is not None else getattr(model, "temperature", None) == 0
+            info = _Backend(model, backend_identity(model), backend_name(model), dedup, structured)
+            self._backends[id(model)] = info
+        return info
+
+    async def _decide(self, request: _Request, semaphore: asyncio.Semaphore) -> tuple[Any, CallRecord]:
+        """Ask, parse, retry, fall back; never raises for a failing backend."""
+        agent, space, backend = request.agent, request.space, request.backend
+        model = agent.model  # type: ignore[attr-defined]
+        record = CallRecord(
+            step=model.steps,
+            time=model.time,
+            agent_id=agent.unique_id,  # type: ignore[attr-defined]
+            agent_type=type(agent).__name__,
+            backend=backend.name,
+            messages=request.messages,
+        )
+        messages, key, hits = request.messages, request.key, 0
+        for attempt in range(self.retries + 1):
+            record.attempts += 1
+            if attempt:
+                key = cache_key(backend.identity, messages, request.answer_format)
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None:
+                hits += 1
+                answer = cached
+            else:
+                answer = await self._call(request, messages, record, semaphore)
+                if answer is None:
+                    continue
+                if self.cache is not None:
+                    self.cache.put(key, answer)
+            record.raw = answer.raw
+            record.tokens_in += answer.tokens_in
+            record.tokens_out += answer.tokens_out
+            try:
+                action = space.parse(answer.raw)
+            except ActionParseError as exc:
+                record.parse_failures += 1
+                record.error = str(exc)
+                messages = (
+                    *messages,
+                    ("ai", answer.raw),
+                    ("human", f"That answer could not be used: {exc}. {space.instructions()}"),
+                )
+                continue
+            record.action = space.label(action)
+            record.cache_hit = hits == record.attempts
+            return action, record
+        record.fallback = True
+        record.action = space.label(space.fallback)
+        record.cache_hit = hits == record.attempts
+        logger.info("agent %s fell back to %r: %s", record.agent_id, record.action, record.error)
+        return space.fallback, record
+
+    async def _call(
+        self, request: _Request, messages: Messages, record: CallRecord, semaphore: asyncio.Semaphore
+    ) -> CachedAnswer | None:
+        """One backend call, bounded and timed; None (with the error recorded) if it failed."""
+        backend = request.backend
+        runnable = self._runnable(backend, request.space) if request.structured else backend.model
+        async with semaphore:
+            if self.rate_limiter is not None:
+                await self.rate_limiter.aacquire()
+            record.backend_calls += 1
+            started = time.perf_counter()
+            try:
+                result = await asyncio.wait_for(runnable.ainvoke(to_langchain(messages)), self.timeout)
+            except TimeoutError:
+                record.errors += 1
+                record.timeouts += 1
+                record.error = f"timed out after {self.timeout} s"
+                return None
+            except Exception as exc:  # a failing backend must never end the run
+                record.errors += 1
+                record.error = f"{type(exc).__name__}: {exc}"
+                logger.warning("backend %s failed for agent %s: %s", backend.name, record.agent_id, record.error)
+                return None
+            finally:
+                record.latency_s += time.perf_counter() - started
+        message: AIMessage = result["raw"] if request.structured else result
+        usage = message.usage_metadata or {}
+        if message.tool_calls:
+            raw = json.dumps(message.tool_calls[0]["args"], ensure_ascii=False)
+        else:
+            raw = message.text
+        return CachedAnswer(raw, usage.get("input_tokens", 0), usage.get("output_tokens", 0))
+
+    def _runnable(self, backend: _Backend, space: ActionSpace) -> Any:
+        """The backend's structured-output runnable for ``space`` (built once)."""
+        key = (id(backend.model), id(space))
+        if key not in self._structured:
+            self._structured[key] = backend.model.with_structured_output(space.schema, include_raw=True)
+        return self._structured[key]
+
+    def reporters(self, prefix: str = "llm_") -> dict[str, Any]:
+        """Model reporters for Mesa's ``DataCollector`` (see :meth:`CallLog.reporters`)."""
+        return self.log.reporters(prefix)
+
+    def close(self) -> None:
+        """Stop the runtime's event loop thread (it is a daemon; closing is optional)."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+
+def _supports_structured_output(model: BaseChatModel) -> bool:
+    """Whether the model implements tool binding or structured output itself."""
+    cls = type(model)
+    return (
+        cls.bind_tools is not BaseChatModel.bind_tools
+        or cls.with_structured_output is not BaseChatModel.with_structured_output
+    )

@@ -1,0 +1,140 @@
+"""Schelling residents: one base class for observing and acting, two ways of deciding."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from langchain_core.messages import BaseMessage
+from mesa.discrete_space import Cell, CellAgent
+
+from mesa_llm import ActionSpace, FunctionChatModel, LLMDecider, PromptTemplate
+
+if TYPE_CHECKING:
+    from models.schelling.model import SchellingModel
+
+__all__ = [
+    "LLMResident",
+    "Neighbourhood",
+    "Resident",
+    "RuleResident",
+    "SchellingRuleAnswer",
+    "rule_following_backend",
+]
+
+Move = Literal["stay", "move"]
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbourhood:
+    """What a resident observes: the occupancy of the cells around it.
+
+    Attributes:
+        same: neighbouring cells occupied by a resident of its own group.
+        other: neighbouring cells occupied by a resident of the other group.
+        empty: neighbouring cells that are empty.
+    """
+
+    same: int
+    other: int
+    empty: int
+
+    @property
+    def similarity(self) -> float:
+        """The share of its own group among occupied neighbouring cells (0 if none)."""
+        occupied = self.same + self.other
+        return self.same / occupied if occupied else 0.0
+
+
+class Resident(CellAgent):
+    """A resident of one group on a cell; observes its neighbourhood and stays or moves.
+
+    Args:
+        model: the Schelling model.
+        cell: the cell it lives in.
+        group: 0 (majority) or 1 (minority).
+    """
+
+    population: ClassVar[str]
+    model: SchellingModel
+
+    def __init__(self, model: SchellingModel, cell: Cell, group: int, **kwargs) -> None:
+        super().__init__(model, **kwargs)
+        self.cell = cell
+        self.group = group
+        self.happy = False
+
+    def observe(self) -> Neighbourhood:
+        """Count same-group, other-group and empty cells within the model's radius."""
+        neighbourhood = self.cell.get_neighborhood(radius=self.model.radius)
+        same = other = 0
+        group = self.group
+        for neighbour in neighbourhood.agents:
+            if neighbour.group == group:
+                same += 1
+            else:
+                other += 1
+        return Neighbourhood(same, other, len(neighbourhood) - same - other)
+
+    def act(self, action: Move) -> None:
+        """Move to a random empty cell, or stay."""
+        if action == "move":
+            self.cell = self.model.grid.select_random_empty_cell()
+            self.model.moves[self.population] += 1
+
+
+class RuleResident(Resident):
+    """Schelling's rule: move when the share of its own group is below the homophily."""
+
+    population = "rule"
+
+    def decide(self, observation: Neighbourhood) -> Move:
+        """Stay if at least ``homophily`` of the occupied neighbouring cells are its group."""
+        return "stay" if observation.similarity >= self.model.homophily else "move"
+
+
+class LLMResident(LLMDecider, Resident):
+    """A resident that asks a language model whether to stay or move."""
+
+    population = "llm"
+    action_space = ActionSpace(Move, fallback="stay", description="stay in your home or move")
+    prompt = PromptTemplate(
+        system="You are a resident of a town, deciding whether to keep living in your home.",
+        user=(
+            "Around your home there are {cells} homes. Right now {same} of them are occupied "
+            "by people of your own group, {other} by people of the other group, and {empty} "
+            "are empty.\nDo you stay in your home or move to a randomly chosen empty home "
+            "elsewhere in town?"
+        ),
+    )
+
+    def messages(self, observation: Neighbourhood):  # noqa: D102
+        return self.prompt_for(observation, cells=observation.same + observation.other + observation.empty)
+
+
+_FACTS = re.compile(r"(\d+) of them are occupied by people of your own group, (\d+) by people of the other group")
+
+
+@dataclass(frozen=True)
+class SchellingRuleAnswer:
+    """Answers an :class:`LLMResident`'s prompt with Schelling's rule.
+
+    It reads the counts from the prompt text, so a run with it proves the prompt carries
+    the facts the rule needs and that parsing and acting are faithful.
+    """
+
+    homophily: float
+
+    def __call__(self, messages: list[BaseMessage]) -> str:  # noqa: D102
+        match = _FACTS.search(str(messages[-1].content))
+        if match is None:
+            raise ValueError("the prompt does not state the neighbourhood")
+        same, other = int(match.group(1)), int(match.group(2))
+        similarity = same / (same + other) if same + other else 0.0
+        return "Stay." if similarity >= self.homophily else "I will MOVE."
+
+
+def rule_following_backend(homophily: float) -> FunctionChatModel:
+    """A deterministic chat model with which LLM residents behave as rule residents."""
+    return FunctionChatModel(fn=SchellingRuleAnswer(homophily), model_name=f"schelling-rule-{homophily}")

@@ -1,0 +1,227 @@
+"""Schelling's segregation model with rule residents, LLM residents, or both."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import networkx as nx
+from langchain_core.language_models import BaseChatModel
+from mesa import DataCollector, Model
+from mesa.discrete_space import Network, OrthogonalMooreGrid
+
+from mesa_llm import LLMRuntime
+from mesa_llm.cache import ResponseCache
+from models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
+
+__all__ = ["SchellingModel"]
+
+POPULATIONS = ("rule", "llm")
+
+
+class SchellingModel(Model):
+    """Schelling segregation with a mix of rule and LLM residents on one space.
+
+    The rule semantics are those of ``mesa.examples.Schelling``: a resident is happy when
+    at least ``homophily`` of its occupied neighbouring cells hold its own group (0 when
+    it has none); each step every resident decides on the snapshot left by the previous
+    step, then residents act in shuffled order, and unhappy ones move to a random empty
+    cell. With ``llm_share=0`` the model consumes ``model.random`` exactly as that example
+    does, so the same ``rng`` gives the same trajectory. Which residents are LLM residents
+    is drawn from ``model.rng`` (numpy), so it never perturbs that trajectory either.
+
+    "Happy" is measured for every resident with the homophily threshold, whatever
+    decides for it; an LLM resident may stay while unhappy or move while happy.
+
+    Args:
+        width: grid width (ignored with ``graph``).
+        height: grid height (ignored with ``graph``).
+        density: chance that a cell holds a resident, in [0, 1).
+        minority_pc: chance that a resident belongs to the minority group 1, in [0, 1].
+        homophily: the share of own-group neighbours a rule resident needs, in [0, 1].
+        radius: neighbourhood radius (Moore on a grid, hops on a network).
+        torus: wrap the grid's edges.
+        graph: a networkx graph to live on instead of a grid; residents move to a
+            random empty node.
+        llm_share: fraction of residents that decide with a language model, in [0, 1].
+        llm_counts: instead of ``llm_share``, the number of LLM residents in each group,
+            e.g. ``{0: 10, 1: 5}``.
+        backend: the LLM residents' chat model (a LangChain ``BaseChatModel`` or a
+            ``"provider:model"`` string); required when there are LLM residents.
+        cache: a response cache for the LLM calls.
+        runtime: a fully configured :class:`~mesa_llm.LLMRuntime` (concurrency, timeout,
+            retries, dedup, ...); ``backend`` and ``cache`` then stay unset.
+        sequential: sequential activation (each resident sees earlier moves) instead of
+            the two-phase step.
+        rng: seed or generator, as for ``mesa.Model``.
+
+    Raises:
+        ValueError: for parameters out of range, with the range in the message.
+    """
+
+    def __init__(
+        self,
+        width: int = 20,
+        height: int = 20,
+        density: float = 0.8,
+        minority_pc: float = 0.5,
+        homophily: float = 0.4,
+        radius: int = 1,
+        torus: bool = False,
+        graph: nx.Graph | None = None,
+        llm_share: float = 0.0,
+        llm_counts: Mapping[int, int] | None = None,
+        backend: BaseChatModel | str | None = None,
+        cache: ResponseCache | None = None,
+        runtime: LLMRuntime | None = None,
+        sequential: bool = False,
+        rng: Any = None,
+    ) -> None:
+        _check_parameters(width, height, density, minority_pc, homophily, radius, llm_share, llm_counts)
+        if runtime is not None and (backend is not None or cache is not None):
+            raise ValueError("Pass backend= and cache= to your LLMRuntime, or pass no runtime=, not both.")
+        super().__init__(rng=rng)
+        self.density = density
+        self.minority_pc = minority_pc
+        self.homophily = homophily
+        self.radius = radius
+        self.sequential = sequential
+        if graph is None:
+            self.grid = OrthogonalMooreGrid((width, height), torus=torus, capacity=1, random=self.random)
+        else:
+            self.grid = Network(graph, capacity=1, random=self.random, layout=None)
+
+        placements = [
+            (cell, 1 if self.random.random() < minority_pc else 0)
+            for cell in self.grid.all_cells
+            if self.random.random() < density
+        ]
+        llm = self._choose_llm_residents([group for _, group in placements], llm_share, llm_counts)
+        if llm and runtime is None and backend is None:
+            raise ValueError(
+                "LLM residents need a language model: pass backend= (a LangChain chat model "
+                "or a 'provider:model' string such as 'openai:gpt-4o-mini'), or set llm_share=0."
+            )
+        self.llm = runtime if runtime is not None else LLMRuntime(backend, cache=cache)
+        for index, (cell, group) in enumerate(placements):
+            if index in llm:
+                LLMResident(self, cell, group, runtime=self.llm)
+            else:
+                RuleResident(self, cell, group)
+
+        self.moves = dict.fromkeys(POPULATIONS, 0)
+        self.happy = 0
+        self.datacollector = DataCollector(
+            model_reporters={**self._reporters(), **self.llm.reporters()},
+            agent_reporters={"group": "group", "population": "population", "happy": "happy"},
+        )
+        self._measure()
+        self.datacollector.collect(self)
+
+    def _choose_llm_residents(
+        self, groups: list[int], share: float, counts: Mapping[int, int] | None
+    ) -> set[int]:
+        """Indices of the residents that decide with a language model, drawn from ``self.rng``."""
+        if counts is None:
+            k = round(share * len(groups))
+            if k in (0, len(groups)):
+                return set(range(k))
+            return {int(i) for i in self.rng.choice(len(groups), size=k, replace=False)}
+        chosen: set[int] = set()
+        for group, k in counts.items():
+            members = [i for i, g in enumerate(groups) if g == group]
+            if k > len(members):
+                raise ValueError(
+                    f"llm_counts asks for {k} LLM residents in group {group}, which has only "
+                    f"{len(members)} residents; lower the count or raise density."
+                )
+            chosen.update(int(members[i]) for i in self.rng.choice(len(members), size=k, replace=False))
+        return chosen
+
+    def step(self) -> None:
+        """Decide on the last snapshot, act in shuffled order, measure, collect."""
+        self.moves = dict.fromkeys(POPULATIONS, 0)
+        self.llm.step(self.agents, rng=self.random, observations=self.snapshot, sequential=self.sequential)
+        self._measure()
+        self.datacollector.collect(self)
+        self.running = self.happy < len(self.agents)
+
+    def _measure(self) -> None:
+        """Observe every resident once: the snapshot the next step decides on, and the metrics."""
+        self.snapshot: dict[Resident, Neighbourhood] = {}
+        homophily = self.homophily
+        happy = dict.fromkeys(POPULATIONS, 0)
+        count = dict.fromkeys(POPULATIONS, 0)
+        similarity = {p: [0.0, 0] for p in POPULATIONS}
+        for resident in self.agents:
+            observation = resident.observe()
+            self.snapshot[resident] = observation
+            population = resident.population
+            share = observation.similarity
+            resident.happy = share >= homophily
+            happy[population] += resident.happy
+            count[population] += 1
+            if observation.same + observation.other:
+                similarity[population][0] += share
+                similarity[population][1] += 1
+        self.happy = sum(happy.values())
+        self._happy, self._count, self._similarity = happy, count, similarity
+
+    def _reporters(self) -> dict[str, Any]:
+        reporters: dict[str, Any] = {
+            "happy": lambda m: m.happy,
+            "pct_happy": lambda m: _pct(m.happy, sum(m._count.values())),
+            "segregation": lambda m: _mean(*map(sum, zip(*m._similarity.values(), strict=True))),
+            "moves": lambda m: sum(m.moves.values()),
+        }
+        for p in POPULATIONS:
+            reporters[f"happy_{p}"] = lambda m, p=p: m._happy[p]
+            reporters[f"pct_happy_{p}"] = lambda m, p=p: _pct(m._happy[p], m._count[p])
+            reporters[f"segregation_{p}"] = lambda m, p=p: _mean(*m._similarity[p])
+            reporters[f"moves_{p}"] = lambda m, p=p: m.moves[p]
+            reporters[f"residents_{p}"] = lambda m, p=p: m._count[p]
+        return reporters
+
+
+def _pct(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else math.nan
+
+
+def _mean(total: float, n: int) -> float:
+    return total / n if n else math.nan
+
+
+def _check_parameters(
+    width: int,
+    height: int,
+    density: float,
+    minority_pc: float,
+    homophily: float,
+    radius: int,
+    llm_share: float,
+    llm_counts: Mapping[int, int] | None,
+) -> None:
+    """Raise a ValueError naming the first parameter out of range and the fix."""
+    if width < 1 or height < 1:
+        raise ValueError(f"width and height must be at least 1, got {width} x {height}.")
+    if not 0.0 <= density < 1.0:
+        raise ValueError(
+            f"density must be in [0, 1), got {density}: residents need empty cells to move "
+            "to, so the number of residents must stay below the number of cells."
+        )
+    for name, value in (("minority_pc", minority_pc), ("homophily", homophily), ("llm_share", llm_share)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be a fraction in [0, 1], got {value}.")
+    if radius < 1 or int(radius) != radius:
+        raise ValueError(f"radius must be a whole number of at least 1, got {radius}.")
+    if llm_counts is not None:
+        if llm_share:
+            raise ValueError("Give either llm_share or llm_counts, not both.")
+        for group, k in llm_counts.items():
+            if group not in (0, 1) or int(k) != k or k < 0:
+                raise ValueError(
+                    f"llm_counts maps a group (0 or 1) to a number of LLM residents >= 0, got {group}: {k}."
+                )
+
+
