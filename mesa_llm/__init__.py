@@ -5,6 +5,8 @@ The decision seam (``observe`` -> ``decide`` -> ``act``) is shared by rule and L
 fallbacks, a response cache and a record of every call.
 """
 
+import logging
+
 from mesa_llm.actions import ActionParseError, ActionSpace
 from mesa_llm.agent import LLMAgent, LLMCellAgent, LLMDecider
 from mesa_llm.backends import (
@@ -39,3 +41,5 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -47,6 +47,7 @@ class ActionSpace[T]:
     Raises:
         TypeError: if ``type_`` is none of the supported kinds.
         ValueError: if ``fallback`` is not an action of the space.
+
     """
 
     def __init__(self, type_: Any, fallback: T, *, description: str = "") -> None:
@@ -111,6 +112,7 @@ class ActionSpace[T]:
 
         Raises:
             ActionParseError: if ``value`` is not an action of the space.
+
         """
         if self.kind == "choice":
             if isinstance(value, BaseModel) and hasattr(value, "action"):
@@ -140,6 +142,7 @@ class ActionSpace[T]:
 
         Raises:
             ActionParseError: if the answer cannot be read as exactly one action.
+
         """
         if self.kind == "structured":
             match = _JSON_OBJECT.search(text)
@@ -173,7 +176,7 @@ class ActionSpace[T]:
             return f"Answer with exactly one word, one of: {options}."
         return f"Answer with a single JSON object that matches this JSON schema: {self.schema_json}"
 
-    def __repr__(self) -> str:  # noqa: D105
+    def __repr__(self) -> str:
         inner = self.labels if self.kind == "choice" else self._schema.__name__
         return f"ActionSpace({inner}, fallback={self.fallback!r})"
 

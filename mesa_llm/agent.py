@@ -54,6 +54,7 @@ class LLMDecider:
 
     Raises:
         ValueError: if neither the agent nor the runtime has a backend.
+
     """
 
     action_space: ClassVar[ActionSpace]

@@ -48,6 +48,7 @@ def cache_key(identity: str, messages: tuple[tuple[str, str], ...], answer_forma
         identity: the backend identity (see :func:`mesa_llm.backends.backend_identity`).
         messages: the request's ``(role, content)`` pairs.
         answer_format: ``"text"`` or the JSON schema requested as structured output.
+
     """
     payload = json.dumps([identity, messages, answer_format], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -74,6 +75,7 @@ class SQLiteCache:
 
     Args:
         path: the database file; created with its folder if missing.
+
     """
 
     def __init__(self, path: str | Path) -> None:

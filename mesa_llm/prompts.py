@@ -39,7 +39,7 @@ def observation_fields(observation: Any) -> Mapping[str, Any]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PromptTemplate:
-    """A persona and a user-message template.
+    r"""A persona and a user-message template.
 
     Args:
         system: the system message (persona); empty for none.
@@ -50,6 +50,7 @@ class PromptTemplate:
         >>> t = PromptTemplate("You are a resident.", "{same} neighbours like you.")
         >>> t.render({"same": 3}, "Answer stay or move.")
         (('system', 'You are a resident.'), ('human', '3 neighbours like you.\\n\\nAnswer stay or move.'))
+
     """
 
     system: str

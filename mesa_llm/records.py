@@ -49,6 +49,7 @@ class CallRecord:
             the same step (identical-prompt deduplication).
         error: the last error message, if any attempt failed.
         probabilities: option probabilities, where the backend provides them.
+
     """
 
     step: int
@@ -107,6 +108,7 @@ class CallLog:
             ``pandas.read_parquet(path)``). None keeps records in memory only.
         keep: keep records in memory (totals are always kept). Turn off for very long
             runs that stream records to ``path``.
+
     """
 
     path: str | Path | None = None
@@ -185,6 +187,7 @@ def _append(records: list[CallRecord], path: Path, part: int) -> int:
 
     Returns:
         The next free part number of the parquet dataset.
+
     """
     if path.suffix == ".jsonl":
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -76,7 +76,9 @@ class _LoopThread:
 
     def run(self, coro: Any) -> Any:
         if threading.current_thread() is self.thread:
-            raise RuntimeError("LLMRuntime's sync API was called from its own event loop; await the async API.")
+            raise RuntimeError(
+                "LLMRuntime's sync API was called from its own event loop; await the async API."
+            )
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result()
@@ -118,6 +120,7 @@ class LLMRuntime:
 
     Raises:
         ValueError: for a non-positive ``max_concurrency`` or ``timeout`` or negative ``retries``.
+
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class LLMRuntime:
         self.log = log if log is not None else CallLog()
         self._backends: dict[int, _Backend] = {}
         self._structured: dict[tuple[int, int], Any] = {}
+        self._occurrences: dict[str, int] = {}
         self._loop: _LoopThread | None = None
 
     # ----------------------------------------------------------------- the step
@@ -180,6 +184,7 @@ class LLMRuntime:
 
         Returns:
             The action each agent took.
+
         """
         order = list(agents)
         if rng is not None:
@@ -226,22 +231,22 @@ class LLMRuntime:
     async def adecide_many(self, items: Sequence[tuple[LLMDecider, Any]]) -> list[Any]:
         """LLM agents' decisions, run concurrently; one record per decision, in order."""
         requests = [self._request(agent, observation) for agent, observation in items]
-        leaders: dict[str, _Request] = {}
-        tasks: dict[int, asyncio.Future] = {}
         semaphore = asyncio.Semaphore(self.max_concurrency)
+        # Requests share a key only when dedup is on for their backend (see _occurrence).
+        leaders: dict[str, _Request] = {}
         for request in requests:
-            group = request.key if request.backend.dedup else str(id(request))
-            if group not in leaders:
-                leaders[group] = request
-                tasks[id(request)] = asyncio.ensure_future(self._decide(request, semaphore))
-        outcomes = await asyncio.gather(*tasks.values())
-        by_leader = dict(zip(tasks, outcomes, strict=True))
+            leaders.setdefault(request.key, request)
+        outcomes = dict(
+            zip(
+                leaders,
+                await asyncio.gather(*(self._decide(r, semaphore) for r in leaders.values())),
+                strict=True,
+            )
+        )
         actions = []
         for request in requests:
-            group = request.key if request.backend.dedup else str(id(request))
-            leader = leaders[group]
-            action, record = by_leader[id(leader)]
-            if leader is not request:
+            action, record = outcomes[request.key]
+            if leaders[request.key] is not request:
                 record = replace(
                     record,
                     agent_id=request.agent.unique_id,  # type: ignore[attr-defined]
@@ -266,8 +271,22 @@ class LLMRuntime:
         messages = agent.messages(observation)
         structured = backend.supports_structured and (self.structured or space.kind == "structured")
         answer_format = space.schema_json if structured else "text"
-        key = cache_key(backend.identity, messages, answer_format)
+        key = self._occurrence(cache_key(backend.identity, messages, answer_format), backend)
         return _Request(agent, observation, messages, backend, space, structured, answer_format, key)
+
+    def _occurrence(self, key: str, backend: _Backend) -> str:
+        """Make the key of a repeated request unique where answers are sampled.
+
+        At temperature 0 (dedup on) an identical request has the same answer, so the
+        key stays as is and the cache answers repeats. Otherwise the n-th identical
+        request of the run gets its own key ``key#n``: agents keep independent samples,
+        and a rerun of the same seed replays every one of them in the same order.
+        """
+        if backend.dedup:
+            return key
+        n = self._occurrences.get(key, 0)
+        self._occurrences[key] = n + 1
+        return f"{key}#{n}"
 
     def _backend(self, model: BaseChatModel) -> _Backend:
         info = self._backends.get(id(model))
@@ -294,7 +313,7 @@ class LLMRuntime:
         for attempt in range(self.retries + 1):
             record.attempts += 1
             if attempt:
-                key = cache_key(backend.identity, messages, request.answer_format)
+                key = cache_key(backend.identity, messages, request.answer_format) + request.key[64:]
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None:
                 hits += 1
@@ -349,7 +368,9 @@ class LLMRuntime:
             except Exception as exc:  # a failing backend must never end the run
                 record.errors += 1
                 record.error = f"{type(exc).__name__}: {exc}"
-                logger.warning("backend %s failed for agent %s: %s", backend.name, record.agent_id, record.error)
+                logger.warning(
+                    "backend %s failed for agent %s: %s", backend.name, record.agent_id, record.error
+                )
                 return None
             finally:
                 record.latency_s += time.perf_counter() - started

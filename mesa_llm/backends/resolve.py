@@ -42,6 +42,7 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
         BackendError: for an unknown provider, a missing provider package or a
             missing API key, with the fix in the message.
         TypeError: for anything that is neither a chat model nor a string.
+
     """
     if isinstance(backend, BaseChatModel):
         return backend

@@ -23,10 +23,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-__all__ = ["BackendFault", "FaultyChatModel", "FunctionChatModel", "ScriptedChatModel"]
+__all__ = ["BackendFaultError", "FaultyChatModel", "FunctionChatModel", "ScriptedChatModel"]
 
 
-class BackendFault(RuntimeError):
+class BackendFaultError(RuntimeError):
     """The error a :class:`FaultyChatModel` raises when it injects a failure."""
 
 
@@ -91,8 +91,10 @@ class _DeterministicChatModel(BaseChatModel):
 
 
 def _tool_args(text: str, function: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of a tool call answering ``text``: a JSON object as is, or a bare
-    answer as the value of the tool's only parameter."""
+    """The arguments of a tool call answering ``text``.
+
+    A JSON object is used as is; a bare answer becomes the value of the tool's only parameter.
+    """
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
@@ -118,6 +120,7 @@ class FunctionChatModel(_DeterministicChatModel):
         >>> model = FunctionChatModel(fn=lambda messages: "stay", model_name="always-stay")
         >>> model.invoke("stay or move?").content
         'stay'
+
     """
 
     fn: Callable[[list[BaseMessage]], str]
@@ -139,6 +142,7 @@ class ScriptedChatModel(_DeterministicChatModel):
         responses: the answers, in order.
         cycle: start again from the first answer when the script is exhausted;
             otherwise an exhausted script raises ``IndexError``.
+
     """
 
     responses: list[str]
@@ -170,7 +174,7 @@ class FaultyChatModel(_DeterministicChatModel):
 
     Every call first waits ``latency`` seconds (or a uniform draw from a
     ``(low, high)`` range), then fails with one of the configured probabilities: raise
-    :class:`BackendFault` (``error_rate``), hang for ``hang_s`` seconds so a caller's
+    :class:`BackendFaultError` (``error_rate``), hang for ``hang_s`` seconds so a caller's
     timeout fires (``timeout_rate``), answer ``malformed_answer`` (``malformed_rate``);
     otherwise it answers as the wrapped model. Draws come from its own seeded generator.
     It also counts calls and the peak number of calls in flight at once.
@@ -178,12 +182,13 @@ class FaultyChatModel(_DeterministicChatModel):
     Args:
         inner: the model that gives the real answers.
         latency: seconds per call, or a ``(low, high)`` range.
-        error_rate: probability of raising :class:`BackendFault`.
+        error_rate: probability of raising :class:`BackendFaultError`.
         timeout_rate: probability of hanging for ``hang_s`` seconds.
         malformed_rate: probability of answering ``malformed_answer``.
         hang_s: how long a hanging call waits before answering.
         malformed_answer: the answer that cannot be parsed.
         seed: seed of the fault generator.
+
     """
 
     inner: BaseChatModel
@@ -233,7 +238,11 @@ class FaultyChatModel(_DeterministicChatModel):
             delay = self._rng.uniform(low, high)
             u = self._rng.random()
         fate = "ok"
-        for name, rate in (("error", self.error_rate), ("hang", self.timeout_rate), ("malformed", self.malformed_rate)):
+        for name, rate in (
+            ("error", self.error_rate),
+            ("hang", self.timeout_rate),
+            ("malformed", self.malformed_rate),
+        ):
             if u < rate:
                 fate = name
                 break
@@ -244,7 +253,7 @@ class FaultyChatModel(_DeterministicChatModel):
         with self._lock:
             self._in_flight -= 1
         if fate == "error":
-            raise BackendFault("injected backend failure")
+            raise BackendFaultError("injected backend failure")
         if fate == "malformed":
             return self._result(messages, self.malformed_answer, kwargs.get("tools"))
         return self.inner._generate(messages, **kwargs)

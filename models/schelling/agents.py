@@ -34,6 +34,7 @@ class Neighbourhood:
         same: neighbouring cells occupied by a resident of its own group.
         other: neighbouring cells occupied by a resident of the other group.
         empty: neighbouring cells that are empty.
+
     """
 
     same: int
@@ -54,6 +55,7 @@ class Resident(CellAgent):
         model: the Schelling model.
         cell: the cell it lives in.
         group: 0 (majority) or 1 (minority).
+
     """
 
     population: ClassVar[str]
@@ -113,7 +115,9 @@ class LLMResident(LLMDecider, Resident):
         return self.prompt_for(observation, cells=observation.same + observation.other + observation.empty)
 
 
-_FACTS = re.compile(r"(\d+) of them are occupied by people of your own group, (\d+) by people of the other group")
+_FACTS = re.compile(
+    r"(\d+) of them are occupied by people of your own group, (\d+) by people of the other group"
+)
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class SchellingRuleAnswer:
     homophily: float
 
     def __call__(self, messages: list[BaseMessage]) -> str:  # noqa: D102
-        match = _FACTS.search(str(messages[-1].content))
+        match = next(filter(None, (_FACTS.search(str(m.content)) for m in messages)), None)
         if match is None:
             raise ValueError("the prompt does not state the neighbourhood")
         same, other = int(match.group(1)), int(match.group(2))

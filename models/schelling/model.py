@@ -58,6 +58,7 @@ class SchellingModel(Model):
 
     Raises:
         ValueError: for parameters out of range, with the range in the message.
+
     """
 
     def __init__(
@@ -223,5 +224,3 @@ def _check_parameters(
                 raise ValueError(
                     f"llm_counts maps a group (0 or 1) to a number of LLM residents >= 0, got {group}: {k}."
                 )
-
-

@@ -1,0 +1,81 @@
+"""Schelling residents: what they observe, how each kind decides, what the prompt says."""
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from mesa_llm.prompts import to_langchain
+from models.schelling import LLMResident, Neighbourhood, RuleResident, SchellingModel, rule_following_backend
+from models.schelling.agents import SchellingRuleAnswer
+
+
+@pytest.fixture
+def empty_model():
+    return SchellingModel(width=5, height=5, density=0.0, backend=rule_following_backend(0.4), rng=0)
+
+
+def test_observe_counts_same_other_and_empty_cells(empty_model):
+    grid = empty_model.grid
+    me = RuleResident(empty_model, grid[(2, 2)], group=0)
+    RuleResident(empty_model, grid[(1, 1)], group=0)
+    RuleResident(empty_model, grid[(1, 2)], group=1)
+    RuleResident(empty_model, grid[(3, 3)], group=1)
+    RuleResident(empty_model, grid[(0, 0)], group=0)  # outside radius 1
+    assert me.observe() == Neighbourhood(same=1, other=2, empty=5)
+    empty_model.radius = 2
+    assert me.observe() == Neighbourhood(same=2, other=2, empty=20)
+
+
+def test_corner_cell_has_three_neighbours_without_torus(empty_model):
+    corner = RuleResident(empty_model, empty_model.grid[(0, 0)], group=1)
+    assert corner.observe() == Neighbourhood(same=0, other=0, empty=3)
+
+
+@pytest.mark.parametrize(
+    ("observation", "action"),
+    [
+        (Neighbourhood(2, 3, 3), "stay"),  # 0.4 >= 0.4
+        (Neighbourhood(1, 2, 5), "move"),  # 0.33 < 0.4
+        (Neighbourhood(0, 0, 8), "move"),  # no neighbours: similarity 0, as in mesa's example
+        (Neighbourhood(4, 0, 4), "stay"),
+    ],
+)
+def test_rule_decision_uses_the_homophily_threshold(empty_model, observation, action):
+    resident = RuleResident(empty_model, empty_model.grid[(2, 2)], group=0)
+    assert resident.decide(observation) == action
+
+
+def test_llm_prompt_states_the_neighbourhood_and_the_allowed_answers(empty_model):
+    resident = LLMResident(empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm)
+    (_, system), (_, user) = resident.messages(Neighbourhood(same=3, other=4, empty=1))
+    assert "resident" in system
+    assert "there are 8 homes" in user
+    assert "3 of them are occupied by people of your own group, 4 by people of the other group" in user
+    assert "1 are empty" in user
+    assert user.endswith('Answer with exactly one word, one of: "stay", "move".')
+
+
+def test_persona_can_be_set_per_resident(empty_model):
+    resident = LLMResident(
+        empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm, persona="You love diversity."
+    )
+    assert resident.messages(Neighbourhood(1, 1, 6))[0] == ("system", "You love diversity.")
+
+
+def test_rule_answer_reads_the_facts_from_the_prompt(empty_model):
+    resident = LLMResident(empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm)
+    answer = SchellingRuleAnswer(homophily=0.5)
+    assert answer(to_langchain(resident.messages(Neighbourhood(2, 2, 4)))) == "Stay."
+    assert answer(to_langchain(resident.messages(Neighbourhood(1, 3, 4)))) == "I will MOVE."
+    with pytest.raises(ValueError, match="does not state the neighbourhood"):
+        answer([HumanMessage("hello")])
+
+
+def test_act_moves_to_an_empty_cell_and_counts_the_move(empty_model):
+    resident = RuleResident(empty_model, empty_model.grid[(2, 2)], group=0)
+    neighbour = RuleResident(empty_model, empty_model.grid[(2, 3)], group=1)
+    resident.act("stay")
+    assert resident.cell.coordinate == (2, 2)
+    resident.act("move")
+    assert resident.cell.coordinate != (2, 2)
+    assert resident.cell is not neighbour.cell
+    assert empty_model.moves == {"rule": 1, "llm": 0}

@@ -1,0 +1,313 @@
+"""Behaviour of the Schelling scenario: rule semantics, mixing, faults, cache, spaces."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from mesa.examples import Schelling
+from mesa.examples.basic.schelling.model import SchellingScenario
+
+from mesa_llm import FaultyChatModel, FunctionChatModel, LLMRuntime, SQLiteCache
+from models.schelling import LLMResident, RuleResident, SchellingModel, rule_following_backend
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def positions(model):
+    """Where every resident lives, by id."""
+    return {a.unique_id: a.cell.coordinate for a in model.agents}
+
+
+def trajectory(model, steps):
+    """Positions after construction and after every step."""
+    states = [positions(model)]
+    for _ in range(steps):
+        model.step()
+        states.append(positions(model))
+    return states
+
+
+def scenario_columns(model):
+    """The model frame without the LLM accounting and per-population columns."""
+    frame = model.datacollector.get_model_vars_dataframe()
+    return frame[["happy", "pct_happy", "segregation", "moves"]]
+
+
+def mesa_segregation(model):
+    """Our segregation metric computed on mesa.examples.Schelling's residents."""
+    shares = []
+    for agent in model.agents:
+        neighbours = list(agent.cell.get_neighborhood(radius=1).agents)
+        if neighbours:
+            shares.append(sum(n.type == agent.type for n in neighbours) / len(neighbours))
+    return float(np.mean(shares))
+
+
+def test_rule_only_matches_mesa_example_over_20_seeds():
+    """Same rng consumption as mesa.examples.Schelling: identical trajectories, hence equal means."""
+    ours_happy, ours_seg, theirs_happy, theirs_seg = [], [], [], []
+    for seed in range(20):
+        ours = SchellingModel(rng=seed)
+        theirs = Schelling(SchellingScenario(rng=seed))
+        for step in range(15):
+            assert positions(ours) == {a.unique_id: a.cell.coordinate for a in theirs.agents}, (seed, step)
+            assert [a.group for a in ours.agents] == [a.type for a in theirs.agents]
+            ours.step()
+            theirs.step()
+        pd.testing.assert_series_equal(
+            ours.datacollector.get_model_vars_dataframe()["pct_happy"],
+            theirs.datacollector.get_model_vars_dataframe()["pct_happy"],
+        )
+        ours_happy.append(ours.datacollector.get_model_vars_dataframe()["pct_happy"].iloc[-1])
+        theirs_happy.append(theirs.datacollector.get_model_vars_dataframe()["pct_happy"].iloc[-1])
+        ours_seg.append(ours.datacollector.get_model_vars_dataframe()["segregation"].iloc[-1])
+        theirs_seg.append(mesa_segregation(theirs))
+    for a, b in ((ours_happy, theirs_happy), (ours_seg, theirs_seg)):
+        standard_error = np.hypot(np.std(a, ddof=1), np.std(b, ddof=1)) / np.sqrt(len(a))
+        assert abs(np.mean(a) - np.mean(b)) <= 2 * standard_error
+    assert np.mean(ours_seg) > 0.7  # segregation emerges from a 50/50 random start
+
+
+@pytest.mark.parametrize(
+    ("structured", "sequential", "torus"),
+    [(False, False, False), (True, False, False), (False, True, False), (False, False, True)],
+)
+def test_rule_following_llm_half_reproduces_rule_trajectory(structured, sequential, torus):
+    """LLM residents answering by the rule through prompt -> model -> parse -> act change nothing."""
+    params = {"width": 15, "height": 15, "radius": 1, "torus": torus, "sequential": sequential}
+    rule = SchellingModel(**params, rng=7)
+    runtime = LLMRuntime(rule_following_backend(0.4), structured=structured)
+    mixed = SchellingModel(**params, llm_share=0.5, runtime=runtime, rng=7)
+    counts = {type(a) for a in mixed.agents}
+    assert counts == {RuleResident, LLMResident}
+    assert len(mixed.agents_by_type[LLMResident]) == round(0.5 * len(mixed.agents))
+    assert trajectory(rule, 12) == trajectory(mixed, 12)
+    pd.testing.assert_frame_equal(scenario_columns(rule), scenario_columns(mixed))
+    frame = mixed.datacollector.get_model_vars_dataframe()
+    assert frame["moves_llm"].sum() > 0  # the LLM residents did move, by their answers
+    assert frame["llm_fallbacks"].iloc[-1] == 0
+    assert frame["llm_parse_failures"].iloc[-1] == 0
+    assert frame["llm_decisions"].iloc[-1] == 12 * len(mixed.agents_by_type[LLMResident])
+
+
+def test_all_llm_radius_two_reproduces_rule_trajectory():
+    rule = SchellingModel(width=12, height=12, radius=2, homophily=0.5, rng=3)
+    llm = SchellingModel(
+        width=12,
+        height=12,
+        radius=2,
+        homophily=0.5,
+        llm_share=1.0,
+        backend=rule_following_backend(0.5),
+        rng=3,
+    )
+    assert {type(a) for a in llm.agents} == {LLMResident}
+    assert trajectory(rule, 8) == trajectory(llm, 8)
+
+
+def test_malformed_answers_are_retried_then_fall_back_and_counted():
+    backend = FaultyChatModel(inner=rule_following_backend(0.4), malformed_rate=0.4, seed=2)
+    model = SchellingModel(width=10, height=10, llm_share=0.5, rng=1, runtime=LLMRuntime(backend, retries=1))
+    model.run_for(5)
+    frame = model.datacollector.get_model_vars_dataframe()
+    totals = model.llm.log.totals
+    assert frame["llm_parse_failures"].iloc[-1] == totals.parse_failures > 0
+    assert frame["llm_retries"].iloc[-1] == totals.retries > 0
+    assert frame["llm_fallbacks"].iloc[-1] == totals.fallbacks > 0
+    records = model.llm.log.to_dataframe()
+    fallen = records[records["fallback"]]
+    assert (fallen["parse_failures"] == 2).all()  # first answer and its one retry both malformed
+    assert (fallen["action"] == "stay").all()
+    retried = records[(records["parse_failures"] == 1) & ~records["fallback"]]
+    assert len(retried) > 0
+    assert set(retried["action"]) <= {"stay", "move"}
+
+
+def test_a_backend_failing_every_call_still_completes_the_run():
+    def broken(messages):
+        raise ConnectionError("provider is down")
+
+    backend = FunctionChatModel(fn=broken, model_name="down")
+    model = SchellingModel(width=10, height=10, llm_share=0.5, rng=4, backend=backend)
+    model.run_for(4)
+    frame = model.datacollector.get_model_vars_dataframe()
+    decisions = 4 * len(model.agents_by_type[LLMResident])
+    assert len(frame) == 5
+    assert frame["llm_fallbacks"].iloc[-1] == decisions
+    assert frame["llm_errors"].iloc[-1] == 3 * decisions  # the first attempt and 2 retries, each
+    assert frame["moves_llm"].sum() == 0  # the fallback is "stay"
+    assert frame["moves_rule"].sum() > 0
+    assert "ConnectionError: provider is down" in model.llm.log.records[0].error
+
+
+def test_timeouts_are_counted_and_the_run_completes():
+    backend = FaultyChatModel(inner=rule_following_backend(0.4), timeout_rate=0.3, hang_s=5.0, seed=5)
+    runtime = LLMRuntime(backend, timeout=0.05, max_concurrency=64, dedup=False)
+    model = SchellingModel(width=8, height=8, llm_share=0.5, rng=2, runtime=runtime)
+    model.run_for(2)
+    frame = model.datacollector.get_model_vars_dataframe()
+    assert frame["llm_timeouts"].iloc[-1] > 0
+    assert frame["llm_errors"].iloc[-1] >= frame["llm_timeouts"].iloc[-1]
+
+
+def run_cached(cache_path, **params):
+    cache = SQLiteCache(cache_path)
+    model = SchellingModel(width=12, height=12, llm_share=0.5, cache=cache, rng=11, **params)
+    model.run_for(6)
+    cache.close()
+    return model
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_warm_cache_rerun_makes_no_calls_and_reproduces_frames(tmp_path, temperature):
+    calls = []
+
+    def answer(messages):
+        calls.append(1)
+        return rule_following_backend(0.4).fn(messages)
+
+    backend = FunctionChatModel(fn=answer, model_name="counting-rule", temperature=temperature)
+    cold = run_cached(tmp_path / "cache.sqlite", backend=backend)
+    cold_calls = len(calls)
+    assert cold_calls == cold.llm.log.totals.calls > 0
+    warm = run_cached(tmp_path / "cache.sqlite", backend=backend)
+    assert len(calls) == cold_calls
+    assert warm.llm.log.totals.calls == 0
+    assert warm.llm.log.totals.cache_hits + warm.llm.log.totals.shared == warm.llm.log.totals.decisions
+    pd.testing.assert_frame_equal(scenario_columns(cold), scenario_columns(warm))
+    pd.testing.assert_frame_equal(
+        cold.datacollector.get_agent_vars_dataframe(), warm.datacollector.get_agent_vars_dataframe()
+    )
+    assert positions(cold) == positions(warm)
+
+
+def test_warm_cache_replays_in_another_process(tmp_path):
+    """Cache keys are stable across processes: the backend identity holds no address."""
+    script = textwrap.dedent(
+        f"""
+        import json
+        from mesa_llm import SQLiteCache
+        from models.schelling import SchellingModel, rule_following_backend
+        cache = SQLiteCache({str(tmp_path / "c.sqlite")!r})
+        model = SchellingModel(width=12, height=12, llm_share=0.5, rng=11,
+                               backend=rule_following_backend(0.4), cache=cache)
+        model.run_for(6)
+        frame = model.datacollector.get_model_vars_dataframe()
+        print(json.dumps({{"calls": model.llm.log.totals.calls,
+                           "happy": frame["happy"].tolist(), "moves": frame["moves"].tolist()}}))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env, cwd=REPO
+            ).stdout
+        )
+        for _ in range(2)
+    ]
+    assert runs[0]["calls"] > 0
+    assert runs[1]["calls"] == 0
+    assert runs[0]["happy"] == runs[1]["happy"]
+    assert runs[0]["moves"] == runs[1]["moves"]
+
+
+def test_llm_calls_run_concurrently_within_the_limit():
+    backend = FaultyChatModel(inner=rule_following_backend(0.4), latency=0.02, seed=0)
+    runtime = LLMRuntime(backend, max_concurrency=6, dedup=False)
+    model = SchellingModel(width=10, height=10, llm_share=1.0, rng=0, runtime=runtime)
+    model.step()
+    assert backend.calls == len(model.agents)
+    assert 1 < backend.peak_in_flight <= 6
+
+
+def network_model(**params):
+    graph = nx.watts_strogatz_graph(80, 6, 0.1, seed=3)
+    return SchellingModel(graph=graph, density=0.7, homophily=0.5, rng=5, **params)
+
+
+def test_network_space_rule_only_and_mixed():
+    rule = network_model()
+    mixed = network_model(llm_share=0.5, backend=rule_following_backend(0.5))
+    assert {type(a.cell).__name__ for a in rule.agents} == {"Cell"}
+    assert all(isinstance(a.cell.coordinate, int) for a in rule.agents)
+    before = positions(rule)
+    rule_states, mixed_states = trajectory(rule, 10), trajectory(mixed, 10)
+    assert rule_states == mixed_states
+    assert rule_states[-1] != before  # residents moved between nodes
+    frame = mixed.datacollector.get_model_vars_dataframe()
+    assert frame["moves_llm"].sum() > 0
+    assert frame["segregation"].iloc[-1] > frame["segregation"].iloc[0]
+
+
+def test_llm_counts_per_group():
+    model = SchellingModel(llm_counts={0: 10, 1: 4}, backend=rule_following_backend(0.4), rng=8)
+    llm = model.agents_by_type[LLMResident]
+    assert sorted(a.group for a in llm) == [0] * 10 + [1] * 4
+
+
+def test_population_assignment_is_reproducible_from_the_rng():
+    def llm_ids(seed):
+        model = SchellingModel(llm_share=0.3, backend=rule_following_backend(0.4), rng=seed)
+        return sorted(a.unique_id for a in model.agents_by_type[LLMResident])
+
+    assert llm_ids(1) == llm_ids(1)
+    assert llm_ids(1) != llm_ids(2)
+
+
+def test_reporters_split_by_population():
+    model = SchellingModel(llm_share=0.25, backend=rule_following_backend(0.4), rng=9)
+    model.run_for(3)
+    frame = model.datacollector.get_model_vars_dataframe()
+    row = frame.iloc[-1]
+    assert row["happy"] == row["happy_rule"] + row["happy_llm"]
+    assert row["moves"] == row["moves_rule"] + row["moves_llm"]
+    assert row["residents_rule"] + row["residents_llm"] == len(model.agents)
+    assert row["pct_happy"] == pytest.approx(100 * row["happy"] / len(model.agents))
+    agents = model.datacollector.get_agent_vars_dataframe()
+    assert set(agents.columns) == {"group", "population", "happy"}
+    assert set(agents["population"]) == {"rule", "llm"}
+    last = agents.xs(model.time, level="Step")
+    assert last["happy"].sum() == row["happy"]
+
+
+def test_rule_only_model_reports_nan_for_the_missing_population():
+    frame = SchellingModel(rng=0).datacollector.get_model_vars_dataframe()
+    assert np.isnan(frame["pct_happy_llm"].iloc[0])
+    assert frame["residents_llm"].iloc[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"llm_share": 1.2}, "llm_share must be a fraction in \\[0, 1\\]"),
+        ({"llm_share": -0.1}, "llm_share must be a fraction"),
+        ({"density": 1.0}, "density must be in \\[0, 1\\)"),
+        ({"density": 1.5}, "number of residents must stay below the number of cells"),
+        ({"homophily": 2}, "homophily must be a fraction"),
+        ({"minority_pc": -1}, "minority_pc must be a fraction"),
+        ({"radius": 0}, "radius must be a whole number"),
+        ({"width": 0}, "width and height must be at least 1"),
+        ({"llm_share": 0.5}, "LLM residents need a language model: pass backend="),
+        ({"llm_counts": {0: 10_000}, "backend": "x"}, "has only"),
+        ({"llm_counts": {2: 1}}, "maps a group \\(0 or 1\\)"),
+        ({"llm_counts": {0: 1}, "llm_share": 0.5}, "either llm_share or llm_counts"),
+        ({"llm_share": 0.5, "backend": "no_such_provider:model"}, "Unknown backend 'no_such_provider:model'"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(params, message):
+    with pytest.raises(ValueError, match=message):
+        SchellingModel(rng=0, **params)
+
+
+def test_missing_provider_key_raises_at_construction(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="OPENAI_API_KEY"):
+        SchellingModel(llm_share=0.5, backend="openai:gpt-4o-mini", rng=0)
