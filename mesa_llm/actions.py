@@ -20,8 +20,7 @@ from pydantic import BaseModel, Field
 
 __all__ = ["ActionParseError", "ActionSpace"]
 
-_TOKEN = re.compile(r"[a-z0-9_]+")
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+_TOKEN = re.compile(r"\w+")
 
 
 class ActionParseError(ValueError):
@@ -118,7 +117,7 @@ class ActionSpace[T]:
             if isinstance(value, BaseModel) and hasattr(value, "action"):
                 value = value.action
             if isinstance(value, Hashable) and value in self.options:
-                return value
+                return self.options[self.options.index(value)]
             if isinstance(value, str) and value.strip().lower() in self._by_label:
                 return self._by_label[value.strip().lower()]
             raise ActionParseError(f"{value!r} is not one of {list(self.labels)}")
@@ -145,10 +144,10 @@ class ActionSpace[T]:
 
         """
         if self.kind == "structured":
-            match = _JSON_OBJECT.search(text)
-            if match is None:
+            obj = _first_json_object(text)
+            if obj is None:
                 raise ActionParseError(f"no JSON object in the answer {text!r}")
-            return self.validate(match.group(0))
+            return self.validate(obj)
         lowered = text.strip().lower()
         if lowered in self._by_label:
             return self._by_label[lowered]
@@ -181,18 +180,25 @@ class ActionSpace[T]:
         return f"ActionSpace({inner}, fallback={self.fallback!r})"
 
 
+def _first_json_object(text: str) -> dict[str, Any] | None:
+    """The first JSON object in ``text`` (surrounding prose and code fences allowed)."""
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            obj, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict):
+            return obj
+        start = text.find("{", start + 1)
+    return None
+
+
 def _json_values(text: str) -> list[str] | None:
-    """The string values of a flat JSON object in ``text``, or None if there is none."""
-    match = _JSON_OBJECT.search(text)
-    if match is None:
-        return None
-    try:
-        obj = json.loads(match.group(0))
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    return [str(v).strip().lower() for v in obj.values()]
+    """The values of the first JSON object in ``text`` as lower-case strings, or None."""
+    obj = _first_json_object(text)
+    return None if obj is None else [str(v).strip().lower() for v in obj.values()]
 
 
 def _words(text: str) -> str:

@@ -68,14 +68,15 @@ class LLMDecider:
         persona: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self.runtime = runtime
-        self.backend: BaseChatModel | None = resolve_backend(backend) if backend is not None else None
-        if self.backend is None and runtime.backend is None:
+        resolved = resolve_backend(backend) if backend is not None else None
+        if resolved is None and runtime.backend is None:
             raise ValueError(
                 f"{type(self).__name__} needs a language model: pass backend= (a LangChain "
                 "chat model or a 'provider:model' string) to the agent or to its LLMRuntime."
             )
+        super().__init__(*args, **kwargs)
+        self.runtime = runtime
+        self.backend: BaseChatModel | None = resolved
         self.template = self.prompt if persona is None else replace(self.prompt, system=persona)
         self.last_observation: Any = None
         self.last_record: CallRecord | None = None

@@ -42,8 +42,9 @@ class CallRecord:
         timeouts: attempts that exceeded the per-call timeout.
         fallback: whether the action is the space's fallback because no answer was valid.
         latency_s: wall time spent waiting for the backend, all attempts together.
-        tokens_in: prompt tokens reported by the backend (0 if it reports none).
-        tokens_out: completion tokens reported by the backend (0 if it reports none).
+        tokens_in: prompt tokens the backend reported for the calls that reached it (not
+            for answers from the cache or shared; 0 if it reports none).
+        tokens_out: completion tokens, counted the same way.
         cache_hit: whether every answer came from the response cache.
         shared: whether the answer was shared from another agent's identical prompt in
             the same step (identical-prompt deduplication).
@@ -125,10 +126,9 @@ class CallLog:
         t.calls += record.backend_calls
         t.cache_hits += record.cache_hit
         t.shared += record.shared
-        if record.backend_calls:
-            t.tokens_in += record.tokens_in
-            t.tokens_out += record.tokens_out
-            t.latency_s += record.latency_s
+        t.tokens_in += record.tokens_in
+        t.tokens_out += record.tokens_out
+        t.latency_s += record.latency_s
         t.parse_failures += record.parse_failures
         t.retries += max(record.attempts - 1, 0)
         t.errors += record.errors
@@ -166,40 +166,58 @@ class CallLog:
 
     def to_dataframe(self) -> pd.DataFrame:
         """The records as a DataFrame, one row per decision."""
-        columns = [f.name for f in dataclasses.fields(CallRecord)]
-        return pd.DataFrame([r.to_dict() for r in self.records], columns=columns)
+        return _frame(self.records)
 
     def flush(self) -> int:
         """Append the records added since the last flush to ``path``; return how many."""
         pending, self._pending = self._pending, []
         if self.path is None or not pending:
             return 0
-        self._parts = _append(pending, Path(self.path), self._parts)
+        path = Path(self.path)
+        if path.suffix == ".jsonl":
+            _write_jsonl(pending, path, "a")
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            while (part := path / f"part-{self._parts:05d}.parquet").exists():
+                self._parts += 1
+            _write_parquet(pending, part)
         return len(pending)
 
     def write(self, path: str | Path) -> None:
-        """Write all records kept in memory to ``path`` (``.jsonl`` or a parquet dataset)."""
-        _append(self.records, Path(path), 0)
+        """Write all records kept in memory to ``path``, replacing it.
+
+        A path ending in ``.jsonl`` gets one JSON object per line; any other path one
+        parquet file (messages and probabilities as JSON text).
+        """
+        path = Path(path)
+        if path.suffix == ".jsonl":
+            _write_jsonl(self.records, path, "w")
+        else:
+            _write_parquet(self.records, path)
 
 
-def _append(records: list[CallRecord], path: Path, part: int) -> int:
-    """Append ``records`` to a JSONL file or a new part of a parquet dataset.
+_COLUMNS = [f.name for f in dataclasses.fields(CallRecord)]
+# Fixed column types, so that parquet parts written at different times share one schema.
+_PARQUET_TYPES = {
+    f.name: {"int": "int64", "float": "float64", "bool": "bool"}.get(str(f.type), "string")
+    for f in dataclasses.fields(CallRecord)
+}
 
-    Returns:
-        The next free part number of the parquet dataset.
 
-    """
-    if path.suffix == ".jsonl":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
-        return part
-    path.mkdir(parents=True, exist_ok=True)
-    while (target := path / f"part-{part:05d}.parquet").exists():
-        part += 1
-    frame = pd.DataFrame([r.to_dict() for r in records])
+def _frame(records: list[CallRecord]) -> pd.DataFrame:
+    return pd.DataFrame([r.to_dict() for r in records], columns=_COLUMNS)
+
+
+def _write_jsonl(records: list[CallRecord], path: Path, mode: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open(mode, encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+
+
+def _write_parquet(records: list[CallRecord], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = _frame(records)
     for column in ("messages", "probabilities"):
         frame[column] = frame[column].map(json.dumps)
-    frame.to_parquet(target, index=False)
-    return part + 1
+    frame.astype(_PARQUET_TYPES).to_parquet(path, index=False)

@@ -13,9 +13,11 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -61,24 +63,42 @@ class _Request:
 
 
 class _LoopThread:
-    """One event loop in a daemon thread, kept for the runtime's lifetime.
+    """One event loop in a daemon thread, shared by every runtime of the process.
 
     Running every step on the same loop keeps HTTP clients of backends valid across
     steps, and works whether or not the caller already runs an event loop (Jupyter,
-    Solara).
+    Solara). It is shared rather than owned by a runtime because Mesa models are rarely
+    garbage collected (``Cell.get_neighborhood`` is cached on the class), so a loop per
+    runtime would leak a thread per model in a parameter sweep. Its thread pool runs
+    backends that only implement the sync API.
     """
 
-    def __init__(self, workers: int) -> None:
+    _instance: _LoopThread | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, workers: int = 64) -> None:
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(workers, "mesa-llm"))
         self.thread = threading.Thread(target=self.loop.run_forever, name="mesa-llm-loop", daemon=True)
         self.thread.start()
 
+    @classmethod
+    def shared(cls) -> _LoopThread:
+        """The process's loop, started on first use (and again in a forked child)."""
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    @classmethod
+    def _forget(cls) -> None:
+        cls._instance = None
+
     def run(self, coro: Any) -> Any:
+        """Run ``coro`` on the loop and wait for its result."""
         if threading.current_thread() is self.thread:
-            raise RuntimeError(
-                "LLMRuntime's sync API was called from its own event loop; await the async API."
-            )
+            coro.close()
+            raise RuntimeError("LLMRuntime's sync API was called from its event loop; await adecide_many.")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result()
@@ -86,10 +106,8 @@ class _LoopThread:
             future.cancel()
             raise
 
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        self.loop.close()
+
+os.register_at_fork(after_in_child=_LoopThread._forget)
 
 
 class LLMRuntime:
@@ -154,7 +172,10 @@ class LLMRuntime:
         self._backends: dict[int, _Backend] = {}
         self._structured: dict[tuple[int, int], Any] = {}
         self._occurrences: dict[str, int] = {}
-        self._loop: _LoopThread | None = None
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._flush_after_decisions = True
 
     # ----------------------------------------------------------------- the step
     def step(
@@ -189,19 +210,24 @@ class LLMRuntime:
         order = list(agents)
         if rng is not None:
             rng.shuffle(order)
-        if sequential:
-            actions = {}
+        self._flush_after_decisions = False  # one flush of the records per step
+        try:
+            if sequential:
+                actions = {}
+                for agent in order:
+                    action = agent.decide(agent.observe())  # type: ignore[attr-defined]
+                    agent.act(action)  # type: ignore[attr-defined]
+                    actions[agent] = action
+                return actions
+            observations = observations or {}
+            seen = [(a, observations[a] if a in observations else a.observe()) for a in order]  # type: ignore[attr-defined]
+            actions = self.decide_all(seen)
             for agent in order:
-                action = agent.decide(agent.observe())  # type: ignore[attr-defined]
-                agent.act(action)  # type: ignore[attr-defined]
-                actions[agent] = action
+                agent.act(actions[agent])  # type: ignore[attr-defined]
             return actions
-        observations = observations or {}
-        seen = [(a, observations[a] if a in observations else a.observe()) for a in order]  # type: ignore[attr-defined]
-        actions = self.decide_all(seen)
-        for agent in order:
-            agent.act(actions[agent])  # type: ignore[attr-defined]
-        return actions
+        finally:
+            self._flush_after_decisions = True
+            self.log.flush()
 
     def decide_all(self, seen: Sequence[tuple[Agent, Any]]) -> dict[Agent, Any]:
         """Decisions of agents on their observations: rule agents in order, LLM agents concurrently."""
@@ -224,14 +250,12 @@ class LLMRuntime:
 
     def decide_many(self, items: Sequence[tuple[LLMDecider, Any]]) -> list[Any]:
         """LLM agents' decisions, run concurrently on the runtime's event loop (sync)."""
-        if self._loop is None:
-            self._loop = _LoopThread(max(self.max_concurrency, 4))
-        return self._loop.run(self.adecide_many(items))
+        return _LoopThread.shared().run(self.adecide_many(items))
 
     async def adecide_many(self, items: Sequence[tuple[LLMDecider, Any]]) -> list[Any]:
         """LLM agents' decisions, run concurrently; one record per decision, in order."""
         requests = [self._request(agent, observation) for agent, observation in items]
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+        semaphore = self._semaphore()
         # Requests share a key only when dedup is on for their backend (see _occurrence).
         leaders: dict[str, _Request] = {}
         for request in requests:
@@ -262,8 +286,16 @@ class LLMRuntime:
             request.agent.last_record = record
             self.log.add(record)
             actions.append(action)
-        self.log.flush()
+        if self._flush_after_decisions:
+            self.log.flush()
         return actions
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        """The bound on calls in flight, one per event loop the runtime is used from."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._semaphores:
+            self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
+        return self._semaphores[loop]
 
     def _request(self, agent: LLMDecider, observation: Any) -> _Request:
         backend = self._backend(agent.chat_model)
@@ -314,19 +346,18 @@ class LLMRuntime:
             record.attempts += 1
             if attempt:
                 key = cache_key(backend.identity, messages, request.answer_format) + request.key[64:]
-            cached = self.cache.get(key) if self.cache is not None else None
-            if cached is not None:
+            answer = self.cache.get(key) if self.cache is not None else None
+            if answer is not None:
                 hits += 1
-                answer = cached
             else:
                 answer = await self._call(request, messages, record, semaphore)
                 if answer is None:
                     continue
+                record.tokens_in += answer.tokens_in
+                record.tokens_out += answer.tokens_out
                 if self.cache is not None:
                     self.cache.put(key, answer)
             record.raw = answer.raw
-            record.tokens_in += answer.tokens_in
-            record.tokens_out += answer.tokens_out
             try:
                 action = space.parse(answer.raw)
             except ActionParseError as exc:
@@ -392,12 +423,6 @@ class LLMRuntime:
     def reporters(self, prefix: str = "llm_") -> dict[str, Any]:
         """Model reporters for Mesa's ``DataCollector`` (see :meth:`CallLog.reporters`)."""
         return self.log.reporters(prefix)
-
-    def close(self) -> None:
-        """Stop the runtime's event loop thread (it is a daemon; closing is optional)."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
 
 
 def _supports_structured_output(model: BaseChatModel) -> bool:

@@ -26,7 +26,12 @@ class PydanticObs(BaseModel):
 
 @pytest.mark.parametrize(
     "observation",
-    [DataObs(3, 1), {"same": 3, "other": 1}, MappingProxyType({"same": 3, "other": 1}), PydanticObs(same=3, other=1)],
+    [
+        DataObs(3, 1),
+        {"same": 3, "other": 1},
+        MappingProxyType({"same": 3, "other": 1}),
+        PydanticObs(same=3, other=1),
+    ],
     ids=["dataclass", "dict", "mapping", "pydantic"],
 )
 def test_render_reads_fields_of_any_observation_kind(observation):

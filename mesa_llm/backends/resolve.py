@@ -72,7 +72,7 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
 def _construction_error(backend: str, provider: str | None, exc: Exception) -> BackendError:
     variable = _KEY_VARIABLES.get(provider or "")
     hint = f" Set the environment variable {variable} to your API key." if variable else ""
-    return BackendError(f"Could not create backend {backend!r}: {exc}.{hint}")
+    return BackendError(f"Could not create backend {backend!r}: {str(exc).rstrip('.')}.{hint}")
 
 
 def backend_identity(model: BaseChatModel) -> str:

@@ -113,8 +113,9 @@ class FunctionChatModel(_DeterministicChatModel):
 
     Args:
         fn: maps the list of messages to the answer text.
-        model_name: names the function in records and in the cache identity; give
-            different functions different names.
+        model_name: names the function in records and in the cache identity, beside the
+            function's qualified name; give different functions (two lambdas, say)
+            different names so their cached answers stay apart.
 
     Example:
         >>> model = FunctionChatModel(fn=lambda messages: "stay", model_name="always-stay")
@@ -128,8 +129,10 @@ class FunctionChatModel(_DeterministicChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        fn = f"{getattr(self.fn, '__module__', '')}.{getattr(self.fn, '__qualname__', repr(self.fn))}"
-        return {**super()._identifying_params, "fn": fn}
+        name = getattr(self.fn, "__qualname__", None)
+        if name is None:  # a callable object: its repr names its settings, unless it is the default one
+            name = repr(self.fn) if " at 0x" not in repr(self.fn) else type(self.fn).__qualname__
+        return {**super()._identifying_params, "fn": f"{getattr(self.fn, '__module__', '')}.{name}"}
 
     def _answer(self, messages: list[BaseMessage]) -> str:
         return self.fn(messages)
@@ -208,6 +211,8 @@ class FaultyChatModel(_DeterministicChatModel):
 
     def model_post_init(self, context: Any) -> None:  # noqa: D102
         self._rng = random.Random(self.seed)
+        if "temperature" not in self.model_fields_set:  # sample like the wrapped model
+            self.temperature = getattr(self.inner, "temperature", None) or 0.0
 
     @property
     def _identifying_params(self) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 import networkx as nx
+import numpy as np
 from langchain_core.language_models import BaseChatModel
 from mesa import DataCollector, Model
-from mesa.discrete_space import Network, OrthogonalMooreGrid
+from mesa.discrete_space import DiscreteSpace, Network, OrthogonalMooreGrid
 
 from mesa_llm import LLMRuntime
 from mesa_llm.cache import ResponseCache
@@ -92,6 +94,7 @@ class SchellingModel(Model):
             self.grid = OrthogonalMooreGrid((width, height), torus=torus, capacity=1, random=self.random)
         else:
             self.grid = Network(graph, capacity=1, random=self.random, layout=None)
+        self._neighbours = NeighbourIndex(self.grid, radius)
 
         placements = [
             (cell, 1 if self.random.random() < minority_pc else 0)
@@ -115,7 +118,7 @@ class SchellingModel(Model):
         self.happy = 0
         self.datacollector = DataCollector(
             model_reporters={**self._reporters(), **self.llm.reporters()},
-            agent_reporters={"group": "group", "population": "population", "happy": "happy"},
+            agent_reporters={name: attrgetter(name) for name in ("group", "population", "happy")},
         )
         self._measure()
         self.datacollector.collect(self)
@@ -149,21 +152,27 @@ class SchellingModel(Model):
         self.running = self.happy < len(self.agents)
 
     def _measure(self) -> None:
-        """Observe every resident once: the snapshot the next step decides on, and the metrics."""
-        self.snapshot: dict[Resident, Neighbourhood] = {}
+        """Observe every resident at once: the snapshot the next step decides on, and the metrics.
+
+        The counts come from :class:`NeighbourIndex` (vectorised); they equal what each
+        resident's ``observe()`` returns (tested), at a fraction of the cost.
+        """
+        residents = list(self.agents)
+        cells = [self._neighbours.position[r.cell] for r in residents]
+        same, other, empty = self._neighbours.counts(cells, [r.group for r in residents])
         homophily = self.homophily
         happy = dict.fromkeys(POPULATIONS, 0)
         count = dict.fromkeys(POPULATIONS, 0)
         similarity = {p: [0.0, 0] for p in POPULATIONS}
-        for resident in self.agents:
-            observation = resident.observe()
-            self.snapshot[resident] = observation
+        self.snapshot: dict[Resident, Neighbourhood] = {}
+        for resident, s, o, e in zip(residents, same, other, empty, strict=True):
+            self.snapshot[resident] = Neighbourhood(s, o, e)
             population = resident.population
-            share = observation.similarity
+            share = s / (s + o) if s + o else 0.0
             resident.happy = share >= homophily
             happy[population] += resident.happy
             count[population] += 1
-            if observation.same + observation.other:
+            if s + o:
                 similarity[population][0] += share
                 similarity[population][1] += 1
         self.happy = sum(happy.values())
@@ -183,6 +192,52 @@ class SchellingModel(Model):
             reporters[f"moves_{p}"] = lambda m, p=p: m.moves[p]
             reporters[f"residents_{p}"] = lambda m, p=p: m._count[p]
         return reporters
+
+
+class NeighbourIndex:
+    """The neighbourhoods of every cell of a space, for counting all residents at once.
+
+    Built once from ``cell.get_neighborhood(radius)`` (so it has exactly Mesa's
+    neighbourhoods, on grids, tori and networks alike), it counts same-group,
+    other-group and empty neighbouring cells of every resident with numpy.
+
+    Args:
+        space: a discrete space whose cells hold at most one resident.
+        radius: the neighbourhood radius.
+    """
+
+    def __init__(self, space: DiscreteSpace, radius: int) -> None:
+        cells = list(space.all_cells)
+        self.position = {cell: i for i, cell in enumerate(cells)}
+        rows, columns = [], []
+        for i, cell in enumerate(cells):
+            for neighbour in cell.get_neighborhood(radius=radius).cells:
+                rows.append(i)
+                columns.append(self.position[neighbour])
+        self._rows = np.array(rows, dtype=np.intp)
+        self._columns = np.array(columns, dtype=np.intp)
+        self._degree = np.bincount(self._rows, minlength=len(cells))
+
+    def counts(self, cells: list[int], groups: list[int]) -> tuple[list[int], list[int], list[int]]:
+        """Same-group, other-group and empty neighbouring cells of residents.
+
+        Args:
+            cells: each resident's cell position (see :attr:`position`).
+            groups: each resident's group (a non-negative integer).
+        """
+        occupant = np.full(len(self._degree), -1, dtype=np.int64)
+        occupant[cells] = groups
+        neighbour = occupant[self._columns]
+        occupied = neighbour >= 0
+        n = len(self._degree)
+        same = np.bincount(self._rows, weights=occupied & (neighbour == occupant[self._rows]), minlength=n)
+        occupied_count = np.bincount(self._rows, weights=occupied, minlength=n)
+        same_r, occupied_r = same[cells].astype(np.int64), occupied_count[cells].astype(np.int64)
+        return (
+            same_r.tolist(),
+            (occupied_r - same_r).tolist(),
+            (self._degree[cells] - occupied_r).tolist(),
+        )
 
 
 def _pct(part: int, whole: int) -> float:

@@ -1,0 +1,83 @@
+"""Helpers shared by the benchmarks: the environment, timing, tables and result files."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import langchain_core
+import mesa
+
+import mesa_llm
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def environment() -> dict[str, Any]:
+    """Versions, machine and commit, recorded with every result."""
+    root = Path(__file__).parent.parent
+    git = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True, check=False
+    )
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "mesa": mesa.__version__,
+        "langchain_core": langchain_core.__version__,
+        "mesa_llm": mesa_llm.__version__,
+        "commit": git.stdout.strip() or None,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """CPU seconds (``process_time``, all threads) and wall seconds (``perf_counter``) of ``fn()``."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    fn()
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Print ``rows`` as an aligned text table of ``columns``."""
+    cells = [[_format(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def write_results(
+    name: str, parameters: dict[str, Any], rows: Sequence[dict[str, Any]], **extra: Any
+) -> Path:
+    """Write ``benchmarks/results/NAME.json`` and return its path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "environment": environment(),
+        "parameters": parameters,
+        "rows": rows,
+        **extra,
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {path}")
+    return path

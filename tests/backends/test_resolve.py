@@ -1,0 +1,86 @@
+"""Resolving backends: chat models pass through, strings go to init_chat_model, errors say the fix."""
+
+import importlib.util
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_openai import ChatOpenAI
+
+from mesa_llm import BackendError, FunctionChatModel, ScriptedChatModel, resolve_backend
+from mesa_llm.backends import backend_identity, backend_name
+
+
+def test_a_chat_model_passes_through_unchanged():
+    model = FunctionChatModel(fn=lambda _m: "stay", model_name="stay")
+    assert resolve_backend(model) is model
+
+
+def test_a_provider_string_builds_the_provider_model(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    model = resolve_backend("openai:gpt-4o-mini", temperature=0, base_url="http://127.0.0.1:9")
+    assert isinstance(model, ChatOpenAI)
+    assert model.model_name == "gpt-4o-mini"
+    assert model.temperature == 0
+
+
+def test_unknown_provider_names_the_provider_model_form():
+    with pytest.raises(BackendError, match="'provider:model'"):
+        resolve_backend("nonexistent_provider:foo")
+
+
+def test_backend_error_is_a_value_error():
+    assert issubclass(BackendError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("backend", "module", "package"),
+    [
+        ("groq:llama3-8b", "langchain_groq", "langchain-groq"),
+        ("mistralai:mistral-small", "langchain_mistralai", "langchain-mistralai"),
+    ],
+)
+def test_missing_provider_package_names_the_package(backend, module, package):
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here")
+    with pytest.raises(BackendError, match=package) as info:
+        resolve_backend(backend)
+    assert "provider package" in str(info.value)
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_missing_api_key_names_the_environment_variable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(BackendError, match="OPENAI_API_KEY") as info:
+        resolve_backend("openai:gpt-4o-mini")
+    assert "openai:gpt-4o-mini" in str(info.value)
+
+
+@pytest.mark.parametrize("backend", [42, None, b"openai:gpt-4o-mini", ["openai:gpt-4o-mini"], object()])
+def test_non_string_non_model_raises_type_error(backend):
+    with pytest.raises(TypeError, match="BaseChatModel or a 'provider:model' string"):
+        resolve_backend(backend)
+
+
+def test_backend_name_prefers_the_model_name():
+    assert backend_name(FunctionChatModel(fn=lambda _m: "x", model_name="rule-0.4")) == "rule-0.4"
+    assert backend_name(ScriptedChatModel(responses=["a"])) == "scripted"
+
+
+def test_backend_name_falls_back_to_the_class_name():
+    class Nameless(BaseChatModel):
+        @property
+        def _llm_type(self):
+            return "nameless"
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            raise NotImplementedError
+
+    assert backend_name(Nameless()) == "Nameless"
+
+
+def test_backend_identity_names_the_class_and_settings():
+    model = FunctionChatModel(fn=lambda _m: "x", model_name="rule", temperature=0.3)
+    identity = backend_identity(model)
+    assert identity.startswith("mesa_llm.backends.testing.FunctionChatModel|")
+    assert "rule" in identity
+    assert "0.3" in identity

@@ -1,0 +1,306 @@
+"""Response caches: keys, in-memory and SQLite stores, warm reruns, and no secrets."""
+
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Literal
+
+import mesa
+import pytest
+from langchain_openai import ChatOpenAI
+
+from mesa_llm import (
+    ActionSpace,
+    CallLog,
+    FunctionChatModel,
+    InMemoryCache,
+    LLMDecider,
+    LLMRuntime,
+    PromptTemplate,
+    ScriptedChatModel,
+    SQLiteCache,
+)
+from mesa_llm.backends import backend_identity, backend_name
+from mesa_llm.cache import CachedAnswer, cache_key
+
+SECRET = "sk-test-SECRET123"
+MESSAGES = (("system", "You are a resident."), ("human", "Stay or move?"))
+
+
+@dataclass(frozen=True)
+class Obs:
+    crowd: int
+
+
+class Base(mesa.Agent):
+    def __init__(self, model, crowd=0, **kwargs):
+        super().__init__(model, **kwargs)
+        self.crowd = crowd
+        self.done = []
+
+    def observe(self):
+        return Obs(self.crowd)
+
+    def act(self, action):
+        self.done.append(action)
+
+
+class LLM(LLMDecider, Base):
+    action_space = ActionSpace(Literal["stay", "move"], fallback="stay")
+    prompt = PromptTemplate(system="You are a resident.", user="There are {crowd} people around you.")
+
+
+class Counter:
+    """Answers "move" above a crowd of 2 and counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, messages):
+        self.calls += 1
+        crowd = int(str(messages[-1].content).split("There are ")[1].split(" ")[0])
+        return "move" if crowd > 2 else "stay"
+
+    def __repr__(self):
+        return "Counter()"
+
+
+def run_once(cache, crowds=(0, 3, 5, 1), temperature=0.0):
+    counter = Counter()
+    backend = FunctionChatModel(fn=counter, model_name="counter", temperature=temperature)
+    runtime = LLMRuntime(backend, cache=cache)
+    model = mesa.Model(rng=0)
+    agents = [LLM(model, crowd=c, runtime=runtime) for c in crowds]
+    actions = runtime.step(agents)
+    return [actions[a] for a in agents], counter.calls, runtime.log
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def test_cache_key_is_a_stable_sha256_digest():
+    key = cache_key("identity", MESSAGES, "text")
+    assert key == cache_key("identity", MESSAGES, "text")
+    assert len(key) == 64
+    assert int(key, 16) >= 0
+    assert "Stay or move" not in key
+
+
+@pytest.mark.parametrize(
+    ("identity", "messages", "answer_format"),
+    [
+        ("other-identity", MESSAGES, "text"),
+        ("identity", (("system", "You are a resident."), ("human", "Stay or move?!")), "text"),
+        ("identity", (("human", "You are a resident."), ("human", "Stay or move?")), "text"),
+        ("identity", MESSAGES[1:], "text"),
+        ("identity", MESSAGES, '{"properties":{}}'),
+    ],
+    ids=["identity", "content", "role", "fewer-messages", "format"],
+)
+def test_cache_key_changes_with_identity_messages_and_format(identity, messages, answer_format):
+    assert cache_key(identity, messages, answer_format) != cache_key("identity", MESSAGES, "text")
+
+
+def test_backend_identity_depends_on_settings_that_change_answers():
+    def fn(_messages):
+        return "stay"
+
+    cold = FunctionChatModel(fn=fn, model_name="m")
+    assert backend_identity(cold) == backend_identity(FunctionChatModel(fn=fn, model_name="m"))
+    assert backend_identity(cold) != backend_identity(
+        FunctionChatModel(fn=fn, model_name="m", temperature=0.7)
+    )
+    assert backend_identity(cold) != backend_identity(FunctionChatModel(fn=fn, model_name="other"))
+    assert backend_identity(ScriptedChatModel(responses=["a"])) != backend_identity(
+        ScriptedChatModel(responses=["b"])
+    )
+
+
+# --------------------------------------------------------------------------- stores
+
+
+def test_in_memory_cache_round_trip():
+    cache = InMemoryCache()
+    assert cache.get("k") is None
+    cache.put("k", CachedAnswer("move", 12, 1))
+    assert cache.get("k") == CachedAnswer("move", 12, 1)
+    cache.put("k", CachedAnswer("stay"))
+    assert cache.get("k") == CachedAnswer("stay", 0, 0)
+    assert len(cache) == 1
+
+
+def test_sqlite_cache_round_trip(tmp_path):
+    cache = SQLiteCache(tmp_path / "nested" / "dir" / "cache.sqlite")
+    try:
+        assert cache.get("k") is None
+        cache.put("k", CachedAnswer("I will MOVE.", 30, 3))
+        cache.put("k2", CachedAnswer("ünïcödé ✓"))
+        assert cache.get("k") == CachedAnswer("I will MOVE.", 30, 3)
+        assert cache.get("k2") == CachedAnswer("ünïcödé ✓", 0, 0)
+        cache.put("k", CachedAnswer("stay", 1, 1))
+        assert cache.get("k") == CachedAnswer("stay", 1, 1)
+        assert len(cache) == 2
+    finally:
+        cache.close()
+
+
+def test_sqlite_cache_persists_across_instances(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    first = SQLiteCache(path)
+    first.put("key", CachedAnswer("move", 5, 1))
+    first.close()
+    second = SQLiteCache(path)
+    try:
+        assert second.get("key") == CachedAnswer("move", 5, 1)
+        assert len(second) == 1
+    finally:
+        second.close()
+
+
+def test_sqlite_cache_is_shared_by_two_open_instances(tmp_path):
+    a, b = SQLiteCache(tmp_path / "c.sqlite"), SQLiteCache(tmp_path / "c.sqlite")
+    try:
+        a.put("x", CachedAnswer("stay"))
+        assert b.get("x") == CachedAnswer("stay")
+    finally:
+        a.close()
+        b.close()
+
+
+# --------------------------------------------------------------------------- warm reruns
+
+
+def test_warm_in_memory_cache_makes_zero_backend_calls():
+    cache = InMemoryCache()
+    cold_actions, cold_calls, cold_log = run_once(cache)
+    assert cold_calls == 4
+    assert cold_log.totals.cache_hits == 0
+    warm_actions, warm_calls, warm_log = run_once(cache)
+    assert warm_actions == cold_actions == ["stay", "move", "move", "stay"]
+    assert warm_calls == 0
+    assert all(r.cache_hit and r.backend_calls == 0 for r in warm_log.records)
+    assert (warm_log.totals.cache_hits, warm_log.totals.calls) == (4, 0)
+    assert [r.raw for r in warm_log.records] == [r.raw for r in cold_log.records]
+    # tokens are what the backend was paid for: the cold run's, none in the warm run
+    assert cold_log.totals.tokens_in > 0
+    assert (warm_log.totals.tokens_in, warm_log.totals.tokens_out) == (0, 0)
+
+
+def test_warm_sqlite_cache_across_instances_makes_zero_backend_calls(tmp_path):
+    path = tmp_path / "answers.sqlite"
+    cache = SQLiteCache(path)
+    cold_actions, cold_calls, _ = run_once(cache)
+    cache.close()
+    cache = SQLiteCache(path)
+    try:
+        warm_actions, warm_calls, warm_log = run_once(cache)
+    finally:
+        cache.close()
+    assert cold_calls == 4
+    assert warm_actions == cold_actions
+    assert warm_calls == 0
+    assert warm_log.totals.cache_hits == 4
+
+
+def test_cache_misses_when_the_prompt_changes():
+    cache = InMemoryCache()
+    run_once(cache, crowds=(0, 3))
+    actions, calls, _ = run_once(cache, crowds=(0, 4))
+    assert actions == ["stay", "move"]
+    assert calls == 1
+
+
+def test_cache_misses_when_the_backend_settings_change():
+    cache = InMemoryCache()
+    run_once(cache, crowds=(0,))
+    _, calls, _ = run_once(cache, crowds=(0,), temperature=0.5)
+    assert calls == 1
+
+
+def test_retried_answers_are_cached_and_replayed():
+    cache = InMemoryCache()
+    script = ["hmm", "move"]
+
+    def run():
+        backend = ScriptedChatModel(responses=script)
+        runtime = LLMRuntime(backend, cache=cache)
+        agent = LLM(mesa.Model(rng=0), runtime=runtime)
+        return agent.decide(agent.observe()), backend.calls, agent.last_record
+
+    action, calls, record = run()
+    assert (action, calls, record.parse_failures, record.cache_hit) == ("move", 2, 1, False)
+    assert len(cache) == 2
+    action, calls, record = run()
+    assert (action, calls, record.parse_failures, record.cache_hit) == ("move", 0, 1, True)
+    assert record.attempts == 2
+
+
+def test_failed_calls_are_not_cached():
+    cache = InMemoryCache()
+    backend = FunctionChatModel(fn=lambda _m: 1 / 0, model_name="broken")
+    runtime = LLMRuntime(backend, cache=cache, retries=1)
+    agent = LLM(mesa.Model(rng=0), runtime=runtime)
+    assert agent.decide(agent.observe()) == "stay"
+    assert agent.last_record.fallback
+    assert len(cache) == 0
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+@pytest.fixture
+def openai_model():
+    return ChatOpenAI(
+        model="gpt-4o-mini",
+        api_key=SECRET,
+        temperature=0,
+        base_url="http://127.0.0.1:9",
+        max_retries=0,
+        timeout=2,
+    )
+
+
+def test_backend_identity_and_name_contain_no_secret(openai_model):
+    identity = backend_identity(openai_model)
+    assert SECRET not in identity
+    assert "SECRET123" not in identity
+    assert "gpt-4o-mini" in identity
+    assert backend_name(openai_model) == "gpt-4o-mini"
+    assert SECRET not in cache_key(identity, MESSAGES, "text")
+
+
+def test_identity_differs_with_the_model_but_not_the_key():
+    def model(name, key):
+        return ChatOpenAI(model=name, api_key=key, temperature=0, base_url="http://127.0.0.1:9")
+
+    assert backend_identity(model("gpt-4o-mini", "sk-a")) == backend_identity(model("gpt-4o-mini", "sk-b"))
+    assert backend_identity(model("gpt-4o-mini", "sk-a")) != backend_identity(model("gpt-4o", "sk-a"))
+
+
+def test_failing_real_backend_falls_back_and_leaves_no_secret_on_disk(tmp_path, openai_model):
+    cache = SQLiteCache(tmp_path / "cache.sqlite")
+    log = CallLog(path=tmp_path / "records.jsonl")
+    runtime = LLMRuntime(openai_model, cache=cache, log=log, retries=1, timeout=5)
+    agent = LLM(mesa.Model(rng=0), crowd=4, runtime=runtime)
+    try:
+        assert agent.decide(agent.observe()) == "stay"
+    finally:
+        cache.close()
+    record = agent.last_record
+    assert record.fallback
+    assert (record.attempts, record.backend_calls, record.errors) == (2, 2, 2)
+    assert "Connection" in record.error
+    assert record.backend == "gpt-4o-mini"
+    assert log.totals.errors == 2
+    assert log.totals.fallbacks == 1
+    assert SECRET not in repr(record)
+    assert SECRET not in str(record.to_dict())
+    text = (tmp_path / "records.jsonl").read_text(encoding="utf-8")
+    assert '"fallback": true' in text
+    assert SECRET not in text
+    log.write(tmp_path / "parquet")
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    with closing(sqlite3.connect(tmp_path / "cache.sqlite")) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 0
