@@ -659,6 +659,6 @@ def test_every_runtime_shares_one_event_loop_thread():
     for seed in range(8):
         backend, _ = chat()
         world = World(LLMRuntime(backend), rng=seed)
-        LLM(world, crowd=seed)
+        LLM(world, crowd=seed, runtime=world.runtime)
         world.step()
     assert sum(t.name == "mesa-llm-loop" for t in threading.enumerate()) == 1
