@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import json
 import os
 import platform
@@ -40,7 +41,12 @@ def environment() -> dict[str, Any]:
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float]:
-    """CPU seconds (``process_time``, all threads) and wall seconds (``perf_counter``) of ``fn()``."""
+    """CPU seconds (``process_time``, all threads) and wall seconds (``perf_counter``) of ``fn()``.
+
+    A full garbage collection runs first (untimed), so that ``fn`` pays for the full
+    collections its own garbage triggers and not for the garbage of earlier measurements.
+    """
+    gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
     fn()
     return time.process_time() - cpu, time.perf_counter() - wall

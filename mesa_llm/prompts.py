@@ -24,16 +24,18 @@ _MESSAGE_TYPES = {"system": SystemMessage, "human": HumanMessage, "ai": AIMessag
 
 
 def observation_fields(observation: Any) -> Mapping[str, Any]:
-    """The named fields of an observation: a mapping, a dataclass or a pydantic model."""
+    """The named fields of an observation: a mapping, a dataclass, a named tuple or a pydantic model."""
     if isinstance(observation, Mapping):
         return observation
+    if isinstance(observation, tuple) and hasattr(observation, "_asdict"):
+        return observation._asdict()
     if dataclasses.is_dataclass(observation):
         return {f.name: getattr(observation, f.name) for f in dataclasses.fields(observation)}
     if hasattr(observation, "model_dump"):
         return observation.model_dump()
     raise TypeError(
         f"Cannot render an observation of type {type(observation).__name__}: return a "
-        "dataclass, a pydantic model or a mapping from observe()."
+        "dataclass, a NamedTuple, a pydantic model or a mapping from observe()."
     )
 
 

@@ -220,8 +220,8 @@ class LLMRuntime:
                     actions[agent] = action
                 return actions
             observations = observations or {}
-            seen = [(a, observations[a] if a in observations else a.observe()) for a in order]  # type: ignore[attr-defined]
-            actions = self.decide_all(seen)
+            seen = [observations[a] if a in observations else a.observe() for a in order]  # type: ignore[attr-defined]
+            actions = dict(zip(order, self.decide_all(order, seen), strict=True))
             for agent in order:
                 agent.act(actions[agent])  # type: ignore[attr-defined]
             return actions
@@ -229,18 +229,24 @@ class LLMRuntime:
             self._flush_after_decisions = True
             self.log.flush()
 
-    def decide_all(self, seen: Sequence[tuple[Agent, Any]]) -> dict[Agent, Any]:
-        """Decisions of agents on their observations: rule agents in order, LLM agents concurrently."""
-        actions: dict[Agent, Any] = {}
-        llm: list[tuple[LLMDecider, Any]] = []
-        for agent, observation in seen:
+    def decide_all(self, agents: Sequence[Agent], observations: Sequence[Any]) -> list[Any]:
+        """Decisions of agents on their observations: rule agents in order, LLM agents concurrently.
+
+        Returns:
+            The actions, in the order of ``agents``.
+        """
+        actions: list[Any] = []
+        llm: list[int] = []
+        for i, (agent, observation) in enumerate(zip(agents, observations, strict=True)):
             if isinstance(agent, LLMDecider):
-                llm.append((agent, observation))
+                llm.append(i)
+                actions.append(None)
             else:
-                actions[agent] = agent.decide(observation)  # type: ignore[attr-defined]
+                actions.append(agent.decide(observation))  # type: ignore[attr-defined]
         if llm:
-            for (agent, _), action in zip(llm, self.decide_many(llm), strict=True):
-                actions[agent] = action  # type: ignore[index]
+            decided = self.decide_many([(agents[i], observations[i]) for i in llm])  # type: ignore[misc]
+            for i, action in zip(llm, decided, strict=True):
+                actions[i] = action
         return actions
 
     # --------------------------------------------------------- LLM decisions

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from operator import attrgetter
 from typing import Any
 
 import networkx as nx
 import numpy as np
 from langchain_core.language_models import BaseChatModel
-from mesa import DataCollector, Model
+from mesa import Model
 from mesa.discrete_space import DiscreteSpace, Network, OrthogonalMooreGrid
 
 from mesa_llm import LLMRuntime
 from mesa_llm.cache import ResponseCache
+from mesa_llm.datacollection import DataCollector
 from models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
 
 __all__ = ["SchellingModel"]
@@ -118,7 +118,7 @@ class SchellingModel(Model):
         self.happy = 0
         self.datacollector = DataCollector(
             model_reporters={**self._reporters(), **self.llm.reporters()},
-            agent_reporters={name: attrgetter(name) for name in ("group", "population", "happy")},
+            agent_reporters={"group": "group", "population": "population", "happy": "happy"},
         )
         self._measure()
         self.datacollector.collect(self)
@@ -154,29 +154,41 @@ class SchellingModel(Model):
     def _measure(self) -> None:
         """Observe every resident at once: the snapshot the next step decides on, and the metrics.
 
-        The counts come from :class:`NeighbourIndex` (vectorised); they equal what each
-        resident's ``observe()`` returns (tested), at a fraction of the cost.
+        The counts come from :class:`NeighbourIndex` (vectorised) and equal what each
+        resident's ``observe()`` returns (tested). Residents with the same counts share
+        one observation object: a few dozen objects per step instead of one per resident,
+        which keeps Python's garbage collector out of large models.
         """
         residents = list(self.agents)
-        cells = [self._neighbours.position[r.cell] for r in residents]
-        same, other, empty = self._neighbours.counts(cells, [r.group for r in residents])
-        homophily = self.homophily
-        happy = dict.fromkeys(POPULATIONS, 0)
-        count = dict.fromkeys(POPULATIONS, 0)
-        similarity = {p: [0.0, 0] for p in POPULATIONS}
-        self.snapshot: dict[Resident, Neighbourhood] = {}
-        for resident, s, o, e in zip(residents, same, other, empty, strict=True):
-            self.snapshot[resident] = Neighbourhood(s, o, e)
-            population = resident.population
-            share = s / (s + o) if s + o else 0.0
-            resident.happy = share >= homophily
-            happy[population] += resident.happy
-            count[population] += 1
-            if s + o:
-                similarity[population][0] += share
-                similarity[population][1] += 1
-        self.happy = sum(happy.values())
-        self._happy, self._count, self._similarity = happy, count, similarity
+        if not residents:
+            self.snapshot, self.happy = {}, 0
+            self._happy, self._count = dict.fromkeys(POPULATIONS, 0), dict.fromkeys(POPULATIONS, 0)
+            self._similarity = {p: [0.0, 0] for p in POPULATIONS}
+            return
+        position = self._neighbours.position
+        same, other, empty = self._neighbours.counts(
+            [position[r.cell] for r in residents], [r.group for r in residents]
+        )
+        kinds, which = np.unique(np.stack([same, other, empty]), axis=1, return_inverse=True)
+        observations = [Neighbourhood(*map(int, kind)) for kind in kinds.T]
+        self.snapshot: dict[Resident, Neighbourhood] = dict(
+            zip(residents, map(observations.__getitem__, which.tolist()), strict=True)
+        )
+
+        occupied = same + other
+        share = np.divide(same, occupied, out=np.zeros(len(residents)), where=occupied > 0)
+        happy = share >= self.homophily
+        for resident, is_happy in zip(residents, happy.tolist(), strict=True):
+            resident.happy = is_happy
+        llm = np.array([r.population == "llm" for r in residents], dtype=bool)
+        with_neighbours = occupied > 0
+        self._happy, self._count, self._similarity = {}, {}, {}
+        for population, members in (("rule", ~llm), ("llm", llm)):
+            self._happy[population] = int(happy[members].sum())
+            self._count[population] = int(members.sum())
+            scored = members & with_neighbours
+            self._similarity[population] = [float(share[scored].sum()), int(scored.sum())]
+        self.happy = int(happy.sum())
 
     def _reporters(self) -> dict[str, Any]:
         reporters: dict[str, Any] = {
@@ -218,26 +230,23 @@ class NeighbourIndex:
         self._columns = np.array(columns, dtype=np.intp)
         self._degree = np.bincount(self._rows, minlength=len(cells))
 
-    def counts(self, cells: list[int], groups: list[int]) -> tuple[list[int], list[int], list[int]]:
+    def counts(self, cells: list[int], groups: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Same-group, other-group and empty neighbouring cells of residents.
 
         Args:
             cells: each resident's cell position (see :attr:`position`).
             groups: each resident's group (a non-negative integer).
         """
-        occupant = np.full(len(self._degree), -1, dtype=np.int64)
+        n = len(self._degree)
+        occupant = np.full(n, -1, dtype=np.int64)
         occupant[cells] = groups
         neighbour = occupant[self._columns]
         occupied = neighbour >= 0
-        n = len(self._degree)
         same = np.bincount(self._rows, weights=occupied & (neighbour == occupant[self._rows]), minlength=n)
         occupied_count = np.bincount(self._rows, weights=occupied, minlength=n)
-        same_r, occupied_r = same[cells].astype(np.int64), occupied_count[cells].astype(np.int64)
-        return (
-            same_r.tolist(),
-            (occupied_r - same_r).tolist(),
-            (self._degree[cells] - occupied_r).tolist(),
-        )
+        same_r = same[cells].astype(np.int64)
+        occupied_r = occupied_count[cells].astype(np.int64)
+        return same_r, occupied_r - same_r, self._degree[cells] - occupied_r
 
 
 def _pct(part: int, whole: int) -> float:

@@ -247,6 +247,29 @@ def test_network_space_rule_only_and_mixed():
     assert frame["segregation"].iloc[-1] > frame["segregation"].iloc[0]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"torus": True, "radius": 2},
+        {"width": 4, "height": 4, "torus": True, "radius": 2},  # neighbourhoods wrap onto themselves
+        {"graph": nx.barabasi_albert_graph(60, 2, seed=1), "radius": 2},
+    ],
+)
+def test_snapshot_equals_what_every_resident_observes(params):
+    model = SchellingModel(rng=2, **params)
+    for _ in range(4):
+        assert model.snapshot == {resident: resident.observe() for resident in model.agents}
+        assert model.happy == sum(r.observe().similarity >= model.homophily for r in model.agents)
+        model.step()
+
+
+def test_identical_neighbourhoods_share_one_observation_object():
+    model = SchellingModel(width=30, height=30, rng=1)
+    # (same, other, empty) splits of 8 (inner), 5 (edge) and 3 (corner) cells: 45 + 21 + 10
+    assert len({id(o) for o in model.snapshot.values()}) == len(set(model.snapshot.values())) <= 76
+
+
 def test_llm_counts_per_group():
     model = SchellingModel(llm_counts={0: 10, 1: 4}, backend=rule_following_backend(0.4), rng=8)
     llm = model.agents_by_type[LLMResident]
