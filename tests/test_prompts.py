@@ -1,6 +1,7 @@
 """Prompt templates: rendering observations into messages, and LangChain messages."""
 
 import dataclasses
+import typing
 from types import MappingProxyType
 
 import pytest
@@ -64,8 +65,19 @@ def test_missing_field_raises_key_error_naming_the_field():
 
 
 def test_unrenderable_observation_raises_type_error():
-    with pytest.raises(TypeError, match="dataclass, a pydantic model or a mapping"):
+    with pytest.raises(TypeError, match="dataclass, a NamedTuple, a pydantic model or a mapping"):
         TEMPLATE.render((3, 1))
+
+
+def test_render_from_a_named_tuple():
+    class Seen(typing.NamedTuple):
+        same: int
+        other: int
+
+    assert TEMPLATE.render(Seen(same=2, other=5)) == (
+        ("system", "You are a resident."),
+        ("human", "2 neighbours like you, 5 unlike."),
+    )
 
 
 def test_observation_fields_of_a_dataclass_are_not_recursed():
