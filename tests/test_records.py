@@ -277,7 +277,8 @@ def test_write_twice_to_the_same_path_replaces_the_records(tmp_path, name):
     log.add(record(agent_id=1))
     log.write(tmp_path / name)
     log.write(tmp_path / name)
-    rows = pd.read_json(tmp_path / name, lines=True) if name.endswith("jsonl") else pd.read_parquet(tmp_path / name)
+    path = tmp_path / name
+    rows = pd.read_json(path, lines=True) if path.suffix == ".jsonl" else pd.read_parquet(path)
     assert rows["agent_id"].tolist() == [1]
 
 
