@@ -7,7 +7,6 @@ import gc
 import json
 import os
 import platform
-import statistics
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -50,10 +49,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float]:
     cpu, wall = time.process_time(), time.perf_counter()
     fn()
     return time.process_time() - cpu, time.perf_counter() - wall
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

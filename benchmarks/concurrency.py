@@ -1,11 +1,12 @@
 """Wall time of a step with 200 LLM residents and a 50 ms backend, against the ideal.
 
 A 20x20 Schelling model (density 0.8) has exactly 200 LLM residents (100 of each group,
-``llm_counts``) among about 320; the others are rule residents. The backend is a
+``llm_counts``) among 318 residents (seed 0); the others are rule residents. The backend is a
 ``FaultyChatModel`` around the rule-following model with 50 ms latency per call and no
 faults; dedup is off, so every LLM resident makes one call per step. With at most C calls
 in flight the ideal step takes latency x ceil(200 / C). Each measurement builds a fresh
-model (same seed), then times one ``model.step()`` with ``perf_counter``; rounds
+model (same seed), then times one ``model.step()`` with ``perf_counter`` (after an untimed
+full garbage collection: the models of earlier measurements are never freed); rounds
 interleave the values of C, and the median round is reported, with the backend's peak
 number of calls in flight. The same step with a zero-latency backend (zero_latency_step_s)
 is the CPU work of the step, which one event loop thread cannot overlap with itself.
@@ -16,9 +17,9 @@ is the CPU work of the step, which one event loop thread cannot overlap with its
 from __future__ import annotations
 
 import math
-import time
+from statistics import median
 
-from _common import median, print_table, write_results
+from _common import print_table, timed, write_results
 
 from mesa_llm import FaultyChatModel, LLMRuntime
 from models.schelling import SchellingModel, rule_following_backend
@@ -35,9 +36,7 @@ def measure(max_concurrency: int, latency: float = LATENCY) -> dict:
     backend = FaultyChatModel(inner=rule_following_backend(0.4), latency=latency)
     runtime = LLMRuntime(backend, dedup=False, max_concurrency=max_concurrency)
     model = SchellingModel(width=20, height=20, density=0.8, llm_counts=LLM_COUNTS, runtime=runtime, rng=SEED)
-    start = time.perf_counter()
-    model.step()
-    wall = time.perf_counter() - start
+    _, wall = timed(model.step)
     return {
         "wall_s": wall,
         "residents": len(model.agents),

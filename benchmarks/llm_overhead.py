@@ -24,8 +24,9 @@ are interleaved (each configuration once per round); the median round is reporte
 from __future__ import annotations
 
 import asyncio
+from statistics import median
 
-from _common import median, print_table, timed, write_results
+from _common import print_table, timed, write_results
 
 from mesa_llm import LLMRuntime
 from mesa_llm.prompts import to_langchain

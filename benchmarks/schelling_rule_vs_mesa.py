@@ -15,8 +15,9 @@ import gc
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from statistics import median
 
-from _common import median, print_table, write_results
+from _common import print_table, write_results
 from mesa.examples import Schelling
 from mesa.examples.basic.schelling.model import SchellingScenario
 

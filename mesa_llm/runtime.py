@@ -130,9 +130,12 @@ class LLMRuntime:
             :class:`~mesa_llm.cache.SQLiteCache`) looked up before every call.
         structured: ask for structured output (tool calling / JSON schema) where the
             backend supports it. None (default) asks for it for pydantic action spaces
-            only: a choice is one word, which the tolerant parser reads reliably, and
-            LangChain's structured-output chain costs ~14x the framework time of a plain
-            call (benchmarks/README.md). Unsupported backends always answer in text.
+            only: a choice is one word, which the tolerant parser reads reliably. Where the
+            backend binds tools, the schema is bound as a forced tool call (the raw tool
+            call is parsed by the action space); otherwise its own
+            ``with_structured_output`` is used, whose LangChain parsing chain costs ~20x
+            the framework time of a plain call (benchmarks/README.md). Backends with
+            neither always answer in text.
         log: where call records go; a new in-memory :class:`~mesa_llm.records.CallLog`
             by default.
 
@@ -411,7 +414,7 @@ class LLMRuntime:
                 return None
             finally:
                 record.latency_s += time.perf_counter() - started
-        message: AIMessage = result["raw"] if request.structured else result
+        message: AIMessage = result["raw"] if isinstance(result, dict) else result
         usage = message.usage_metadata or {}
         if message.tool_calls:
             raw = json.dumps(message.tool_calls[0]["args"], ensure_ascii=False)
@@ -420,10 +423,21 @@ class LLMRuntime:
         return CachedAnswer(raw, usage.get("input_tokens", 0), usage.get("output_tokens", 0))
 
     def _runnable(self, backend: _Backend, space: ActionSpace) -> Any:
-        """The backend's structured-output runnable for ``space`` (built once)."""
+        """The backend asked to answer in ``space``'s schema (built once per backend and space).
+
+        A forced tool call where the backend binds tools (the answer is parsed by the
+        action space, so LangChain's own parsing chain would be work done twice), else
+        the backend's ``with_structured_output(include_raw=True)``; either gives the raw
+        message.
+        """
         key = (id(backend.model), id(space))
         if key not in self._structured:
-            self._structured[key] = backend.model.with_structured_output(space.schema, include_raw=True)
+            model = backend.model
+            if type(model).bind_tools is not BaseChatModel.bind_tools:
+                runnable = model.bind_tools([space.schema], tool_choice="any")
+            else:
+                runnable = model.with_structured_output(space.schema, include_raw=True)
+            self._structured[key] = runnable
         return self._structured[key]
 
     def reporters(self, prefix: str = "llm_") -> dict[str, Any]:

@@ -9,10 +9,12 @@ from typing import Literal
 
 import mesa
 import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.rate_limiters import InMemoryRateLimiter
-from pydantic import BaseModel
+from langchain_core.runnables import RunnableLambda
+from pydantic import BaseModel, Field
 
 from mesa_llm import (
     ActionSpace,
@@ -610,6 +612,28 @@ def test_backend_without_structured_output_answers_in_text():
     agent = Teller(World(runtime), runtime=runtime)
     assert agent.decide(agent.observe()) == Tell(target=1, topic="news")
     assert agent.last_record.raw == answer
+
+
+class SchemaOnly(FunctionChatModel):
+    """A backend with its own with_structured_output but no tool binding (like some providers)."""
+
+    bind_tools = BaseChatModel.bind_tools
+    schemas: list = Field(default_factory=list)
+
+    def with_structured_output(self, schema, *, include_raw=False, **kwargs):
+        self.schemas.append(schema)
+        answer = FunctionChatModel.bind_tools(self, [schema])
+        return RunnableLambda(lambda messages: {"raw": answer.invoke(messages), "parsed": None})
+
+
+def test_backend_with_only_with_structured_output_uses_it():
+    backend = SchemaOnly(fn=lambda _m: '{"target": 2, "topic": "news"}', model_name="schema-only")
+    runtime = LLMRuntime(backend)
+    agent = Teller(World(runtime), runtime=runtime)
+    assert agent.decide(agent.observe()) == Tell(target=2, topic="news")
+    assert agent.decide(agent.observe()) == Tell(target=2, topic="news")
+    assert backend.schemas == [Tell]  # built once, reused
+    assert agent.last_record.raw == '{"target": 2, "topic": "news"}'
 
 
 # --------------------------------------------------------------------------- event loops

@@ -29,8 +29,9 @@ Move = Literal["stay", "move"]
 class Neighbourhood(NamedTuple):
     """What a resident observes: the occupancy of the cells around it.
 
-    A named tuple of ints: immutable, and cheap for Python's garbage collector, which
-    matters when a model observes ten thousand residents every step.
+    An immutable named tuple of ints. The model's snapshot holds one object per distinct
+    neighbourhood (a few dozen), not one per resident, which keeps Python's garbage
+    collector out of large models.
 
     Attributes:
         same: neighbouring cells occupied by a resident of its own group.

@@ -169,8 +169,9 @@ class SchellingModel(Model):
         same, other, empty = self._neighbours.counts(
             [position[r.cell] for r in residents], [r.group for r in residents]
         )
-        kinds, which = np.unique(np.stack([same, other, empty]), axis=1, return_inverse=True)
-        observations = [Neighbourhood(*map(int, kind)) for kind in kinds.T]
+        base = int(self._neighbours.max_degree) + 1  # one integer per (same, other, empty)
+        kinds, which = np.unique((same * base + other) * base + empty, return_inverse=True)
+        observations = [Neighbourhood(k // base // base, k // base % base, k % base) for k in kinds.tolist()]
         self.snapshot: dict[Resident, Neighbourhood] = dict(
             zip(residents, map(observations.__getitem__, which.tolist()), strict=True)
         )
@@ -229,6 +230,7 @@ class NeighbourIndex:
         self._rows = np.array(rows, dtype=np.intp)
         self._columns = np.array(columns, dtype=np.intp)
         self._degree = np.bincount(self._rows, minlength=len(cells))
+        self.max_degree = int(self._degree.max(initial=0))
 
     def counts(self, cells: list[int], groups: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Same-group, other-group and empty neighbouring cells of residents.
