@@ -9,7 +9,9 @@ leaves out observing, moving and collecting, which are the same for every popula
 * rule: all-rule residents, the baseline subtracted from every LLM row;
 * text / dedup off: every decision is a real ``ainvoke`` of the chat model;
 * text / dedup on: identical prompts of the phase are sent once (default at temperature 0);
-* structured / dedup off: LangChain's ``with_structured_output`` chain for every decision;
+* structured / dedup off: every decision asks for structured output, which the runtime
+  sends as a forced tool call (``bind_tools([schema], tool_choice="any")``) because the
+  backend binds tools;
 * bare ainvoke (text / structured): the same messages sent with ``asyncio.gather`` of
   ``ainvoke``, at most ``max_concurrency`` (16, the runtime's default) in flight as in
   the runtime, and nothing else: LangChain's own cost per call.
@@ -58,7 +60,8 @@ def main() -> None:
     messages = [to_langchain(a.messages(o)) for a, o in zip(llm_agents, seen["text, dedup off"], strict=True)]
     chains = {
         "bare ainvoke, text": backend,
-        "bare ainvoke, structured": backend.with_structured_output(
+        "bare ainvoke, structured": backend.bind_tools([LLMResident.action_space.schema], tool_choice="any"),
+        "bare ainvoke, with_structured_output": backend.with_structured_output(
             LLMResident.action_space.schema, include_raw=True
         ),
     }
