@@ -1,7 +1,6 @@
 """LLM agents: the decision seam, personas, backends and decide()/adecide()."""
 
 import asyncio
-from dataclasses import dataclass
 from typing import Literal
 
 import mesa
@@ -14,40 +13,10 @@ from mesa_llm import (
     FunctionChatModel,
     LLMAgent,
     LLMCellAgent,
-    LLMDecider,
     LLMRuntime,
     PromptTemplate,
 )
-
-
-@dataclass(frozen=True)
-class Obs:
-    crowd: int
-
-
-class Base(mesa.Agent):
-    def __init__(self, model, crowd=0, **kwargs):
-        super().__init__(model, **kwargs)
-        self.crowd = crowd
-        self.done = []
-
-    def observe(self):
-        return Obs(self.crowd)
-
-    def act(self, action):
-        self.done.append(action)
-
-
-class LLM(LLMDecider, Base):
-    action_space = ActionSpace(Literal["stay", "move"], fallback="stay")
-    prompt = PromptTemplate(system="You are a resident.", user="There are {crowd} people around you.")
-
-
-def crowd_rule(messages):
-    """Move when the prompt says more than 2 people are around."""
-    text = str(messages[-1].content)
-    crowd = int(text.split("There are ")[1].split(" ")[0])
-    return "I will MOVE." if crowd > 2 else "Stay."
+from tests.world import LLM, Obs, World, crowd_rule
 
 
 @pytest.fixture
@@ -61,7 +30,7 @@ def runtime(backend):
 
 
 def test_llm_agent_is_a_mesa_agent_registered_with_its_model(runtime):
-    model = mesa.Model(rng=0)
+    model = World()
     agent = LLM(model, crowd=1, runtime=runtime)
     assert isinstance(agent, mesa.Agent)
     assert agent in model.agents
@@ -69,11 +38,11 @@ def test_llm_agent_is_a_mesa_agent_registered_with_its_model(runtime):
 
 
 def test_decide_asks_the_backend_and_parses_the_answer(runtime):
-    model = mesa.Model(rng=0)
+    model = World()
     calm, crowded = LLM(model, crowd=1, runtime=runtime), LLM(model, crowd=5, runtime=runtime)
     assert calm.decide(calm.observe()) == "stay"
     assert crowded.decide(crowded.observe()) == "move"
-    assert crowded.last_observation == Obs(5)
+    assert crowded.last_observation == Obs(5, 0)
     assert crowded.last_record.action == "move"
     assert crowded.last_record.raw == "I will MOVE."
     assert crowded.last_record.agent_id == crowded.unique_id
@@ -81,23 +50,23 @@ def test_decide_asks_the_backend_and_parses_the_answer(runtime):
 
 
 def test_adecide_works_from_async_code(runtime):
-    model = mesa.Model(rng=0)
+    model = World()
     agent = LLM(model, crowd=9, runtime=runtime)
     assert asyncio.run(agent.adecide(agent.observe())) == "move"
     assert agent.last_record.action == "move"
 
 
 def test_messages_hold_persona_template_and_instructions(runtime):
-    agent = LLM(mesa.Model(rng=0), crowd=4, runtime=runtime)
+    agent = LLM(World(), crowd=4, runtime=runtime)
     (system, human) = agent.messages(agent.observe())
     assert system == ("system", "You are a resident.")
     assert human[0] == "human"
-    assert human[1].startswith("There are 4 people around you.\n\n")
+    assert human[1].startswith("0 have moved. There are 4 people around you.\n\n")
     assert human[1].endswith(LLM.action_space.instructions())
 
 
 def test_persona_overrides_the_system_prompt_for_one_agent(runtime):
-    model = mesa.Model(rng=0)
+    model = World()
     cat = LLM(model, crowd=1, runtime=runtime, persona="You are a cat.")
     plain = LLM(model, crowd=1, runtime=runtime)
     assert cat.persona == "You are a cat."
@@ -114,13 +83,13 @@ def test_prompt_for_renders_extra_fields(runtime):
         def messages(self, observation):
             return self.prompt_for(observation, cells=8)
 
-    agent = Extra(mesa.Model(rng=0), crowd=3, runtime=runtime)
+    agent = Extra(World(), crowd=3, runtime=runtime)
     assert agent.messages(agent.observe())[0][1].startswith("3 of 8\n\n")
 
 
 def test_agent_backend_overrides_the_runtime_backend(runtime):
     always_move = FunctionChatModel(fn=lambda _m: "move", model_name="always-move")
-    model = mesa.Model(rng=0)
+    model = World()
     agent = LLM(model, crowd=0, runtime=runtime, backend=always_move)
     assert agent.chat_model is always_move
     assert agent.decide(agent.observe()) == "move"
@@ -129,17 +98,17 @@ def test_agent_backend_overrides_the_runtime_backend(runtime):
 
 def test_agent_backend_alone_is_enough():
     always_move = FunctionChatModel(fn=lambda _m: "move", model_name="always-move")
-    agent = LLM(mesa.Model(rng=0), runtime=LLMRuntime(), backend=always_move)
+    agent = LLM(World(), runtime=LLMRuntime(), backend=always_move)
     assert agent.decide(agent.observe()) == "move"
 
 
 def test_no_backend_anywhere_raises_value_error():
     with pytest.raises(ValueError, match="needs a language model"):
-        LLM(mesa.Model(rng=0), runtime=LLMRuntime())
+        LLM(World(), runtime=LLMRuntime())
 
 
 def test_failed_construction_leaves_no_agent_in_the_model():
-    model = mesa.Model(rng=0)
+    model = World()
     with pytest.raises(ValueError, match="needs a language model"):
         LLM(model, runtime=LLMRuntime())
     assert len(model.agents) == 0
@@ -147,7 +116,7 @@ def test_failed_construction_leaves_no_agent_in_the_model():
 
 def test_unknown_backend_string_raises_backend_error():
     with pytest.raises(BackendError):
-        LLM(mesa.Model(rng=0), runtime=LLMRuntime(), backend="nonexistent_provider:foo")
+        LLM(World(), runtime=LLMRuntime(), backend="nonexistent_provider:foo")
 
 
 def test_ready_made_agent_classes():
@@ -161,7 +130,7 @@ def test_ready_made_agent_classes():
 
     backend = FunctionChatModel(fn=lambda _m: "b", model_name="b")
     runtime = LLMRuntime(backend)
-    model = mesa.Model(rng=0)
+    model = World()
     grid = OrthogonalMooreGrid((2, 2), random=model.random)
     plain = Plain(model, runtime=runtime)
     on_cell = OnCell(model, runtime=runtime)

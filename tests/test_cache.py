@@ -2,77 +2,33 @@
 
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
-from typing import Literal
 
-import mesa
 import pytest
 from langchain_openai import ChatOpenAI
 
 from mesa_llm import (
-    ActionSpace,
     CallLog,
     FunctionChatModel,
     InMemoryCache,
-    LLMDecider,
     LLMRuntime,
-    PromptTemplate,
     ScriptedChatModel,
     SQLiteCache,
 )
 from mesa_llm.backends import backend_identity, backend_name
 from mesa_llm.cache import CachedAnswer, cache_key
+from tests.world import LLM, World, chat
 
 SECRET = "sk-test-SECRET123"
 MESSAGES = (("system", "You are a resident."), ("human", "Stay or move?"))
 
 
-@dataclass(frozen=True)
-class Obs:
-    crowd: int
-
-
-class Base(mesa.Agent):
-    def __init__(self, model, crowd=0, **kwargs):
-        super().__init__(model, **kwargs)
-        self.crowd = crowd
-        self.done = []
-
-    def observe(self):
-        return Obs(self.crowd)
-
-    def act(self, action):
-        self.done.append(action)
-
-
-class LLM(LLMDecider, Base):
-    action_space = ActionSpace(Literal["stay", "move"], fallback="stay")
-    prompt = PromptTemplate(system="You are a resident.", user="There are {crowd} people around you.")
-
-
-class Counter:
-    """Answers "move" above a crowd of 2 and counts its calls."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, messages):
-        self.calls += 1
-        crowd = int(str(messages[-1].content).split("There are ")[1].split(" ")[0])
-        return "move" if crowd > 2 else "stay"
-
-    def __repr__(self):
-        return "Counter()"
-
-
 def run_once(cache, crowds=(0, 3, 5, 1), temperature=0.0):
-    counter = Counter()
-    backend = FunctionChatModel(fn=counter, model_name="counter", temperature=temperature)
+    backend, recorder = chat(name="counter", temperature=temperature)
     runtime = LLMRuntime(backend, cache=cache)
-    model = mesa.Model(rng=0)
+    model = World(runtime)
     agents = [LLM(model, crowd=c, runtime=runtime) for c in crowds]
     actions = runtime.step(agents)
-    return [actions[a] for a in agents], counter.calls, runtime.log
+    return [actions[a] for a in agents], recorder.calls, runtime.log
 
 
 # --------------------------------------------------------------------------- keys
@@ -224,7 +180,7 @@ def test_retried_answers_are_cached_and_replayed():
     def run():
         backend = ScriptedChatModel(responses=script)
         runtime = LLMRuntime(backend, cache=cache)
-        agent = LLM(mesa.Model(rng=0), runtime=runtime)
+        agent = LLM(World(), runtime=runtime)
         return agent.decide(agent.observe()), backend.calls, agent.last_record
 
     action, calls, record = run()
@@ -239,7 +195,7 @@ def test_failed_calls_are_not_cached():
     cache = InMemoryCache()
     backend = FunctionChatModel(fn=lambda _m: 1 / 0, model_name="broken")
     runtime = LLMRuntime(backend, cache=cache, retries=1)
-    agent = LLM(mesa.Model(rng=0), runtime=runtime)
+    agent = LLM(World(), runtime=runtime)
     assert agent.decide(agent.observe()) == "stay"
     assert agent.last_record.fallback
     assert len(cache) == 0
@@ -281,7 +237,7 @@ def test_failing_real_backend_falls_back_and_leaves_no_secret_on_disk(tmp_path, 
     cache = SQLiteCache(tmp_path / "cache.sqlite")
     log = CallLog(path=tmp_path / "records.jsonl")
     runtime = LLMRuntime(openai_model, cache=cache, log=log, retries=1, timeout=5)
-    agent = LLM(mesa.Model(rng=0), crowd=4, runtime=runtime)
+    agent = LLM(World(), crowd=4, runtime=runtime)
     try:
         assert agent.decide(agent.observe()) == "stay"
     finally:
