@@ -310,11 +310,8 @@ def test_calls_run_concurrently():
     runtime = LLMRuntime(backend)
     model = World(runtime)
     agents = [LLM(model, crowd=c, runtime=runtime) for c in range(10)]
-    started = time.perf_counter()
     runtime.step(agents)
-    elapsed = time.perf_counter() - started
-    assert backend.peak_in_flight == 10
-    assert elapsed < 10 * 0.05 * 0.8
+    assert backend.peak_in_flight == 10  # all ten waited at once (speed itself: benchmarks/)
 
 
 def test_rate_limiter_is_acquired_before_every_call():
@@ -380,32 +377,22 @@ def test_dedup_never_shares_across_backends():
     assert (first_calls.calls, second_calls.calls) == (1, 1)
 
 
-def test_no_dedup_by_default_at_positive_temperature():
-    backend, recorder = chat(temperature=0.7)
-    runtime = LLMRuntime(backend)
-    model = World(runtime)
-    runtime.step([LLM(model, crowd=5, runtime=runtime) for _ in range(5)])
-    assert recorder.calls == 5
-    assert not any(r.shared for r in runtime.log.records)
-    assert runtime.log.totals.shared == 0
-
-
-def test_dedup_false_sends_every_prompt_even_at_temperature_zero():
-    backend, recorder = chat()
-    runtime = LLMRuntime(backend, dedup=False)
-    model = World(runtime)
-    runtime.step([LLM(model, crowd=5, runtime=runtime) for _ in range(5)])
-    assert recorder.calls == 5
-    assert runtime.log.totals.shared == 0
-
-
-def test_dedup_true_shares_answers_at_positive_temperature():
-    backend, recorder = chat(temperature=0.7)
-    runtime = LLMRuntime(backend, dedup=True)
-    model = World(runtime)
-    runtime.step([LLM(model, crowd=5, runtime=runtime) for _ in range(5)])
-    assert recorder.calls == 1
-    assert runtime.log.totals.shared == 4
+@pytest.mark.parametrize(
+    ("temperature", "dedup", "calls"),
+    [
+        (0.7, None, 5),  # off by default when answers are sampled
+        (0.0, False, 5),  # can be turned off at temperature 0
+        (0.7, True, 1),  # can be turned on on purpose
+    ],
+)
+def test_dedup_setting_and_its_default(temperature, dedup, calls):
+    backend, recorder = chat(temperature=temperature)
+    runtime = LLMRuntime(backend, dedup=dedup)
+    world = World(runtime)
+    runtime.step([LLM(world, crowd=5, runtime=runtime) for _ in range(5)])
+    assert recorder.calls == calls
+    assert runtime.log.totals.shared == 5 - calls
+    assert sum(r.shared for r in runtime.log.records) == 5 - calls
 
 
 def test_faulty_wrapper_keeps_the_sampling_temperature_of_its_inner_model():
