@@ -160,11 +160,6 @@ class SchellingModel(Model):
         which keeps Python's garbage collector out of large models.
         """
         residents = list(self.agents)
-        if not residents:
-            self.snapshot, self.happy = {}, 0
-            self._happy, self._count = dict.fromkeys(POPULATIONS, 0), dict.fromkeys(POPULATIONS, 0)
-            self._similarity = {p: [0.0, 0] for p in POPULATIONS}
-            return
         position = self._neighbours.position
         same, other, empty = self._neighbours.counts(
             [position[r.cell] for r in residents], [r.group for r in residents]

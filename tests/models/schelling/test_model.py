@@ -301,6 +301,14 @@ def test_reporters_split_by_population():
     assert last["happy"].sum() == row["happy"]
 
 
+def test_an_empty_town_runs():
+    model = SchellingModel(density=0.0, rng=0)
+    model.run_for(2)
+    frame = model.datacollector.get_model_vars_dataframe()
+    assert frame["happy"].tolist() == [0, 0, 0]
+    assert np.isnan(frame["pct_happy"]).all()
+
+
 def test_rule_only_model_reports_nan_for_the_missing_population():
     frame = SchellingModel(rng=0).datacollector.get_model_vars_dataframe()
     assert np.isnan(frame["pct_happy_llm"].iloc[0])
