@@ -53,6 +53,7 @@ class LLMDecider:
         **kwargs: passed on to the next class.
 
     Raises:
+        TypeError: if the class sets no ``action_space`` or no ``prompt``.
         ValueError: if neither the agent nor the runtime has a backend.
 
     """
@@ -68,6 +69,13 @@ class LLMDecider:
         persona: str | None = None,
         **kwargs: Any,
     ) -> None:
+        missing = [name for name in ("action_space", "prompt") if not hasattr(type(self), name)]
+        if missing:
+            raise TypeError(
+                f"{type(self).__name__} must set the class attributes {' and '.join(missing)}: "
+                "action_space = ActionSpace(Literal[...], fallback=...) and "
+                "prompt = PromptTemplate(system=..., user=...)."
+            )
         resolved = resolve_backend(backend) if backend is not None else None
         if resolved is None and runtime.backend is None:
             raise ValueError(

@@ -139,3 +139,13 @@ def test_ready_made_agent_classes():
     assert on_cell in grid.all_cells.cells[0].agents
     assert plain.decide({"x": 1}) == "b"
     assert on_cell.decide({"x": 2}) == "b"
+
+
+def test_a_class_without_action_space_or_prompt_is_refused(runtime):
+    class Unfinished(LLMDecider, Base):
+        prompt = LLM.prompt
+
+    world = World()
+    with pytest.raises(TypeError, match="must set the class attributes action_space: action_space = "):
+        Unfinished(world, runtime=runtime)
+    assert len(world.agents) == 0
