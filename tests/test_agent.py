@@ -13,10 +13,11 @@ from mesa_llm import (
     FunctionChatModel,
     LLMAgent,
     LLMCellAgent,
+    LLMDecider,
     LLMRuntime,
     PromptTemplate,
 )
-from tests.world import LLM, Obs, World, crowd_rule
+from tests.world import LLM, Base, Obs, World, crowd_rule
 
 
 @pytest.fixture
