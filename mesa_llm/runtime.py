@@ -59,7 +59,12 @@ class _Request:
     space: ActionSpace
     structured: bool
     answer_format: str
+    occurrence: str
     key: str
+
+    def key_of(self, messages: Messages) -> str:
+        """The cache key of these messages (a retry's) in this request's format and occurrence."""
+        return cache_key(self.backend.identity, messages, self.answer_format) + self.occurrence
 
 
 class _LoopThread:
@@ -312,22 +317,33 @@ class LLMRuntime:
         messages = agent.messages(observation)
         structured = backend.supports_structured and (self.structured or space.kind == "structured")
         answer_format = space.schema_json if structured else "text"
-        key = self._occurrence(cache_key(backend.identity, messages, answer_format), backend)
-        return _Request(agent, observation, messages, backend, space, structured, answer_format, key)
+        base = cache_key(backend.identity, messages, answer_format)
+        occurrence = self._occurrence(base, backend)
+        return _Request(
+            agent,
+            observation,
+            messages,
+            backend,
+            space,
+            structured,
+            answer_format,
+            occurrence,
+            key=base + occurrence,
+        )
 
     def _occurrence(self, key: str, backend: _Backend) -> str:
-        """Make the key of a repeated request unique where answers are sampled.
+        """The suffix that makes the key of a repeated request unique where answers are sampled.
 
-        At temperature 0 (dedup on) an identical request has the same answer, so the
-        key stays as is and the cache answers repeats. Otherwise the n-th identical
-        request of the run gets its own key ``key#n``: agents keep independent samples,
-        and a rerun of the same seed replays every one of them in the same order.
+        At temperature 0 (dedup on) an identical request has the same answer, so there is
+        no suffix and the cache answers repeats. Otherwise the n-th identical request of
+        the run gets the suffix ``#n``: agents keep independent samples, and a rerun of
+        the same seed replays every one of them in the same order.
         """
         if backend.dedup:
-            return key
+            return ""
         n = self._occurrences.get(key, 0)
         self._occurrences[key] = n + 1
-        return f"{key}#{n}"
+        return f"#{n}"
 
     def _backend(self, model: BaseChatModel) -> _Backend:
         info = self._backends.get(id(model))
@@ -354,7 +370,7 @@ class LLMRuntime:
         for attempt in range(self.retries + 1):
             record.attempts += 1
             if attempt:
-                key = cache_key(backend.identity, messages, request.answer_format) + request.key[64:]
+                key = request.key_of(messages)
             answer = self.cache.get(key) if self.cache is not None else None
             if answer is not None:
                 hits += 1
@@ -433,7 +449,7 @@ class LLMRuntime:
         key = (id(backend.model), id(space))
         if key not in self._structured:
             model = backend.model
-            if type(model).bind_tools is not BaseChatModel.bind_tools:
+            if _binds_tools(model):
                 runnable = model.bind_tools([space.schema], tool_choice="any")
             else:
                 runnable = model.with_structured_output(space.schema, include_raw=True)
@@ -445,10 +461,12 @@ class LLMRuntime:
         return self.log.reporters(prefix)
 
 
+def _binds_tools(model: BaseChatModel) -> bool:
+    """Whether the model implements tool binding."""
+    return type(model).bind_tools is not BaseChatModel.bind_tools
+
+
 def _supports_structured_output(model: BaseChatModel) -> bool:
     """Whether the model implements tool binding or structured output itself."""
-    cls = type(model)
-    return (
-        cls.bind_tools is not BaseChatModel.bind_tools
-        or cls.with_structured_output is not BaseChatModel.with_structured_output
-    )
+    own_structured_output = type(model).with_structured_output is not BaseChatModel.with_structured_output
+    return _binds_tools(model) or own_structured_output

@@ -24,14 +24,15 @@ def run(label: str, steps: int, seed: int, **params) -> dict:
     started = time.perf_counter()
     model = SchellingModel(rng=seed, **params)
     model.run_for(steps)
-    last = model.datacollector.get_model_vars_dataframe().iloc[-1]
+    frame = model.datacollector.get_model_vars_dataframe()
+    last = frame.iloc[-1]
     return {
         "run": label,
         "residents rule/llm": f"{last['residents_rule']:.0f}/{last['residents_llm']:.0f}",
         "% happy rule": last["pct_happy_rule"],
         "% happy llm": last["pct_happy_llm"],
         "segregation": last["segregation"],
-        "moves (all steps)": model.datacollector.get_model_vars_dataframe()["moves"].sum(),
+        "moves (all steps)": frame["moves"].sum(),
         "llm calls": last["llm_calls"],
         "shared/cached": last["llm_shared"] + last["llm_cache_hits"],
         "parse failures": last["llm_parse_failures"],
@@ -54,8 +55,13 @@ def main() -> None:
     parser.add_argument("--backend", help="a LangChain 'provider:model' string for an extra run")
     args = parser.parse_args()
 
-    common = {"steps": args.steps, "seed": args.seed, "width": args.size, "height": args.size}
-    common["homophily"] = args.homophily
+    common = {
+        "steps": args.steps,
+        "seed": args.seed,
+        "width": args.size,
+        "height": args.size,
+        "homophily": args.homophily,
+    }
     rule_model = rule_following_backend(args.homophily)
     faulty = FaultyChatModel(inner=rule_model, malformed_rate=0.3, error_rate=0.1, seed=args.seed)
     rows = [

@@ -137,9 +137,8 @@ class SchellingRuleAnswer:
         match = next(filter(None, (_FACTS.search(str(m.content)) for m in messages)), None)
         if match is None:
             raise ValueError("the prompt does not state the neighbourhood")
-        same, other = int(match.group(1)), int(match.group(2))
-        similarity = same / (same + other) if same + other else 0.0
-        return "Stay." if similarity >= self.homophily else "I will MOVE."
+        facts = Neighbourhood(same=int(match.group(1)), other=int(match.group(2)), empty=0)
+        return "Stay." if facts.similarity >= self.homophily else "I will MOVE."
 
 
 def rule_following_backend(homophily: float) -> FunctionChatModel:
