@@ -15,6 +15,7 @@ from typing import Any
 
 import langchain_core
 import mesa
+import pandas as pd
 
 import mesa_llm
 
@@ -53,17 +54,8 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float]:
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     """Print ``rows`` as an aligned text table of ``columns``."""
-    cells = [[_format(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for r in cells:
-        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    frame = pd.DataFrame(list(rows), columns=list(columns))
+    print(frame.to_string(index=False, na_rep="", float_format="{:.4g}".format))
 
 
 def write_results(
