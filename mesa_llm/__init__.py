@@ -13,6 +13,8 @@ from mesa_llm.backends import (
     BackendError,
     FaultyChatModel,
     FunctionChatModel,
+    OptionScorer,
+    ScoringChatModel,
     ScriptedChatModel,
     resolve_backend,
 )
@@ -34,8 +36,10 @@ __all__ = [
     "LLMCellAgent",
     "LLMDecider",
     "LLMRuntime",
+    "OptionScorer",
     "PromptTemplate",
     "SQLiteCache",
+    "ScoringChatModel",
     "ScriptedChatModel",
     "resolve_backend",
 ]

@@ -48,13 +48,14 @@ class LLMDecider:
         *args: passed on to the next class (the Mesa agent's ``model``, ...).
         runtime: the :class:`~mesa_llm.runtime.LLMRuntime` that runs the calls.
         backend: this agent's chat model or ``"provider:model"`` string; None uses the
-            runtime's backend.
+            runtime's backend, or the embedded local model if the runtime has none.
         persona: a system prompt replacing ``prompt.system`` for this agent.
         **kwargs: passed on to the next class.
 
     Raises:
         TypeError: if the class sets no ``action_space`` or no ``prompt``.
-        ValueError: if neither the agent nor the runtime has a backend.
+        BackendError: if the backend cannot be created (an unknown provider, a missing
+            package or key, or no backend anywhere and the local model not installed).
 
     """
 
@@ -77,11 +78,8 @@ class LLMDecider:
                 "prompt = PromptTemplate(system=..., user=...)."
             )
         resolved = resolve_backend(backend) if backend is not None else None
-        if resolved is None and runtime.backend is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a language model: pass backend= (a LangChain "
-                "chat model or a 'provider:model' string) to the agent or to its LLMRuntime."
-            )
+        if resolved is None:
+            runtime.default_backend  # noqa: B018 - creates it now, so a missing model fails here
         super().__init__(*args, **kwargs)
         self.runtime = runtime
         self.backend: BaseChatModel | None = resolved
@@ -92,7 +90,7 @@ class LLMDecider:
     @property
     def chat_model(self) -> BaseChatModel:
         """The chat model this agent asks."""
-        return self.backend or self.runtime.backend  # type: ignore[return-value]
+        return self.backend or self.runtime.default_backend
 
     @property
     def persona(self) -> str:

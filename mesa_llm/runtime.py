@@ -30,6 +30,7 @@ from mesa import Agent
 from mesa_llm.actions import ActionParseError, ActionSpace
 from mesa_llm.agent import LLMDecider
 from mesa_llm.backends import backend_identity, backend_name, resolve_backend
+from mesa_llm.backends.scoring import OptionScorer, draw_option, normalise
 from mesa_llm.cache import CachedAnswer, ResponseCache, cache_key
 from mesa_llm.prompts import Messages, to_langchain
 from mesa_llm.records import CallLog, CallRecord
@@ -48,6 +49,8 @@ class _Backend:
     name: str
     dedup: bool
     supports_structured: bool
+    scores: bool
+    temperature: float
 
 
 @dataclass(slots=True)
@@ -58,6 +61,7 @@ class _Request:
     backend: _Backend
     space: ActionSpace
     structured: bool
+    scored: bool
     answer_format: str
     occurrence: str
     key: str
@@ -120,7 +124,8 @@ class LLMRuntime:
 
     Args:
         backend: the default chat model of the model's LLM agents, or a
-            ``"provider:model"`` string for LangChain's ``init_chat_model``.
+            ``"provider:model"`` string for LangChain's ``init_chat_model``; None uses
+            the embedded local model (``"local"``), created when an agent first needs it.
         max_concurrency: most calls in flight at once.
         timeout: seconds before one call is abandoned (counted as a timeout, retried).
         retries: extra attempts after an error, a timeout or an unparseable answer;
@@ -141,6 +146,12 @@ class LLMRuntime:
             ``with_structured_output`` is used, whose LangChain parsing chain costs ~20x
             the framework time of a plain call (benchmarks/README.md). Backends with
             neither always answer in text.
+        scoring: answer choice spaces by option scoring with backends that can
+            (:class:`~mesa_llm.backends.scoring.OptionScorer`, such as the embedded local
+            model): the backend gives a probability to every option, each agent draws its
+            action from them with ``model.rng`` (the most probable at temperature 0), and
+            the probabilities go into the call record. Agents that send the same prompt
+            share one scoring (unless ``dedup=False``) but draw their own actions.
         log: where call records go; a new in-memory :class:`~mesa_llm.records.CallLog`
             by default.
 
@@ -160,6 +171,7 @@ class LLMRuntime:
         dedup: bool | None = None,
         cache: ResponseCache | None = None,
         structured: bool | None = None,
+        scoring: bool = True,
         log: CallLog | None = None,
     ) -> None:
         if max_concurrency < 1:
@@ -176,6 +188,7 @@ class LLMRuntime:
         self.dedup = dedup
         self.cache = cache
         self.structured = structured
+        self.scoring = scoring
         self.log = log if log is not None else CallLog()
         self._backends: dict[int, _Backend] = {}
         self._structured: dict[tuple[int, int], Any] = {}
@@ -184,6 +197,17 @@ class LLMRuntime:
             weakref.WeakKeyDictionary()
         )
         self._flush_after_decisions = True
+
+    @property
+    def default_backend(self) -> BaseChatModel:
+        """The backend of agents that have none: the runtime's, or the embedded local model.
+
+        Raises:
+            BackendError: if no backend was given and the local model is not installed.
+        """
+        if self.backend is None:
+            self.backend = resolve_backend("local")
+        return self.backend
 
     # ----------------------------------------------------------------- the step
     def step(
@@ -296,6 +320,12 @@ class LLMRuntime:
                     cache_hit=False,
                     shared=True,
                 )
+            if record.probabilities is not None and not record.fallback:
+                # Each agent draws its own action from the (possibly shared) distribution.
+                rng = request.agent.model.rng  # type: ignore[attr-defined]
+                label = draw_option(record.probabilities, request.backend.temperature, rng)
+                action = request.space.validate(label)
+                record = replace(record, action=label)
             request.agent.last_observation = request.observation
             request.agent.last_record = record
             self.log.add(record)
@@ -315,10 +345,17 @@ class LLMRuntime:
         backend = self._backend(agent.chat_model)
         space = agent.action_space
         messages = agent.messages(observation)
-        structured = backend.supports_structured and (self.structured or space.kind == "structured")
-        answer_format = space.schema_json if structured else "text"
+        scored = backend.scores and space.kind == "choice"
+        wants_structured = self.structured or space.kind == "structured"
+        structured = not scored and backend.supports_structured and bool(wants_structured)
+        if scored:
+            answer_format = "probabilities:" + json.dumps(space.labels, ensure_ascii=False)
+        else:
+            answer_format = space.schema_json if structured else "text"
         base = cache_key(backend.identity, messages, answer_format)
-        occurrence = self._occurrence(base, backend)
+        # Probabilities do not depend on sampling: sharing them never correlates agents.
+        shared = backend.dedup or (scored and self.dedup is not False)
+        occurrence = "" if shared else self._occurrence(base)
         return _Request(
             agent,
             observation,
@@ -326,12 +363,13 @@ class LLMRuntime:
             backend,
             space,
             structured,
+            scored,
             answer_format,
             occurrence,
             key=base + occurrence,
         )
 
-    def _occurrence(self, key: str, backend: _Backend) -> str:
+    def _occurrence(self, key: str) -> str:
         """The suffix that makes the key of a repeated request unique where answers are sampled.
 
         At temperature 0 (dedup on) an identical request has the same answer, so there is
@@ -339,8 +377,6 @@ class LLMRuntime:
         the run gets the suffix ``#n``: agents keep independent samples, and a rerun of
         the same seed replays every one of them in the same order.
         """
-        if backend.dedup:
-            return ""
         n = self._occurrences.get(key, 0)
         self._occurrences[key] = n + 1
         return f"#{n}"
@@ -349,8 +385,18 @@ class LLMRuntime:
         info = self._backends.get(id(model))
         if info is None or info.model is not model:
             structured = self.structured is not False and _supports_structured_output(model)
-            dedup = self.dedup if self.dedup is not None else getattr(model, "temperature", None) == 0
-            info = _Backend(model, backend_identity(model), backend_name(model), dedup, structured)
+            temperature = getattr(model, "temperature", None)
+            dedup = self.dedup if self.dedup is not None else temperature == 0
+            scores = self.scoring and isinstance(model, OptionScorer)
+            info = _Backend(
+                model,
+                backend_identity(model),
+                backend_name(model),
+                dedup,
+                structured,
+                scores,
+                float(temperature or 0.0),
+            )
             self._backends[id(model)] = info
         return info
 
@@ -384,7 +430,7 @@ class LLMRuntime:
                     self.cache.put(key, answer)
             record.raw = answer.raw
             try:
-                action = space.parse(answer.raw)
+                action = self._interpret(request, answer.raw, record)
             except ActionParseError as exc:
                 record.parse_failures += 1
                 record.error = str(exc)
@@ -403,6 +449,21 @@ class LLMRuntime:
         logger.info("agent %s fell back to %r: %s", record.agent_id, record.action, record.error)
         return space.fallback, record
 
+    @staticmethod
+    def _interpret(request: _Request, raw: str, record: CallRecord) -> Any:
+        """The action of an answer; for a scored request, its probabilities go into ``record``.
+
+        Raises:
+            ActionParseError: if the answer is not an action (or a distribution over them).
+        """
+        if not request.scored:
+            return request.space.parse(raw)
+        try:
+            record.probabilities = normalise(json.loads(raw), request.space.labels)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ActionParseError(f"unusable option probabilities {raw!r}: {exc}") from exc
+        return None  # drawn per agent in adecide_many
+
     async def _call(
         self, request: _Request, messages: Messages, record: CallRecord, semaphore: asyncio.Semaphore
     ) -> CachedAnswer | None:
@@ -415,7 +476,13 @@ class LLMRuntime:
             record.backend_calls += 1
             started = time.perf_counter()
             try:
-                result = await asyncio.wait_for(runnable.ainvoke(to_langchain(messages)), self.timeout)
+                if request.scored:
+                    scores = await asyncio.wait_for(
+                        backend.model.ascore_options(to_langchain(messages), request.space.labels),  # type: ignore[attr-defined]
+                        self.timeout,
+                    )
+                else:
+                    result = await asyncio.wait_for(runnable.ainvoke(to_langchain(messages)), self.timeout)
             except TimeoutError:
                 record.errors += 1
                 record.timeouts += 1
@@ -430,6 +497,8 @@ class LLMRuntime:
                 return None
             finally:
                 record.latency_s += time.perf_counter() - started
+        if request.scored:
+            return CachedAnswer(json.dumps(scores.probabilities), scores.tokens_in, 0)
         message: AIMessage = result["raw"] if isinstance(result, dict) else result
         usage = message.usage_metadata or {}
         if message.tool_calls:

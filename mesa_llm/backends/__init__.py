@@ -1,12 +1,25 @@
-"""Backends: resolving LangChain chat models, and deterministic chat models for tests."""
+"""Backends: resolving LangChain chat models, option scoring, the local model, test models.
+
+The embedded local model lives in :mod:`mesa_llm.backends.local` (imported on first use,
+as it needs the ``[local]`` extra).
+"""
 
 from mesa_llm.backends.resolve import BackendError, backend_identity, backend_name, resolve_backend
-from mesa_llm.backends.testing import FaultyChatModel, FunctionChatModel, ScriptedChatModel
+from mesa_llm.backends.scoring import OptionScorer, OptionScores
+from mesa_llm.backends.testing import (
+    FaultyChatModel,
+    FunctionChatModel,
+    ScoringChatModel,
+    ScriptedChatModel,
+)
 
 __all__ = [
     "BackendError",
     "FaultyChatModel",
     "FunctionChatModel",
+    "OptionScorer",
+    "OptionScores",
+    "ScoringChatModel",
     "ScriptedChatModel",
     "backend_identity",
     "backend_name",

@@ -33,10 +33,12 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
     """Return the chat model that ``backend`` names.
 
     Args:
-        backend: a LangChain ``BaseChatModel`` (returned as is), or a string for
+        backend: a LangChain ``BaseChatModel`` (returned as is); ``"local"`` for the
+            embedded local model (:class:`~mesa_llm.backends.local.LocalChatModel`), or
+            ``"local:PATH"`` for another GGUF file run the same way; or a string for
             LangChain's ``init_chat_model``, such as ``"openai:gpt-4o-mini"`` or
             ``"ollama:llama3.2"``.
-        **kwargs: settings passed to ``init_chat_model`` (``temperature=0``, ...).
+        **kwargs: settings passed to the model (``temperature=0``, ...).
 
     Raises:
         BackendError: for an unknown provider, a missing provider package or a
@@ -51,6 +53,11 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
             f"backend must be a LangChain BaseChatModel or a 'provider:model' string, "
             f"not {type(backend).__name__}."
         )
+    if backend == "local" or backend.startswith("local:"):
+        from mesa_llm.backends.local import LocalChatModel
+
+        path = backend.partition(":")[2] or None
+        return LocalChatModel(model_path=path, **kwargs)
     from langchain.chat_models import init_chat_model
 
     provider = backend.split(":", 1)[0] if ":" in backend else None

@@ -13,7 +13,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -23,7 +23,15 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-__all__ = ["BackendFaultError", "FaultyChatModel", "FunctionChatModel", "ScriptedChatModel"]
+from mesa_llm.backends.scoring import OptionScorer, OptionScores
+
+__all__ = [
+    "BackendFaultError",
+    "FaultyChatModel",
+    "FunctionChatModel",
+    "ScoringChatModel",
+    "ScriptedChatModel",
+]
 
 
 class BackendFaultError(RuntimeError):
@@ -90,6 +98,14 @@ class _DeterministicChatModel(BaseChatModel):
         return self._generate(messages, stop, **kwargs)
 
 
+def _callable_name(fn: Callable[..., Any]) -> str:
+    """The module and name of a function; a callable object's repr names its settings."""
+    name = getattr(fn, "__qualname__", None)
+    if name is None:  # a callable object: its repr names its settings, unless it is the default one
+        name = repr(fn) if " at 0x" not in repr(fn) else type(fn).__qualname__
+    return f"{getattr(fn, '__module__', '')}.{name}"
+
+
 def _tool_args(text: str, function: dict[str, Any]) -> dict[str, Any]:
     """The arguments of a tool call answering ``text``.
 
@@ -129,13 +145,42 @@ class FunctionChatModel(_DeterministicChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        name = getattr(self.fn, "__qualname__", None)
-        if name is None:  # a callable object: its repr names its settings, unless it is the default one
-            name = repr(self.fn) if " at 0x" not in repr(self.fn) else type(self.fn).__qualname__
-        return {**super()._identifying_params, "fn": f"{getattr(self.fn, '__module__', '')}.{name}"}
+        return {**super()._identifying_params, "fn": _callable_name(self.fn)}
 
     def _answer(self, messages: list[BaseMessage]) -> str:
         return self.fn(messages)
+
+
+class ScoringChatModel(OptionScorer, FunctionChatModel):
+    """A chat model that scores options with a function: option scoring without a real model.
+
+    Choices are answered with the probabilities ``scores(messages, options)`` returns;
+    text and structured answers come from ``fn``, as for :class:`FunctionChatModel`.
+
+    Args:
+        scores: maps the messages and the option labels to a probability per label.
+        fn: maps the messages to a text answer (for requests that are not scored).
+        model_name: names the functions in records and in the cache identity.
+        temperature: the runtime draws actions from the scores at this temperature.
+
+    """
+
+    scores: Callable[[list[BaseMessage], Sequence[str]], Mapping[str, float]]
+    fn: Callable[[list[BaseMessage]], str] = lambda _messages: ""
+    model_name: str = "scoring"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {**super()._identifying_params, "scores": _callable_name(self.scores)}
+
+    def score_options(self, messages: list[BaseMessage], options: Sequence[str]) -> OptionScores:
+        """The function's probabilities, with words of the messages counted as prompt tokens."""
+        tokens_in = sum(len(str(m.content).split()) for m in messages)
+        return OptionScores(dict(self.scores(messages, options)), tokens_in)
+
+    async def ascore_options(self, messages: list[BaseMessage], options: Sequence[str]) -> OptionScores:
+        """:meth:`score_options`, without a thread hop."""
+        return self.score_options(messages, options)
 
 
 class ScriptedChatModel(_DeterministicChatModel):

@@ -1,5 +1,6 @@
 """Schelling's segregation model with rule and LLM residents, swappable and mixed."""
 
+from mesa_llm.scenarios import ScenarioSpec
 from models.schelling.agents import (
     LLMResident,
     Neighbourhood,
@@ -9,7 +10,21 @@ from models.schelling.agents import (
 )
 from models.schelling.model import SchellingModel
 
+
+def _rule_backend(parameters):
+    return rule_following_backend(parameters["homophily"])
+
+
+SCENARIO = ScenarioSpec(
+    name="schelling",
+    model=SchellingModel,
+    summary="Schelling's segregation: residents stay or move by how many neighbours share their group.",
+    metrics=("pct_happy", "segregation", "moves"),
+    rule_backend=_rule_backend,
+)
+
 __all__ = [
+    "SCENARIO",
     "LLMResident",
     "Neighbourhood",
     "Resident",

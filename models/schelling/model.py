@@ -50,7 +50,7 @@ class SchellingModel(Model):
         llm_counts: instead of ``llm_share``, the number of LLM residents in each group,
             e.g. ``{0: 10, 1: 5}``.
         backend: the LLM residents' chat model (a LangChain ``BaseChatModel`` or a
-            ``"provider:model"`` string); required when there are LLM residents.
+            ``"provider:model"`` string); None uses the embedded local model.
         cache: a response cache for the LLM calls.
         runtime: a fully configured :class:`~mesa_llm.LLMRuntime` (concurrency, timeout,
             retries, dedup, ...); ``backend`` and ``cache`` then stay unset.
@@ -102,11 +102,6 @@ class SchellingModel(Model):
             if self.random.random() < density
         ]
         llm = self._choose_llm_residents([group for _, group in placements], llm_share, llm_counts)
-        if llm and runtime is None and backend is None:
-            raise ValueError(
-                "LLM residents need a language model: pass backend= (a LangChain chat model "
-                "or a 'provider:model' string such as 'openai:gpt-4o-mini'), or set llm_share=0."
-            )
         self.llm = runtime if runtime is not None else LLMRuntime(backend, cache=cache)
         for index, (cell, group) in enumerate(placements):
             if index in llm:

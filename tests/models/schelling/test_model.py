@@ -326,7 +326,6 @@ def test_rule_only_model_reports_nan_for_the_missing_population():
         ({"minority_pc": -1}, "minority_pc must be a fraction"),
         ({"radius": 0}, "radius must be a whole number"),
         ({"width": 0}, "width and height must be at least 1"),
-        ({"llm_share": 0.5}, "LLM residents need a language model: pass backend="),
         ({"llm_counts": {0: 10_000}, "backend": "x"}, "has only"),
         ({"llm_counts": {2: 1}}, "maps a group \\(0 or 1\\)"),
         ({"llm_counts": {0: 1}, "llm_share": 0.5}, "either llm_share or llm_counts"),

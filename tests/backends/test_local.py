@@ -1,0 +1,191 @@
+"""The embedded local model, run for real (SmolLM2-135M-Instruct through llama.cpp)."""
+
+import json
+import subprocess
+import sys
+import threading
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+from llama_cpp import LlamaGrammar
+from pydantic import BaseModel
+
+from mesa_llm import BackendError, LLMRuntime, resolve_backend
+from mesa_llm.backends import backend_identity
+from mesa_llm.backends.local import LocalChatModel, _chat, default_model_path
+from tests.world import LLM, Tell, Teller, World
+
+
+def ask(text, system="You are a resident of a town."):
+    return [SystemMessage(system), HumanMessage(text)]
+
+
+QUESTION = (
+    'Around you {} people live. Do you stay or move? Answer with exactly one word, one of: "stay", "move".'
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return LocalChatModel()
+
+
+def test_local_names_the_embedded_model():
+    model = resolve_backend("local")
+    assert isinstance(model, LocalChatModel)
+    assert model.model_name == "SmolLM2-135M-Instruct.Q4_1"
+    assert resolve_backend(f"local:{default_model_path()}")._identifying_params == model._identifying_params
+
+
+def test_identity_has_every_setting_that_changes_answers_but_not_the_thread_count():
+    base = backend_identity(LocalChatModel())
+    assert "model_sha256" in base
+    for changed in (
+        {"seed": 1},
+        {"temperature": 0.5},
+        {"max_tokens": 9},
+        {"top_p": 0.5},
+        {"chat_template": "x"},
+    ):
+        assert backend_identity(LocalChatModel(**changed)) != base, changed
+    assert backend_identity(LocalChatModel(n_threads=1)) == base
+
+
+def test_identity_is_the_same_in_another_process():
+    code = (
+        "from mesa_llm import resolve_backend; from mesa_llm.backends import backend_identity; "
+        "print(backend_identity(resolve_backend('local', temperature=0.3)))"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == backend_identity(LocalChatModel(temperature=0.3))
+
+
+def test_missing_weights_file_is_a_clear_error():
+    with pytest.raises(BackendError, match="is not a file: pass the path of a GGUF model file"):
+        resolve_backend("local:/no/such/model.gguf")
+
+
+def test_scores_are_probabilities_over_the_options(model):
+    scores = model.score_options(ask(QUESTION.format(8)), ["stay", "move"])
+    assert list(scores.probabilities) == ["stay", "move"]
+    assert sum(scores.probabilities.values()) == pytest.approx(1.0)
+    assert all(0 < p < 1 for p in scores.probabilities.values())
+    assert scores.tokens_in > 20
+
+
+def test_scores_do_not_depend_on_what_was_scored_before(model):
+    first = model.score_options(ask(QUESTION.format(3)), ["stay", "move"]).probabilities
+    model.score_options(ask(QUESTION.format(7)), ["stay", "move"])  # shares a prefix, differs after it
+    model.score_options(ask("Something else entirely."), ["cooperate", "defect"])
+    again = model.score_options(ask(QUESTION.format(3)), ["stay", "move"]).probabilities
+    assert again == pytest.approx(first, abs=1e-6)
+
+
+def test_the_most_probable_option_is_what_grammar_constrained_greedy_decoding_says(model):
+    engine = model.engine
+    grammar = LlamaGrammar.from_string('root ::= "stay" | "move"', verbose=False)
+    for people in (0, 4, 8, 30):
+        messages = ask(QUESTION.format(people))
+        scores = model.score_options(messages, ["stay", "move"]).probabilities
+        with engine.lock:
+            _, tokens, _ = engine._prompt(_chat(messages))
+            out = engine.llama.create_completion(tokens, grammar=grammar, temperature=0.0, max_tokens=4)
+        assert out["choices"][0]["text"] == max(scores, key=scores.get)
+
+
+def test_multi_token_options_and_an_option_that_prefixes_another(model):
+    messages = ask('Do you cooperate or defect? Answer "cooperate", "defect" or "cooperate fully".')
+    scores = model.score_options(messages, ["cooperate", "defect", "cooperate fully"]).probabilities
+    assert sum(scores.values()) == pytest.approx(1.0)
+    assert all(p > 0 for p in scores.values())
+    assert model.score_options(messages, ["cooperate", "defect", "cooperate fully"]).probabilities == scores
+
+
+def test_concurrent_calls_take_turns_and_give_the_serial_results(model):
+    prompts = [ask(QUESTION.format(n)) for n in range(8)]
+    serial = [model.score_options(p, ["stay", "move"]).probabilities for p in prompts]
+    results = [None] * len(prompts)
+
+    def score(i):
+        results[i] = model.score_options(prompts[i], ["stay", "move"]).probabilities
+
+    threads = [threading.Thread(target=score, args=(i,)) for i in range(len(prompts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [pytest.approx(s, abs=1e-6) for s in serial]
+
+
+def test_greedy_text_is_deterministic(model):
+    first = model.invoke(ask("Describe your street in one sentence."))
+    second = model.invoke(ask("Describe your street in one sentence."))
+    assert first.text
+    assert first.text == second.text
+    assert first.usage_metadata["input_tokens"] > 0
+    assert first.usage_metadata["output_tokens"] > 0
+
+
+def test_sampled_text_varies_between_calls_and_replays_with_the_same_seed():
+    prompt = ask("Invent a name for a new street.")
+    first = LocalChatModel(temperature=1.0, seed=5, max_tokens=16)
+    samples = [first.invoke(prompt).text for _ in range(4)]
+    assert len(set(samples)) > 1  # repeats of a prompt are independent samples
+    second = LocalChatModel(temperature=1.0, seed=5, max_tokens=16)
+    assert [second.invoke(prompt).text for _ in range(4)] == samples
+
+
+class Plan(BaseModel):
+    target: int
+    message: str
+
+
+def test_tool_binding_constrains_the_answer_to_the_schema(model):
+    bound = model.bind_tools([Plan], tool_choice="any")
+    for text in ("Who do you tell about the party?", "Write to neighbour 3.", "Say nothing."):
+        message = bound.invoke(ask(text, system="You plan a party."))
+        (call,) = message.tool_calls
+        assert call["name"] == "Plan"
+        Plan.model_validate(call["args"])
+
+
+def test_binding_more_than_one_tool_is_refused(model):
+    with pytest.raises(ValueError, match="exactly one tool"):
+        model.bind_tools([Plan, Tell])
+
+
+def test_structured_actions_through_the_runtime_always_parse():
+    runtime = LLMRuntime("local")
+    model = World(runtime)
+    agents = [Teller(model, crowd=n, runtime=runtime) for n in range(4)]
+    model.step()
+    for agent in agents:
+        assert isinstance(agent.done[-1], Tell)
+        assert not agent.last_record.fallback
+        assert agent.last_record.parse_failures == 0
+        Tell.model_validate_json(agent.last_record.raw)
+
+
+def test_choices_through_the_runtime_carry_probabilities():
+    runtime = LLMRuntime("local")
+    model = World(runtime)
+    agents = [LLM(model, crowd=n, runtime=runtime) for n in range(6)]
+    model.step()
+    for agent in agents:
+        record = agent.last_record
+        assert record.action in ("stay", "move")
+        assert sum(record.probabilities.values()) == pytest.approx(1.0)
+        assert json.loads(record.raw) == pytest.approx(record.probabilities)
+
+
+def test_a_prompt_longer_than_the_context_is_an_error_counted_by_the_runtime():
+    small = LocalChatModel(n_ctx=64)
+    with pytest.raises(ValueError, match="raise n_ctx or shorten the prompt"):
+        small.score_options(ask("word " * 200), ["stay", "move"])
+    runtime = LLMRuntime(small, retries=1)
+    model = World(runtime)
+    agent = LLM(model, crowd=1, runtime=runtime, persona="You are a resident. " * 40)
+    model.step()
+    assert agent.last_record.fallback
+    assert agent.last_record.errors == 2
+    assert "context window" in agent.last_record.error

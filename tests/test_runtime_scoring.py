@@ -1,0 +1,196 @@
+"""The runtime with backends that score options: draws, dedup, records, retries, cache."""
+
+import math
+
+import numpy as np
+import pytest
+
+from mesa_llm import InMemoryCache, LLMRuntime, ScoringChatModel
+from tests.world import LLM, Tell, Teller, World, crowd_of
+
+
+def crowd_scores(messages, options):
+    """P(move) rises with the crowd: 0.1 per person."""
+    p_move = min(1.0, 0.1 * crowd_of(messages))
+    return {"stay": 1 - p_move, "move": p_move}
+
+
+def world(n=40, crowd=5, temperature=1.0, rng=0, **runtime_kwargs):
+    calls = []
+
+    def scores(messages, options):
+        calls.append(tuple(options))
+        return crowd_scores(messages, options)
+
+    backend = ScoringChatModel(scores=scores, model_name="crowd-scores", temperature=temperature)
+    runtime = LLMRuntime(backend, **runtime_kwargs)
+    model = World(runtime, rng=rng)
+    agents = [LLM(model, crowd=crowd, runtime=runtime) for _ in range(n)]
+    return model, agents, calls
+
+
+def test_choices_are_scored_and_probabilities_recorded():
+    model, agents, calls = world(n=3, crowd=3)
+    model.step()
+    assert calls == [("stay", "move")]  # one scoring, shared by the identical prompts
+    for agent in agents:
+        record = agent.last_record
+        assert record.probabilities == pytest.approx({"stay": 0.7, "move": 0.3})
+        assert record.action in ("stay", "move")
+        assert record.action == agent.done[-1]
+        assert math.isclose(sum(record.probabilities.values()), 1.0)
+
+
+def test_shared_scoring_still_gives_each_agent_its_own_draw():
+    model, agents, calls = world(n=400, crowd=5, temperature=1.0)
+    model.step()
+    assert len(calls) == 1
+    moves = sum(a.done[-1] == "move" for a in agents)
+    # 400 draws at p = 0.5: 4 standard deviations is +-40.
+    assert 160 < moves < 240
+    assert model.runtime.log.totals.shared == 399
+
+
+def test_draws_follow_the_probabilities():
+    model, agents, _ = world(n=2000, crowd=2, temperature=1.0)  # p(move) = 0.2
+    model.step()
+    moves = sum(a.done[-1] == "move" for a in agents)
+    assert abs(moves / 2000 - 0.2) < 4 * math.sqrt(0.2 * 0.8 / 2000)
+
+
+def test_temperature_zero_takes_the_most_probable_option_without_drawing():
+    model, agents, _ = world(n=50, crowd=3, temperature=0.0)  # p(move) = 0.3
+    state = model.rng.bit_generator.state
+    model.step()
+    assert {a.done[-1] for a in agents} == {"stay"}
+    assert model.rng.bit_generator.state == state
+
+
+def test_lower_temperature_sharpens_the_draws():
+    _, hot, _ = world(n=2000, crowd=3, temperature=1.0)
+    hot[0].model.step()
+    _, cold, _ = world(n=2000, crowd=3, temperature=0.5)
+    cold[0].model.step()
+    # p = 0.3 at T=1; at T=0.5 it is 0.09 / (0.09 + 0.49) = 0.155.
+    hot_moves = sum(a.done[-1] == "move" for a in hot) / 2000
+    cold_moves = sum(a.done[-1] == "move" for a in cold) / 2000
+    assert abs(hot_moves - 0.3) < 0.05
+    assert abs(cold_moves - 0.155) < 0.04
+
+
+def test_draws_use_the_model_rng_and_are_reproducible():
+    runs = []
+    for _ in range(2):
+        model, agents, _ = world(n=100, crowd=5, rng=7)
+        model.step()
+        model.step()
+        runs.append([a.done for a in agents])
+    assert runs[0] == runs[1]
+    model, agents, _ = world(n=100, crowd=5, rng=8)
+    model.step()
+    model.step()
+    assert [a.done for a in agents] != runs[0]
+
+
+def test_dedup_false_scores_every_agent():
+    model, _, calls = world(n=5, dedup=False)
+    model.step()
+    assert len(calls) == 5
+    assert model.runtime.log.totals.shared == 0
+
+
+def test_scoring_false_answers_in_text():
+    backend = ScoringChatModel(scores=crowd_scores, fn=lambda _m: "move", model_name="text-move")
+    runtime = LLMRuntime(backend, scoring=False)
+    model = World(runtime)
+    agent = LLM(model, crowd=1, runtime=runtime)
+    model.step()
+    assert agent.done == ["move"]
+    assert agent.last_record.probabilities is None
+    assert agent.last_record.raw == "move"
+
+
+def test_structured_spaces_are_not_scored():
+    backend = ScoringChatModel(
+        scores=crowd_scores, fn=lambda _m: '{"target": 4, "topic": "rumour"}', model_name="teller"
+    )
+    runtime = LLMRuntime(backend)
+    model = World(runtime)
+    agent = Teller(model, runtime=runtime)
+    model.step()
+    assert agent.done == [Tell(target=4, topic="rumour")]
+    assert agent.last_record.probabilities is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"stay": 1.0},  # an option missing
+        {"stay": -0.5, "move": 1.5},
+        {"stay": float("nan"), "move": 1.0},
+        {"stay": 0.0, "move": 0.0},
+    ],
+)
+def test_unusable_probabilities_are_retried_then_fall_back(bad):
+    backend = ScoringChatModel(scores=lambda _m, _o: bad, model_name=f"bad-{sorted(bad.items())}")
+    runtime = LLMRuntime(backend, retries=2)
+    model = World(runtime)
+    agent = LLM(model, crowd=9, runtime=runtime)
+    model.step()
+    record = agent.last_record
+    assert record.fallback
+    assert agent.done == ["stay"]
+    assert record.parse_failures == 3
+    assert record.probabilities is None
+    assert runtime.log.totals.fallbacks == 1
+
+
+def test_unnormalised_scores_are_normalised():
+    backend = ScoringChatModel(scores=lambda _m, _o: {"stay": 3.0, "move": 1.0}, model_name="weights")
+    runtime = LLMRuntime(backend)
+    model = World(runtime)
+    agent = LLM(model, runtime=runtime)
+    model.step()
+    assert agent.last_record.probabilities == pytest.approx({"stay": 0.75, "move": 0.25})
+
+
+def test_a_scorer_that_raises_is_retried_and_counted():
+    failures = iter([True, False])
+
+    def flaky(messages, options):
+        if next(failures):
+            raise ConnectionError("lost the model")
+        return crowd_scores(messages, options)
+
+    backend = ScoringChatModel(scores=flaky, model_name="flaky-scores", temperature=0.0)
+    runtime = LLMRuntime(backend)
+    model = World(runtime)
+    agent = LLM(model, crowd=8, runtime=runtime)
+    model.step()
+    assert agent.done == ["move"]
+    assert agent.last_record.errors == 1
+    assert agent.last_record.attempts == 2
+
+
+def test_a_warm_cache_replays_scores_and_the_same_seed_gives_the_same_draws():
+    cache = InMemoryCache()
+    runs = []
+    for _ in range(2):
+        model, agents, calls = world(n=60, crowd=4, rng=3, cache=cache)
+        for _ in range(3):
+            model.step()
+        runs.append(([a.done for a in agents], len(calls), model.runtime.log.totals.cache_hits))
+    (first, first_calls, first_hits), (second, second_calls, second_hits) = runs
+    assert first == second
+    assert (first_calls, second_calls) == (3, 0)
+    assert (first_hits, second_hits) == (0, 3)
+
+
+def test_scored_records_are_written_with_their_probabilities():
+    model, _, _ = world(n=3, crowd=3)
+    model.step()
+    frame = model.runtime.log.to_dataframe()
+    assert len(frame) == 3
+    probabilities = frame["probabilities"].tolist()
+    assert all(p == pytest.approx({"stay": 0.7, "move": 0.3}) for p in probabilities)
+    assert np.all(frame["action"].isin(["stay", "move"]))
