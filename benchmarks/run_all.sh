@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Run every benchmark from the repository root; results go to benchmarks/results/*.json.
-# Takes about 2-3 minutes on 2 cores. Use another interpreter with PYTHON=...
+# Takes about 5 minutes on 2 idle cores (local_model.py alone about 3; it is skipped
+# when the embedded model is not installed). Use another interpreter with PYTHON=...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
-for name in schelling_rule_vs_mesa llm_overhead concurrency dedup_calls; do
+for name in schelling_rule_vs_mesa llm_overhead concurrency dedup_calls local_model; do
     echo "== ${name}"
     "${PYTHON}" "benchmarks/${name}.py"
     echo

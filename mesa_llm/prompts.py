@@ -2,10 +2,11 @@
 
 A prompt is a system message (the persona) and a user message rendered from a template
 with ``str.format`` over the observation's fields, followed by the action space's answer
-instructions. Messages are ``(role, content)`` pairs with LangChain's role names
-(``"system"``, ``"human"``, ``"ai"``), hashable so identical prompts can be recognised.
-Put the facts that vary between agents at the end of the template: backends that cache
-prompt prefixes (llama.cpp, OpenAI, Anthropic) then reuse the common beginning.
+instructions (or with them where the template says ``{instructions}``). Messages are
+``(role, content)`` pairs with LangChain's role names (``"system"``, ``"human"``,
+``"ai"``), hashable so identical prompts can be recognised. Put the facts that vary
+between agents at the end of the template: backends that cache prompt prefixes
+(llama.cpp, OpenAI, Anthropic) then reuse the common beginning.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ class PromptTemplate:
     Args:
         system: the system message (persona); empty for none.
         user: the user message, a ``str.format`` template over the observation's fields
-            and any extra fields passed to :meth:`render`.
+            and any extra fields passed to :meth:`render`. The answer instructions are
+            appended, or placed where it says ``{instructions}`` (to keep the facts that
+            vary between agents at the end).
 
     Example:
         >>> t = PromptTemplate("You are a resident.", "{same} neighbours like you.")
@@ -60,14 +63,16 @@ class PromptTemplate:
 
     def render(self, observation: Any, instructions: str = "", **extra: Any) -> Messages:
         """The messages for ``observation``, with ``instructions`` appended."""
+        inline = "{instructions}" in self.user
+        fields = {"instructions": instructions} if inline else {}
         try:
-            text = self.user.format(**observation_fields(observation), **extra)
+            text = self.user.format(**observation_fields(observation), **extra, **fields)
         except KeyError as exc:
             raise KeyError(
                 f"The prompt template uses the field {exc} that the observation "
                 f"{type(observation).__name__} does not have."
             ) from exc
-        if instructions:
+        if instructions and not inline:
             text = f"{text}\n\n{instructions}"
         if self.system:
             return (("system", self.system), ("human", text))

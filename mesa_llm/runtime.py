@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -51,6 +52,7 @@ class _Backend:
     supports_structured: bool
     scores: bool
     temperature: float
+    parallel: int | None
 
 
 @dataclass(slots=True)
@@ -69,6 +71,28 @@ class _Request:
     def key_of(self, messages: Messages) -> str:
         """The cache key of these messages (a retry's) in this request's format and occurrence."""
         return cache_key(self.backend.identity, messages, self.answer_format) + self.occurrence
+
+
+class _Slots:
+    """The bounds on calls in flight on one event loop: all calls, and each backend's own.
+
+    A backend that can only run a few calls at once (the local model runs one) says so
+    with a ``max_parallel_calls`` attribute; its calls then wait here, not in its worker
+    threads, so their latency and timeout measure the call itself, not the queue.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = asyncio.Semaphore(total)
+        self._backends: dict[int, asyncio.Semaphore] = {}
+
+    def of(self, backend: _Backend) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The bound of ``backend`` (none for backends without one)."""
+        if backend.parallel is None:
+            return contextlib.nullcontext()
+        key = id(backend.model)
+        if key not in self._backends:
+            self._backends[key] = asyncio.Semaphore(backend.parallel)
+        return self._backends[key]
 
 
 class _LoopThread:
@@ -193,9 +217,8 @@ class LLMRuntime:
         self._backends: dict[int, _Backend] = {}
         self._structured: dict[tuple[int, int], Any] = {}
         self._occurrences: dict[str, int] = {}
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots]
+        self._slots = weakref.WeakKeyDictionary()
         self._flush_after_decisions = True
 
     @property
@@ -293,7 +316,7 @@ class LLMRuntime:
     async def adecide_many(self, items: Sequence[tuple[LLMDecider, Any]]) -> list[Any]:
         """LLM agents' decisions, run concurrently; one record per decision, in order."""
         requests = [self._request(agent, observation) for agent, observation in items]
-        semaphore = self._semaphore()
+        slots = self._loop_slots()
         # Requests share a key only when dedup is on for their backend (see _occurrence).
         leaders: dict[str, _Request] = {}
         for request in requests:
@@ -301,7 +324,7 @@ class LLMRuntime:
         outcomes = dict(
             zip(
                 leaders,
-                await asyncio.gather(*(self._decide(r, semaphore) for r in leaders.values())),
+                await asyncio.gather(*(self._decide(r, slots) for r in leaders.values())),
                 strict=True,
             )
         )
@@ -334,12 +357,12 @@ class LLMRuntime:
             self.log.flush()
         return actions
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        """The bound on calls in flight, one per event loop the runtime is used from."""
+    def _loop_slots(self) -> _Slots:
+        """The bounds on calls in flight, one set per event loop the runtime is used from."""
         loop = asyncio.get_running_loop()
-        if loop not in self._semaphores:
-            self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
-        return self._semaphores[loop]
+        if loop not in self._slots:
+            self._slots[loop] = _Slots(self.max_concurrency)
+        return self._slots[loop]
 
     def _request(self, agent: LLMDecider, observation: Any) -> _Request:
         backend = self._backend(agent.chat_model)
@@ -396,11 +419,12 @@ class LLMRuntime:
                 structured,
                 scores,
                 float(temperature or 0.0),
+                getattr(model, "max_parallel_calls", None),
             )
             self._backends[id(model)] = info
         return info
 
-    async def _decide(self, request: _Request, semaphore: asyncio.Semaphore) -> tuple[Any, CallRecord]:
+    async def _decide(self, request: _Request, slots: _Slots) -> tuple[Any, CallRecord]:
         """Ask, parse, retry, fall back; never raises for a failing backend."""
         agent, space, backend = request.agent, request.space, request.backend
         model = agent.model  # type: ignore[attr-defined]
@@ -421,7 +445,7 @@ class LLMRuntime:
             if answer is not None:
                 hits += 1
             else:
-                answer = await self._call(request, messages, record, semaphore)
+                answer = await self._call(request, messages, record, slots)
                 if answer is None:
                     continue
                 record.tokens_in += answer.tokens_in
@@ -465,12 +489,12 @@ class LLMRuntime:
         return None  # drawn per agent in adecide_many
 
     async def _call(
-        self, request: _Request, messages: Messages, record: CallRecord, semaphore: asyncio.Semaphore
+        self, request: _Request, messages: Messages, record: CallRecord, slots: _Slots
     ) -> CachedAnswer | None:
         """One backend call, bounded and timed; None (with the error recorded) if it failed."""
         backend = request.backend
         runnable = self._runnable(backend, request.space) if request.structured else backend.model
-        async with semaphore:
+        async with slots.total, slots.of(backend):
             if self.rate_limiter is not None:
                 await self.rate_limiter.aacquire()
             record.backend_calls += 1

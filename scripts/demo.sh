@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run the Schelling demo; extra arguments go to the demo.
+# Set up with the embedded local model (scripts/setup.sh local) and run a mixed Schelling
+# model with it: half rule residents, half asking SmolLM2-135M on the CPU. Extra
+# arguments go to `mesa-llm run schelling` (e.g. --steps 10, --backend openai:gpt-4o-mini).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh dev
-.venv/bin/python -m models.schelling "$@"
+bash scripts/setup.sh local
+.venv/bin/mesa-llm run schelling --llm-share 0.5 --steps 30 --seed 1 --out runs/demo "$@"

@@ -110,3 +110,14 @@ def test_to_langchain_maps_roles_to_message_classes():
 def test_to_langchain_rejects_unknown_roles():
     with pytest.raises(KeyError):
         to_langchain((("robot", "beep"),))
+
+
+def test_instructions_go_where_the_template_places_them():
+    template = PromptTemplate("", "Decide. {instructions}\n\nFacts: {crowd}.")
+    ((_, text),) = template.render({"crowd": 3}, "Answer yes or no.")
+    assert text == "Decide. Answer yes or no.\n\nFacts: 3."
+
+
+def test_instructions_are_appended_when_the_template_does_not_place_them():
+    ((_, text),) = PromptTemplate("", "Facts: {crowd}.").render({"crowd": 3}, "Answer yes or no.")
+    assert text == "Facts: 3.\n\nAnswer yes or no."

@@ -580,3 +580,24 @@ def test_every_runtime_shares_one_event_loop_thread():
         LLM(world, crowd=seed, runtime=world.runtime)
         world.step()
     assert sum(t.name == "mesa-llm-loop" for t in threading.enumerate()) == 1
+
+
+class OneAtATime(FaultyChatModel):
+    """A slow backend that can run one call at a time, as the local model does."""
+
+    max_parallel_calls: int = 1
+
+
+def test_a_backend_limit_on_parallel_calls_is_kept_and_latency_excludes_the_queue():
+    inner, _ = chat(name="one-at-a-time")
+    backend = OneAtATime(inner=inner, latency=0.05)
+    runtime = LLMRuntime(backend, max_concurrency=8, dedup=False)
+    model = World(runtime)
+    agents = [LLM(model, crowd=n, runtime=runtime) for n in range(6)]
+    started = time.perf_counter()
+    model.step()
+    elapsed = time.perf_counter() - started
+    assert backend.peak_in_flight == 1
+    assert elapsed >= 6 * 0.05
+    for agent in agents:  # each call's own time, not the time it waited for its turn
+        assert agent.last_record.latency_s < 0.05 * 2.5

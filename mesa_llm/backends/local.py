@@ -125,10 +125,16 @@ class LocalChatModel(OptionScorer, BaseChatModel):
         if not path.is_file():
             raise BackendError(f"model_path {str(path)!r} is not a file: pass the path of a GGUF model file.")
         self._path = path.resolve()
+        self.engine  # noqa: B018 - load now: a bad file fails here, and outside the runtime's threads
 
     @property
     def _llm_type(self) -> str:
         return "mesa-llm-local"
+
+    @property
+    def max_parallel_calls(self) -> int:
+        """Calls the model can run at once: one (they take turns on the loaded weights)."""
+        return 1
 
     @property
     def model_name(self) -> str:
@@ -154,7 +160,7 @@ class LocalChatModel(OptionScorer, BaseChatModel):
 
     @property
     def engine(self) -> _Engine:
-        """The process's loaded copy of these weights (loaded on first use)."""
+        """The process's loaded copy of these weights (loaded by the first instance)."""
         threads = self.n_threads or max(1, min(4, os.cpu_count() or 1))
         return _engine(str(self._path), self.n_ctx, threads, self.chat_template)
 
@@ -368,13 +374,24 @@ class _Engine:
         return self.grammars[schema]
 
 
-@functools.cache
+_engines: dict[tuple[str, int, int, str | None], _Engine] = {}
+_loading = threading.Lock()
+
+
 def _engine(path: str, n_ctx: int, n_threads: int, chat_template: str | None) -> _Engine:
-    """The loaded model for these settings, one per process."""
-    return _Engine(path, n_ctx, n_threads, chat_template)
+    """The loaded model for these settings, one per process.
+
+    Loading is serialised: besides loading the weights once, it keeps llama.cpp's
+    redirection of stdout and stderr during a load from being undone out of order.
+    """
+    key = (path, n_ctx, n_threads, chat_template)
+    with _loading:
+        if key not in _engines:
+            _engines[key] = _Engine(*key)
+        return _engines[key]
 
 
-os.register_at_fork(after_in_child=_engine.cache_clear)  # a forked child loads its own copy
+os.register_at_fork(after_in_child=_engines.clear)  # a forked child loads its own copy
 
 
 @functools.cache

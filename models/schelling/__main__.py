@@ -1,11 +1,12 @@
 """Schelling demo: the same world with rule residents, LLM residents, and both.
 
-Run ``python -m models.schelling`` (``--help`` for options). With no backend given, the
-LLM residents ask a deterministic chat model that answers by Schelling's rule, through
-the whole LLM pipeline (prompt -> chat model -> parse -> act): the mixed run must then
-equal the all-rule run, and a faulty copy of it shows retries and fallbacks being
-counted. ``--backend openai:gpt-4o-mini`` (or any LangChain ``provider:model`` string with
-its package and key installed) adds a run with a real language model.
+Run ``python -m models.schelling`` (``--help`` for options). The LLM residents first ask
+a deterministic chat model that answers by Schelling's rule, through the whole LLM
+pipeline (prompt -> chat model -> parse -> act): that mixed run must equal the all-rule
+run, and a faulty copy of it shows retries and fallbacks being counted. A last run asks
+the embedded local model (SmolLM2-135M, ``--backend local``, the default) or any
+LangChain ``provider:model`` string with its package and key installed, such as
+``--backend openai:gpt-4o-mini``; ``--backend none`` leaves it out.
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=20, help="grid width and height")
     parser.add_argument("--homophily", type=float, default=0.4)
     parser.add_argument("--llm-share", type=float, default=0.5)
-    parser.add_argument("--backend", help="a LangChain 'provider:model' string for an extra run")
+    parser.add_argument(
+        "--backend",
+        default="local",
+        help="backend of the last run: 'local' (embedded model), a 'provider:model' string, or 'none'",
+    )
     args = parser.parse_args()
 
     common = {
@@ -79,7 +84,7 @@ def main() -> None:
             **common,
         ),
     ]
-    if args.backend:
+    if args.backend != "none":
         rows.append(
             run(
                 f"{args.llm_share:.0%} LLM, {args.backend}",

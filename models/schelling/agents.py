@@ -107,10 +107,11 @@ class LLMResident(LLMDecider, Resident):
     prompt = PromptTemplate(
         system="You are a resident of a town, deciding whether to keep living in your home.",
         user=(
-            "Around your home there are {cells} homes. Right now {same} of them are occupied "
-            "by people of your own group, {other} by people of the other group, and {empty} "
-            "are empty.\nDo you stay in your home or move to a randomly chosen empty home "
-            "elsewhere in town?"
+            "Each day you decide whether to stay in your home or move to a randomly chosen "
+            "empty home elsewhere in town. {instructions}\n\n"
+            "Today, around your home there are {cells} homes: {same} of them are occupied by "
+            "people of your own group, {other} by people of the other group, and {empty} are "
+            "empty. Do you stay or move?"
         ),
     )
 

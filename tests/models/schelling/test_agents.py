@@ -51,7 +51,10 @@ def test_llm_prompt_states_the_neighbourhood_and_the_allowed_answers(empty_model
     assert "there are 8 homes" in user
     assert "3 of them are occupied by people of your own group, 4 by people of the other group" in user
     assert "1 are empty" in user
-    assert user.endswith('Answer with exactly one word, one of: "stay", "move".')
+    assert 'Answer with exactly one word, one of: "stay", "move".' in user
+    # the facts come last, so backends that cache prompt prefixes reuse the rest
+    assert user.index("Answer with") < user.index("there are 8 homes")
+    assert user.endswith("Do you stay or move?")
 
 
 def test_persona_can_be_set_per_resident(empty_model):

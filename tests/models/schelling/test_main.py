@@ -1,0 +1,23 @@
+"""The comparison demo, ``python -m models.schelling``, run as a user runs it."""
+
+import subprocess
+import sys
+
+
+def test_comparison_demo_runs_every_population_and_the_local_model():
+    result = subprocess.run(
+        [sys.executable, "-m", "models.schelling", "--steps", "3", "--size", "10", "--seed", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    out = result.stdout
+    for run in (
+        "all rule",
+        "50% LLM, rule-following chat model",
+        "50% LLM, faulty chat model",
+        "50% LLM, local",
+    ):
+        assert run in out
+    assert "Schelling, 10x10, 3 steps, seed 2" in out

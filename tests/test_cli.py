@@ -1,0 +1,276 @@
+"""The mesa-llm command: the installed console script in subprocesses, and in process."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+from typer.testing import CliRunner
+
+from mesa_llm import scenarios as scenarios_module
+from mesa_llm.cli import app
+from mesa_llm.scenarios import ENTRY_POINT_GROUP
+
+MESA_LLM = shutil.which("mesa-llm", path=str(Path(sys.executable).parent))
+SECRET = "sk-test-secret"
+SMALL = ["--width", "10", "--height", "10", "--seed", "1"]
+OUTPUTS = {"model.csv", "agents.csv", "calls.jsonl", "run.json", "metrics.png"}
+METRIC_COLUMNS = ["pct_happy", "segregation", "moves"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def run_in_process(out, *args):
+    """``mesa-llm run schelling`` on a small grid; the frame and metadata it wrote."""
+    result = invoke("run", "schelling", *SMALL, "--out", out, *args)
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out / "model.csv", index_col="step"), json.loads((out / "run.json").read_text())
+
+
+def test_the_console_script_is_installed():
+    assert MESA_LLM is not None
+
+
+def test_run_writes_every_output_and_no_secret(tmp_path):
+    env = {**os.environ, "OPENAI_API_KEY": SECRET}
+    argv = [MESA_LLM, "run", "schelling", "--llm-share", "0.5", "--steps", "4", "--backend", "rule"]
+    argv += [*SMALL, "--homophily", "0.9", "--out", "demo"]
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "demo"
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    for path in out.iterdir():
+        assert SECRET.encode() not in path.read_bytes(), path.name
+
+    record = json.loads((out / "run.json").read_text())
+    assert record["scenario"] == "schelling"
+    assert record["params"]["llm_share"] == 0.5
+    assert record["params"]["homophily"] == 0.9
+    assert record["params"]["density"] == 0.8  # defaults are recorded too
+    assert (record["seed"], record["steps_requested"], record["steps_completed"]) == (1, 4, 4)
+    assert (record["backend"], record["backend_name"], record["interrupted"]) == (
+        "rule",
+        "schelling-rule-0.9",
+        False,
+    )
+    versions = record["versions"]
+    expected = {"python", "platform", "mesa", "mesa-llm-lab", "langchain-core", "numpy", "pandas", "networkx"}
+    assert expected <= set(versions)
+    assert versions["mesa-llm-lab"] == "0.1.0"
+
+    frame = pd.read_csv(out / "model.csv", index_col="step")
+    assert list(frame.index) == [0, 1, 2, 3, 4]
+    assert frame["llm_decisions"].iloc[-1] == record["llm_totals"]["decisions"] > 0
+    calls = [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
+    assert len(calls) == record["llm_totals"]["decisions"]
+    assert {c["backend"] for c in calls} == {"schelling-rule-0.9"}
+    image = imread(out / "metrics.png")
+    assert image.ndim == 3
+    assert image.shape[0] >= 300
+    assert image.shape[1] >= 3 * 300  # one panel per metric
+    assert image[..., :3].std() > 0  # not blank
+
+    assert "pct_happy" in proc.stdout
+    assert "fallbacks" in proc.stdout
+    assert "step 4/4 · LLM calls " in proc.stderr  # progress, as a line where stderr is no terminal
+    assert "Outputs in demo" in proc.stderr
+
+    # The recorded command line repeats the run.
+    again = invoke(*record["argv"][1:], "--out", tmp_path / "again")
+    assert again.exit_code == 0, again.output
+    repeated = pd.read_csv(tmp_path / "again" / "model.csv", index_col="step")
+    pd.testing.assert_frame_equal(
+        repeated.drop(columns="llm_mean_latency_s"), frame.drop(columns="llm_mean_latency_s")
+    )
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_completed_steps(tmp_path):
+    argv = [MESA_LLM, "run", "schelling", "--llm-share", "0", "--steps", "100000", "--width", "60"]
+    argv += ["--height", "60", "--homophily", "0.9", "--seed", "2", "--out", "long"]
+    stderr_path = tmp_path / "stderr.txt"
+    with stderr_path.open("w") as stderr:
+        proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 30
+            while "Running schelling" not in stderr_path.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # into the steps
+            proc.send_signal(signal.SIGINT)
+            returncode = proc.wait(timeout=60)
+        finally:
+            proc.kill()
+    messages = stderr_path.read_text()
+    assert returncode == 130, messages
+    assert "Traceback" not in messages
+    assert "Interrupted after" in messages
+    out = tmp_path / "long"
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    record = json.loads((out / "run.json").read_text())
+    assert record["interrupted"] is True
+    assert 0 < record["steps_completed"] < 100000
+    rows = (out / "model.csv").read_text().splitlines()[1:]
+    assert record["steps_completed"] == len(rows) - 1
+    agents = pd.read_csv(out / "agents.csv")
+    assert agents["Step"].max() == record["steps_completed"]
+
+
+def test_a_bad_backend_fails_at_once(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    expected = {
+        "openai:gpt-4o-mini": "OPENAI_API_KEY",
+        "nosuchprovider:x": "Unknown backend 'nosuchprovider:x'",
+    }
+    started = {  # both at once: most of their time is starting Python
+        backend: subprocess.Popen(
+            [MESA_LLM, "run", "schelling", "--llm-share", "0.5", "--backend", backend, "--out", "never"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for backend in expected
+    }
+    for backend, proc in started.items():
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 2, stderr
+        assert expected[backend] in stderr
+        assert stderr.startswith("Error:")
+        assert "Traceback" not in stderr
+    assert not (tmp_path / "never").exists()
+
+
+def test_rule_following_llm_residents_run_like_rule_residents(tmp_path):
+    mixed, record = run_in_process(
+        tmp_path / "mixed", "--llm-share", "0.5", "--backend", "rule", "--steps", 5
+    )
+    rule, _ = run_in_process(tmp_path / "rule", "--llm-share", "0", "--steps", 5)
+    assert record["llm_totals"]["decisions"] > 0
+    assert mixed["residents_llm"].iloc[0] > 0
+    pd.testing.assert_frame_equal(mixed[METRIC_COLUMNS], rule[METRIC_COLUMNS])
+
+
+def test_a_rerun_with_the_same_cache_makes_no_calls(tmp_path):
+    args = ("--llm-share", "0.5", "--backend", "rule", "--steps", 4, "--cache", tmp_path / "cache.db")
+    first, _ = run_in_process(tmp_path / "first", *args)
+    second, second_record = run_in_process(tmp_path / "second", *args)
+    assert first["llm_calls"].iloc[-1] > 0
+    assert second["llm_calls"].iloc[-1] == 0
+    assert second["llm_cache_hits"].iloc[-1] > 0
+    assert second_record["llm_totals"]["calls"] == 0
+    assert second_record["cache"] == str(tmp_path / "cache.db")
+    same = [c for c in first if not c.startswith("llm_")] + ["llm_decisions", "llm_shared"]
+    pd.testing.assert_frame_equal(first[same], second[same])
+
+
+def test_a_run_without_llm_agents_loads_no_backend(tmp_path):
+    frame, record = run_in_process(tmp_path / "out", "--backend", "nosuchprovider:x", "--steps", 2)
+    assert record["backend"] == "nosuchprovider:x"
+    assert record["backend_name"] is None
+    assert frame["llm_decisions"].iloc[-1] == 0
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    return run_in_process(tmp_path_factory.mktemp("default"), "--steps", 3)
+
+
+@pytest.mark.parametrize("form", [["--param", "homophily=0.3"], ["--homophily", "0.3"], ["--homophily=0.3"]])
+def test_scenario_parameters_reach_the_model(tmp_path, form, default_run):
+    frame, record = run_in_process(tmp_path, "--steps", 3, *form)
+    default, default_record = default_run
+    assert record["params"]["homophily"] == 0.3
+    assert default_record["params"]["homophily"] == 0.4
+    assert not frame[METRIC_COLUMNS].equals(default[METRIC_COLUMNS])
+
+
+def test_hyphenated_and_flag_parameters(tmp_path):
+    _, record = run_in_process(tmp_path / "out", "--steps", 1, "--minority-pc", "0.2", "--torus")
+    assert record["params"]["minority_pc"] == 0.2
+    assert record["params"]["torus"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--colour", "red"], "schelling has no parameter 'colour'; its parameters are: width, height"),
+        (["--param", "colour=red"], "its parameters are: width, height, density, minority_pc, homophily"),
+        (["--homophily", "high"], "homophily takes a float value (default 0.4), got 'high'"),
+        (["--param", "homophily"], "--param takes name=value, got 'homophily'"),
+        (["--homophily", "0.3", "--param", "homophily=0.2"], "The parameter homophily is given twice"),
+        (["--radius"], "The option --radius needs a value"),
+        (["stray"], "Unexpected argument 'stray'"),
+        (["--density", "1.5"], "density must be in [0, 1), got 1.5"),
+    ],
+)
+def test_bad_parameters_exit_2_with_a_message(tmp_path, args, message):
+    result = invoke("run", "schelling", "--steps", 1, "--out", tmp_path / "out", *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_scenario_exits_2():
+    result = invoke("run", "nope")
+    assert result.exit_code == 2
+    assert "Unknown scenario 'nope'; available: schelling" in result.stderr
+
+
+def test_default_output_folder_and_quiet(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", "schelling", *SMALL, "--steps", 1, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("schelling-20")
+    assert {p.name for p in folder.iterdir()} == OUTPUTS
+
+
+def test_a_seed_is_drawn_and_recorded_when_none_is_given(tmp_path):
+    result = invoke("run", "schelling", "--width", 10, "--height", 10, "--steps", 1, "-q", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert isinstance(record["seed"], int)
+    assert record["argv"][record["argv"].index("--seed") + 1] == str(record["seed"])
+
+
+def test_models_lists_scenarios_with_their_parameters():
+    result = invoke("models")
+    assert result.exit_code == 0
+    assert "schelling" in result.stdout
+    homophily = next(line for line in result.stdout.splitlines() if "--homophily" in line)
+    assert "float" in homophily
+    assert "0.4" in homophily
+    assert "--llm-share" in result.stdout
+
+
+def test_help():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "run" in result.stdout
+    assert "models" in result.stdout
+    result = invoke("run", "--help")
+    assert result.exit_code == 0
+    for option in ("--llm-share", "--backend", "--steps", "--seed", "--cache", "--param", "--out", "--quiet"):
+        assert option in result.stdout
+    assert "mesa-llm models" in result.stdout
+
+
+def test_a_bad_scenario_entry_point_is_reported_cleanly(monkeypatch):
+    bad = EntryPoint(name="bad", value="tests.test_cli:SMALL", group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr(scenarios_module, "entry_points", lambda group: [bad])
+    for args in (["models"], ["run", "bad"]):
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert "The entry point 'bad'" in result.stderr
+        assert "must name a mesa_llm.scenarios.ScenarioSpec" in " ".join(result.stderr.split())

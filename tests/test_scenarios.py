@@ -1,0 +1,163 @@
+"""Scenario specs: parameters read from signatures and docstrings, conversion, entry points."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+from typing import TYPE_CHECKING
+
+import mesa
+import pytest
+
+from mesa_llm import scenarios as scenarios_module
+from mesa_llm.scenarios import ENTRY_POINT_GROUP, Parameter, ScenarioSpec, find_scenario, scenarios
+from models.schelling import SCENARIO, SchellingModel
+
+if TYPE_CHECKING:  # never imported at run time: an annotation that cannot be evaluated
+    from decimal import Decimal
+
+
+class Toy(mesa.Model):
+    """A toy model.
+
+    Args:
+        size: how many agents there are,
+            at least one.
+        rate (float): a rate in [0, 1].
+        label: a name.
+        flag: a switch.
+        llm_share: the share of LLM agents.
+        rng: the seed.
+    """
+
+    def __init__(
+        self,
+        size: int = 3,
+        rate: float | None = 0.5,
+        items: list[int] | None = None,
+        required: int = 0,
+        *,
+        label: str = "x",
+        flag: bool = False,
+        count: int,
+        llm_share: float = 0.0,
+        backend: object = None,
+        cache: object = None,
+        rng: int | None = None,
+    ) -> None:
+        super().__init__(rng=rng)
+
+
+class DocumentedInit(mesa.Model):
+    """No Args section here."""
+
+    def __init__(self, width: int = 5, rng: int | None = None) -> None:
+        """Build it.
+
+        Args:
+            width: the width, from __init__'s docstring.
+            rng: the seed.
+        """
+        super().__init__(rng=rng)
+
+
+class TypeCheckingOnly(mesa.Model):
+    """A model with an annotation imported only for type checking."""
+
+    def __init__(self, n: int = 1, price: Decimal | None = None, rng: int | None = None) -> None:
+        super().__init__(rng=rng)
+
+
+def toy() -> ScenarioSpec:
+    return ScenarioSpec(name="toy", model=Toy, summary="A toy.", metrics=("x",))
+
+
+def test_parameters_of_schelling_in_signature_order_without_objects():
+    parameters = SCENARIO.parameters()
+    assert list(parameters) == [
+        "width",
+        "height",
+        "density",
+        "minority_pc",
+        "homophily",
+        "radius",
+        "torus",
+        "llm_share",
+        "sequential",
+    ]
+    homophily = parameters["homophily"]
+    assert (homophily.kind, homophily.default) == (float, 0.4)
+    assert homophily.description.startswith("the share of own-group neighbours")
+    assert parameters["torus"].kind is bool
+    assert parameters["width"].kind is int
+
+
+def test_parameters_include_keyword_only_and_optional_scalars_and_skip_the_rest():
+    parameters = toy().parameters()
+    # items: not a scalar; count: no default; backend/cache/rng: objects, not settings.
+    assert list(parameters) == ["size", "rate", "required", "label", "flag", "llm_share"]
+    assert parameters["rate"] == Parameter("rate", float, 0.5, "a rate in [0, 1].")
+    assert parameters["label"].kind is str
+    assert parameters["flag"].kind is bool
+
+
+def test_docstring_descriptions_join_continuation_lines():
+    parameters = toy().parameters()
+    assert parameters["size"].description == "how many agents there are, at least one."
+    assert parameters["required"].description == ""
+
+
+def test_descriptions_fall_back_to_the_init_docstring():
+    spec = ScenarioSpec(name="d", model=DocumentedInit, summary="", metrics=())
+    assert spec.parameters()["width"].description == "the width, from __init__'s docstring."
+
+
+def test_parameter_with_an_unresolvable_annotation_is_left_out():
+    spec = ScenarioSpec(name="t", model=TypeCheckingOnly, summary="", metrics=())
+    assert list(spec.parameters()) == ["n"]
+
+
+def test_convert_types_values_and_accepts_hyphenated_names():
+    values = toy().convert({"size": "7", "rate": "0.25", "llm-share": "1", "flag": "yes", "label": "a b"})
+    assert values == {"size": 7, "rate": 0.25, "llm_share": 1.0, "flag": True, "label": "a b"}
+    assert type(values["size"]) is int
+    assert toy().convert({"flag": "OFF"}) == {"flag": False}
+
+
+def test_convert_unknown_name_lists_the_known_parameters():
+    with pytest.raises(ValueError, match="toy has no parameter 'colour'") as info:
+        toy().convert({"colour": "red"})
+    assert "size, rate, required, label, flag, llm_share" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("size", "1.5", "size takes a int value \\(default 3\\), got '1.5'"),
+        ("rate", "fast", "rate takes a float value"),
+        ("flag", "maybe", "flag takes a bool value \\(default False\\), got 'maybe'"),
+    ],
+)
+def test_convert_bad_value_names_the_parameter_and_type(name, text, message):
+    with pytest.raises(ValueError, match=message):
+        toy().convert({name: text})
+
+
+def test_installed_scenarios_include_schelling():
+    available = scenarios()
+    assert available["schelling"] is SCENARIO
+    assert find_scenario("schelling").model is SchellingModel
+
+
+def test_unknown_scenario_lists_the_available_ones():
+    with pytest.raises(ValueError, match=r"Unknown scenario 'nope'; available: .*schelling"):
+        find_scenario("nope")
+
+
+NOT_A_SPEC = object()
+
+
+def test_entry_point_of_the_wrong_type_is_named(monkeypatch):
+    bad = EntryPoint(name="bad", value=f"{__name__}:NOT_A_SPEC", group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr(scenarios_module, "entry_points", lambda group: [bad])
+    with pytest.raises(TypeError, match=r"'bad' = 'tests\.test_scenarios:NOT_A_SPEC'.*must name a"):
+        scenarios()
