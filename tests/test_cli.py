@@ -274,3 +274,28 @@ def test_a_bad_scenario_entry_point_is_reported_cleanly(monkeypatch):
         assert result.exit_code == 2
         assert "The entry point 'bad'" in result.stderr
         assert "must name a mesa_llm.scenarios.ScenarioSpec" in " ".join(result.stderr.split())
+
+
+def test_the_demo_command_runs_the_local_model_and_replays_from_its_cache(tmp_path):
+    """What ``bash scripts/demo.sh`` runs, smaller: mixed residents asking the embedded model."""
+    argv = [MESA_LLM, "run", "schelling", "--llm-share", "0.5", "--steps", "3", "--width", "8"]
+    argv += ["--height", "8", "--seed", "2", "--cache", "answers.sqlite"]
+    runs = []
+    for out in ("first", "second"):
+        proc = subprocess.run(
+            [*argv, "--out", out], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr
+        record = json.loads((tmp_path / out / "run.json").read_text())
+        assert record["backend"] == "local"
+        assert record["backend_name"] == "SmolLM2-135M-Instruct.Q4_1"
+        assert "llama-cpp-python" in record["versions"]
+        calls = pd.read_json(tmp_path / out / "calls.jsonl", lines=True)
+        assert set(calls["action"]) <= {"stay", "move"}
+        assert all(abs(sum(p.values()) - 1) < 1e-9 for p in calls["probabilities"])
+        runs.append((pd.read_csv(tmp_path / out / "model.csv", index_col="step"), calls))
+    (first, first_calls), (second, second_calls) = runs
+    assert first_calls["backend_calls"].sum() > 0
+    assert second_calls["backend_calls"].sum() == 0
+    pd.testing.assert_frame_equal(first[METRIC_COLUMNS], second[METRIC_COLUMNS])
+    assert first_calls["action"].tolist() == second_calls["action"].tolist()
