@@ -246,10 +246,16 @@ def _default_folder(scenario: str) -> Path:
 
 def _header(config: runs.RunConfig, folder: Path) -> str:
     backend = config.backend if runs.needs_backend(config.params) else "none (no LLM agents)"
-    return (
+    header = (
         f"Running [bold]{config.scenario.name}[/] for {config.steps} steps: seed {config.seed}, "
         f"llm_share {config.params.get('llm_share')}, backend {escape(backend)} -> {escape(str(folder))}"
     )
+    if backend == "local":
+        header += (
+            "\n[dim]The embedded model (SmolLM2-135M) proves the pipeline end to end but barely "
+            "reacts to prompts; for experiments pass --backend provider:model (docs/backends.md).[/]"
+        )
+    return header
 
 
 @contextmanager

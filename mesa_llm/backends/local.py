@@ -49,7 +49,7 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 # Tokens are evaluated in chunks at fixed positions: llama.cpp's results depend (slightly)
 # on how tokens are batched, so a prompt must be evaluated the same way whatever the
 # cache held before for its answer to depend on the prompt alone.
-_CHUNK = 32
+_CHUNK = 16
 # Bounds added to JSON schemas without their own, so constrained answers end.
 _MAX_STRING = 200
 _MAX_ITEMS = 16
