@@ -1,0 +1,343 @@
+"""The spatial evolution of cooperation (Axelrod, Nowak and May, Mesa's PdGrid) with rule players."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
+
+import networkx as nx
+from mesa import Model
+from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeumannGrid
+
+from mesa_llm import LLMRuntime
+from mesa_llm.datacollection import DataCollector
+from models.cooperation.agents import STRATEGIES, Move, Player, RulePlayer, Situation, strategy_move
+
+__all__ = ["ACTIVATIONS", "CooperationModel", "Payoffs"]
+
+ACTIVATIONS = ("simultaneous", "random", "sequential")
+POPULATIONS = ("rule", "llm")
+
+
+class Payoffs(NamedTuple):
+    """A symmetric 2x2 payoff matrix, as the payoff of the row player.
+
+    Attributes:
+        R: reward for mutual cooperation.
+        S: sucker's payoff (cooperate against a defector).
+        T: temptation (defect against a cooperator).
+        P: punishment for mutual defection.
+    """
+
+    R: float
+    S: float
+    T: float
+    P: float
+
+    @property
+    def is_dilemma(self) -> bool:
+        """Whether it is a prisoner's dilemma, ``T > R > P >= S`` (``P = S`` is the weak one of Nowak and May)."""
+        return self.T > self.R > self.P >= self.S
+
+    def table(self) -> dict[tuple[Move, Move], float]:
+        """Payoff of ``(my move, their move)``."""
+        C, D = Move.COOPERATE, Move.DEFECT
+        return {(C, C): self.R, (C, D): self.S, (D, C): self.T, (D, D): self.P}
+
+
+class CooperationModel(Model):
+    """Players on a grid or network repeatedly play the prisoner's dilemma with their neighbours.
+
+    Each round (``step``): if it is an imitation round, every player adopts the strategy
+    of the highest-scoring player among its neighbours and itself; then every player
+    makes its move towards each neighbour, and payoffs are computed from ``payoffs`` (plus
+    a game against itself with ``self_interaction``). Scores are this round's payoff
+    (``scores="round"``) or accumulated since the start (``"cumulative"``).
+
+    Activation: ``"simultaneous"`` decides every player's round on one snapshot and
+    then applies them (Mesa's ``do("step").do("advance")``); ``"random"`` (shuffled each
+    round with ``model.random``) and ``"sequential"`` (in creation order) let each player
+    decide, move and collect its own payoff against its neighbours' current moves before
+    the next one decides, as ``mesa.examples.PdGrid`` does.
+
+    :meth:`pd_grid` and :meth:`nowak_may` build the classic configurations.
+
+    Args:
+        width: grid width (ignored with ``graph``).
+        height: grid height (ignored with ``graph``).
+        torus: wrap the grid's edges.
+        neighbourhood: ``"moore"`` (8 neighbours) or ``"von_neumann"`` (4).
+        graph: a networkx graph to play on instead of a grid; one player per node.
+        payoffs: ``Payoffs(R, S, T, P)`` or a tuple in that order.
+        strategies: the initial mix: strategy names drawn with equal chance, or a
+            mapping of names to weights.
+        update: ``"imitate"`` the best-scoring strategy around, or ``"keep"`` strategies.
+        update_every: rounds between imitation rounds.
+        ties: when several players share the best score, ``"keep"`` the own strategy if
+            it is among them, else take the first best neighbour; ``"first"`` takes the
+            first best of neighbours (Mesa's neighbourhood order) then self, as PdGrid does.
+        imitate_first: imitate before the first round too, on all-zero scores (PdGrid
+            does: every player then copies its first neighbour).
+        scores: ``"round"`` (this round's payoff) or ``"cumulative"``.
+        self_interaction: each player also plays against itself (Nowak and May).
+        activation: ``"simultaneous"``, ``"random"`` or ``"sequential"``.
+        require_dilemma: refuse payoffs that are not a prisoner's dilemma.
+        rng: seed or generator, as for ``mesa.Model``.
+
+    Raises:
+        ValueError: for an unknown strategy, activation or option, or payoffs that are
+            not a prisoner's dilemma when ``require_dilemma`` is set.
+    """
+
+    strategies_known: ClassVar[tuple[str, ...]] = STRATEGIES
+
+    def __init__(
+        self,
+        width: int = 50,
+        height: int = 50,
+        torus: bool = True,
+        neighbourhood: str = "moore",
+        graph: nx.Graph | None = None,
+        payoffs: Payoffs | Sequence[float] = Payoffs(R=1.0, S=0.0, T=1.6, P=0.0),
+        strategies: Sequence[str] | Mapping[str, float] = ("ALLC", "ALLD"),
+        update: str = "imitate",
+        update_every: int = 1,
+        ties: str = "keep",
+        imitate_first: bool = False,
+        scores: str = "cumulative",
+        self_interaction: bool = False,
+        activation: str = "simultaneous",
+        require_dilemma: bool = True,
+        rng: Any = None,
+    ) -> None:
+        self.payoffs = Payoffs(*payoffs)
+        names, weights = _check(
+            width,
+            height,
+            neighbourhood,
+            self.payoffs,
+            strategies,
+            update,
+            update_every,
+            ties,
+            scores,
+            activation,
+            require_dilemma,
+        )
+        super().__init__(rng=rng)
+        self.update = update
+        self.update_every = update_every
+        self.ties = ties
+        self.imitate_first = imitate_first
+        self.scores = scores
+        self.self_interaction = self_interaction
+        self.activation = activation
+        self.rounds = 0
+        self.imitation_round = False
+        self._table = self.payoffs.table()
+        if graph is not None:
+            self.grid = Network(graph, capacity=1, random=self.random, layout=None)
+        else:
+            grid_type = OrthogonalMooreGrid if neighbourhood == "moore" else OrthogonalVonNeumannGrid
+            self.grid = grid_type((width, height), torus=torus, capacity=1, random=self.random)
+        self.llm = LLMRuntime()
+
+        uniform = len(set(weights)) == 1
+        for cell in self.grid.all_cells.cells:
+            strategy = self.random.choice(names) if uniform else self.random.choices(names, weights)[0]
+            RulePlayer(self, cell, strategy)
+        players: list[Player] = list(self.agents)
+        for player in players:
+            player.neighbours = list(player.cell.neighborhood.agents)
+        for player in players:  # the opening move, seen by neighbours that decide first
+            opening = strategy_move(player.strategy, None, self)
+            player.moves = dict.fromkeys((n.unique_id for n in player.neighbours), opening)
+            player.move = opening
+
+        self.datacollector = DataCollector(
+            model_reporters={**self._reporters(), **self.llm.reporters()},
+            agent_reporters={"strategy": "strategy", "population": "population", "score": "score"},
+        )
+        self.datacollector.collect(self)
+
+    @classmethod
+    def pd_grid(
+        cls, activation: str = "Random", width: int = 50, height: int = 50, **kwargs: Any
+    ) -> CooperationModel:
+        """Mesa's ``mesa.examples.PdGrid``: the same rules, and the same trajectory for the same ``rng``.
+
+        Unconditional C/D strategies drawn with equal chance, payoffs R=1, S=0, T=1.6,
+        P=0, cumulative scores, every player copies the best-scoring move among its
+        neighbours and itself before every round (the first one included), PdGrid's
+        ties, on a Moore torus.
+
+        Args:
+            activation: PdGrid's ``"Sequential"``, ``"Random"`` or ``"Simultaneous"``.
+            width: grid width.
+            height: grid height.
+            **kwargs: further :class:`CooperationModel` arguments (``rng``, ...).
+        """
+        return cls(
+            width=width,
+            height=height,
+            torus=True,
+            payoffs=Payoffs(R=1.0, S=0.0, T=1.6, P=0.0),
+            strategies=("ALLC", "ALLD"),
+            ties="first",
+            imitate_first=True,
+            scores="cumulative",
+            activation=activation.lower(),
+            **kwargs,
+        )
+
+    @classmethod
+    def nowak_may(cls, b: float = 1.85, width: int = 50, height: int = 50, **kwargs: Any) -> CooperationModel:
+        """Nowak and May (1992), "Evolutionary games and spatial chaos", Nature 359: 826-829.
+
+        Synchronous updating, a game against oneself, per-round payoffs R=1, T=b,
+        S=P=0 on a Moore torus; each player takes the strategy of the best-scoring player
+        among its neighbours and itself (keeping its own on a tie).
+
+        Args:
+            b: the temptation to defect, ``1 < b < 2`` for their regimes.
+            width: grid width.
+            height: grid height.
+            **kwargs: further :class:`CooperationModel` arguments (``strategies``, ``rng``, ...).
+        """
+        return cls(
+            width=width,
+            height=height,
+            torus=True,
+            payoffs=Payoffs(R=1.0, S=0.0, T=b, P=0.0),
+            scores="round",
+            self_interaction=True,
+            activation="simultaneous",
+            **{"strategies": ("ALLC", "ALLD"), **kwargs},
+        )
+
+    # ------------------------------------------------------------------ rounds
+    def step(self) -> None:
+        """One round: imitation (if due), moves, payoffs, memories, data collection."""
+        self.imitation_round = self.update == "imitate" and self.rounds % self.update_every == 0
+        self.imitation_round &= self.rounds > 0 or self.imitate_first
+        players = list(self.agents)
+        if self.activation == "simultaneous":
+            self.llm.step(players)
+            for player in players:
+                self.collect_payoff(player)
+        else:
+            rng = self.random if self.activation == "random" else None
+            self.llm.step(players, rng=rng, sequential=True)
+        self._remember(players)
+        self.rounds += 1
+        self.datacollector.collect(self)
+
+    def imitate(self, player: Player, situation: Situation) -> str:
+        """The strategy a player imitates: that of the best-scoring player around it."""
+        best = max(situation.neighbours, key=lambda n: n.score, default=None)
+        if best is None or (self.ties == "keep" and situation.score >= best.score):
+            return situation.strategy
+        if self.ties == "first" and situation.score > best.score:
+            return situation.strategy
+        return best.strategy
+
+    def collect_payoff(self, player: Player) -> None:
+        """The player's payoff against its neighbours' current moves (and itself), added to its score."""
+        me = player.unique_id
+        table = self._table
+        payoff = sum(table[(player.moves[n.unique_id], n.moves.get(me, n.move))] for n in player.neighbours)
+        if self.self_interaction:
+            payoff += table[(player.move, player.move)]
+        player.payoff = payoff
+        player.score = player.score + payoff if self.scores == "cumulative" else payoff
+
+    def _remember(self, players: list[Player]) -> None:
+        """Each player remembers the last moves exchanged with each partner."""
+        for player in players:
+            me = player.unique_id
+            for n in player.neighbours:
+                theirs = n.moves.get(me, n.move)
+                previous = player.memory.get(n.unique_id)
+                defected = theirs is Move.DEFECT or (previous is not None and previous[2])
+                player.memory[n.unique_id] = (theirs, player.moves[n.unique_id], defected)
+
+    # --------------------------------------------------------------- reporters
+    def _reporters(self) -> dict[str, Any]:
+        reporters: dict[str, Any] = {
+            "cooperation": lambda m: _cooperation(m.agents),
+            "cooperating": lambda m: sum(p.move is Move.COOPERATE for p in m.agents),
+            "mean_payoff": lambda m: _mean([p.payoff for p in m.agents]),
+        }
+        for population in POPULATIONS:
+            reporters[f"cooperation_{population}"] = lambda m, q=population: _cooperation(
+                [p for p in m.agents if p.population == q]
+            )
+            reporters[f"mean_payoff_{population}"] = lambda m, q=population: _mean(
+                [p.payoff for p in m.agents if p.population == q]
+            )
+            reporters[f"players_{population}"] = lambda m, q=population: sum(
+                p.population == q for p in m.agents
+            )
+        for strategy in STRATEGIES:
+            reporters[f"strategy_{strategy}"] = lambda m, s=strategy: sum(p.strategy == s for p in m.agents)
+            reporters[f"payoff_{strategy}"] = lambda m, s=strategy: _mean(
+                [p.payoff for p in m.agents if p.strategy == s]
+            )
+        return reporters
+
+
+def _cooperation(players: Any) -> float:
+    """The share of cooperative moves among all moves the players made this round."""
+    moves = [move for p in players for move in p.moves.values()]
+    return sum(m is Move.COOPERATE for m in moves) / len(moves) if moves else math.nan
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def _check(
+    width: int,
+    height: int,
+    neighbourhood: str,
+    payoffs: Payoffs,
+    strategies: Sequence[str] | Mapping[str, float],
+    update: str,
+    update_every: int,
+    ties: str,
+    scores: str,
+    activation: str,
+    require_dilemma: bool,
+) -> tuple[list[str], list[float]]:
+    """The initial strategies and their weights; a ValueError naming the first bad argument."""
+    if width < 1 or height < 1:
+        raise ValueError(f"width and height must be at least 1, got {width} x {height}.")
+    for name, value, allowed in (
+        ("neighbourhood", neighbourhood, ("moore", "von_neumann")),
+        ("update", update, ("imitate", "keep")),
+        ("ties", ties, ("keep", "first")),
+        ("scores", scores, ("round", "cumulative")),
+        ("activation", activation, ACTIVATIONS),
+    ):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}.")
+    if update_every < 1 or int(update_every) != update_every:
+        raise ValueError(f"update_every must be a whole number of rounds >= 1, got {update_every}.")
+    if require_dilemma and not payoffs.is_dilemma:
+        raise ValueError(
+            f"{payoffs} is not a prisoner's dilemma: it needs T > R > P >= S. "
+            "Pass require_dilemma=False to play another 2x2 game."
+        )
+    if isinstance(strategies, Mapping):
+        names, weights = list(strategies), [float(w) for w in strategies.values()]
+    else:
+        names, weights = list(strategies), [1.0] * len(strategies)
+    unknown = [s for s in names if s not in STRATEGIES]
+    if unknown or not names:
+        raise ValueError(f"Unknown strategies {unknown or names}: choose among {', '.join(STRATEGIES)}.")
+    if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(
+            f"Strategy weights must be non-negative and not all 0, got {dict(zip(names, weights, strict=True))}."
+        )
+    return names, weights
