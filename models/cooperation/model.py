@@ -14,7 +14,7 @@ from mesa_llm import LLMRuntime
 from mesa_llm.datacollection import DataCollector
 from models.cooperation.agents import STRATEGIES, Move, Player, RulePlayer, Situation, strategy_move
 
-__all__ = ["ACTIVATIONS", "CooperationModel", "Payoffs"]
+__all__ = ["ACTIVATIONS", "PD_GRID_PAYOFFS", "CooperationModel", "Payoffs"]
 
 ACTIVATIONS = ("simultaneous", "random", "sequential")
 POPULATIONS = ("rule", "llm")
@@ -37,13 +37,17 @@ class Payoffs(NamedTuple):
 
     @property
     def is_dilemma(self) -> bool:
-        """Whether it is a prisoner's dilemma, ``T > R > P >= S`` (``P = S`` is the weak one of Nowak and May)."""
+        """Whether it is a prisoner's dilemma: ``T > R > P >= S`` (``P = S`` as in Nowak and May)."""
         return self.T > self.R > self.P >= self.S
 
     def table(self) -> dict[tuple[Move, Move], float]:
         """Payoff of ``(my move, their move)``."""
-        C, D = Move.COOPERATE, Move.DEFECT
-        return {(C, C): self.R, (C, D): self.S, (D, C): self.T, (D, D): self.P}
+        c, d = Move.COOPERATE, Move.DEFECT
+        return {(c, c): self.R, (c, d): self.S, (d, c): self.T, (d, d): self.P}
+
+
+PD_GRID_PAYOFFS = Payoffs(R=1.0, S=0.0, T=1.6, P=0.0)
+"""The payoffs of ``mesa.examples.PdGrid``: (C,C)=1, (C,D)=0, (D,C)=1.6, (D,D)=0."""
 
 
 class CooperationModel(Model):
@@ -99,7 +103,7 @@ class CooperationModel(Model):
         torus: bool = True,
         neighbourhood: str = "moore",
         graph: nx.Graph | None = None,
-        payoffs: Payoffs | Sequence[float] = Payoffs(R=1.0, S=0.0, T=1.6, P=0.0),
+        payoffs: Payoffs | Sequence[float] = PD_GRID_PAYOFFS,
         strategies: Sequence[str] | Mapping[str, float] = ("ALLC", "ALLD"),
         update: str = "imitate",
         update_every: int = 1,
@@ -182,7 +186,7 @@ class CooperationModel(Model):
             width=width,
             height=height,
             torus=True,
-            payoffs=Payoffs(R=1.0, S=0.0, T=1.6, P=0.0),
+            payoffs=PD_GRID_PAYOFFS,
             strategies=("ALLC", "ALLD"),
             ties="first",
             imitate_first=True,
@@ -337,7 +341,6 @@ def _check(
     if unknown or not names:
         raise ValueError(f"Unknown strategies {unknown or names}: choose among {', '.join(STRATEGIES)}.")
     if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(
-            f"Strategy weights must be non-negative and not all 0, got {dict(zip(names, weights, strict=True))}."
-        )
+        given = dict(zip(names, weights, strict=True))
+        raise ValueError(f"Strategy weights must be non-negative and not all 0, got {given}.")
     return names, weights
