@@ -62,11 +62,16 @@ class PromptTemplate:
     user: str
 
     def render(self, observation: Any, instructions: str = "", **extra: Any) -> Messages:
-        """The messages for ``observation``, with ``instructions`` appended."""
+        """The messages for ``observation``, with ``instructions`` appended.
+
+        ``extra`` fields are rendered too, and replace observation fields of the same name.
+        """
         inline = "{instructions}" in self.user
-        fields = {"instructions": instructions} if inline else {}
+        fields = {**observation_fields(observation), **extra}  # extra fields win over the observation's
+        if inline:
+            fields["instructions"] = instructions
         try:
-            text = self.user.format(**observation_fields(observation), **extra, **fields)
+            text = self.user.format(**fields)
         except KeyError as exc:
             raise KeyError(
                 f"The prompt template uses the field {exc} that the observation "

@@ -121,3 +121,8 @@ def test_instructions_go_where_the_template_places_them():
 def test_instructions_are_appended_when_the_template_does_not_place_them():
     ((_, text),) = PromptTemplate("", "Facts: {crowd}.").render({"crowd": 3}, "Answer yes or no.")
     assert text == "Facts: 3.\n\nAnswer yes or no."
+
+
+def test_extra_fields_replace_observation_fields_of_the_same_name():
+    ((_, text),) = PromptTemplate("", "Round {round}.").render({"round": 0}, round=1)
+    assert text == "Round 1."

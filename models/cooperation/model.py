@@ -7,12 +7,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import networkx as nx
+from langchain_core.language_models import BaseChatModel
 from mesa import Model
 from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeumannGrid
 
 from mesa_llm import LLMRuntime
+from mesa_llm.cache import ResponseCache
 from mesa_llm.datacollection import DataCollector
-from models.cooperation.agents import STRATEGIES, Move, Player, RulePlayer, Situation, strategy_move
+from models.cooperation.agents import (
+    STRATEGIES,
+    LLMPlayer,
+    Move,
+    Player,
+    RulePlayer,
+    Situation,
+    strategy_move,
+)
 
 __all__ = ["ACTIVATIONS", "PD_GRID_PAYOFFS", "CooperationModel", "Payoffs"]
 
@@ -53,7 +63,9 @@ PD_GRID_PAYOFFS = Payoffs(R=1.0, S=0.0, T=1.6, P=0.0)
 class CooperationModel(Model):
     """Players on a grid or network repeatedly play the prisoner's dilemma with their neighbours.
 
-    Each round (``step``): if it is an imitation round, every player adopts the strategy
+    The first round is played with every player's opening move, that of its initial
+    strategy (LLM players draw one too), unless ``imitate_first``. Then each round
+    (``step``): if it is an imitation round, every player adopts the strategy
     of the highest-scoring player among its neighbours and itself; then every player
     makes its move towards each neighbour, and payoffs are computed from ``payoffs`` (plus
     a game against itself with ``self_interaction``). Scores are this round's payoff
@@ -87,6 +99,14 @@ class CooperationModel(Model):
         self_interaction: each player also plays against itself (Nowak and May).
         activation: ``"simultaneous"``, ``"random"`` or ``"sequential"``.
         require_dilemma: refuse payoffs that are not a prisoner's dilemma.
+        llm_share: fraction of players whose moves a language model chooses
+            (:class:`~models.cooperation.agents.LLMPlayer`), drawn from ``model.rng`` so the
+            ``model.random`` trajectory is untouched; they still draw an initial strategy,
+            which gives their opening move.
+        backend: the LLM players' chat model or ``"provider:model"`` string; None uses the
+            embedded local model.
+        cache: a response cache for the LLM calls.
+        runtime: a configured :class:`~mesa_llm.LLMRuntime` instead of ``backend`` and ``cache``.
         rng: seed or generator, as for ``mesa.Model``.
 
     Raises:
@@ -113,6 +133,10 @@ class CooperationModel(Model):
         self_interaction: bool = False,
         activation: str = "simultaneous",
         require_dilemma: bool = True,
+        llm_share: float = 0.0,
+        backend: BaseChatModel | str | None = None,
+        cache: ResponseCache | None = None,
+        runtime: LLMRuntime | None = None,
         rng: Any = None,
     ) -> None:
         self.payoffs = Payoffs(*payoffs)
@@ -129,6 +153,10 @@ class CooperationModel(Model):
             activation,
             require_dilemma,
         )
+        if not 0.0 <= llm_share <= 1.0:
+            raise ValueError(f"llm_share must be a fraction in [0, 1], got {llm_share}.")
+        if runtime is not None and (backend is not None or cache is not None):
+            raise ValueError("Pass backend= and cache= to your LLMRuntime, or pass no runtime=, not both.")
         super().__init__(rng=rng)
         self.update = update
         self.update_every = update_every
@@ -145,17 +173,29 @@ class CooperationModel(Model):
         else:
             grid_type = OrthogonalMooreGrid if neighbourhood == "moore" else OrthogonalVonNeumannGrid
             self.grid = grid_type((width, height), torus=torus, capacity=1, random=self.random)
-        self.llm = LLMRuntime()
+        self.llm = runtime if runtime is not None else LLMRuntime(backend, cache=cache)
 
         uniform = len(set(weights)) == 1
-        for cell in self.grid.all_cells.cells:
-            strategy = self.random.choice(names) if uniform else self.random.choices(names, weights)[0]
-            RulePlayer(self, cell, strategy)
+        cells = self.grid.all_cells.cells
+        drawn = [
+            self.random.choice(names) if uniform else self.random.choices(names, weights)[0] for _ in cells
+        ]
+        k = round(llm_share * len(cells))
+        llm = (
+            set(range(k))
+            if k in (0, len(cells))
+            else set(self.rng.choice(len(cells), k, replace=False).tolist())
+        )
+        for index, (cell, strategy) in enumerate(zip(cells, drawn, strict=True)):
+            if index in llm:
+                LLMPlayer(self, cell, strategy, runtime=self.llm)
+            else:
+                RulePlayer(self, cell, strategy)
         players: list[Player] = list(self.agents)
         for player in players:
             player.neighbours = list(player.cell.neighborhood.agents)
         for player in players:  # the opening move, seen by neighbours that decide first
-            opening = strategy_move(player.strategy, None, self)
+            opening = strategy_move(player.opening, None, self)
             player.moves = dict.fromkeys((n.unique_id for n in player.neighbours), opening)
             player.move = opening
 
@@ -226,7 +266,12 @@ class CooperationModel(Model):
         self.imitation_round = self.update == "imitate" and self.rounds % self.update_every == 0
         self.imitation_round &= self.rounds > 0 or self.imitate_first
         players = list(self.agents)
-        if self.activation == "simultaneous":
+        if self.rounds == 0 and not self.imitation_round:
+            # The opening round: every player makes its opening move (the initial condition,
+            # drawn with its initial strategy); with no history there is nothing to decide.
+            for player in players:
+                self.collect_payoff(player)
+        elif self.activation == "simultaneous":
             self.llm.step(players)
             for player in players:
                 self.collect_payoff(player)

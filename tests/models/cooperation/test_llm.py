@@ -1,0 +1,80 @@
+"""LLM players: mixed populations, the rule-following chat model, the prompt."""
+
+import pandas as pd
+import pytest
+
+from mesa_llm import InMemoryCache, LLMRuntime, ScoringChatModel
+from models.cooperation import CooperationModel, Move
+from models.cooperation.agents import LLMPlayer, rule_following_backend
+
+
+def state(model):
+    return {p.cell.coordinate: (p.move, p.score) for p in model.agents}
+
+
+@pytest.mark.parametrize("activation", ["Sequential", "Random", "Simultaneous"])
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_llm_players_answering_like_the_rule_reproduce_the_all_rule_run(activation, share):
+    backend = rule_following_backend(ties="first", update_every=1, imitate_first=True)
+    rule = CooperationModel.pd_grid(activation, width=8, height=8, rng=5)
+    mixed = CooperationModel.pd_grid(activation, width=8, height=8, rng=5, llm_share=share, backend=backend)
+    assert sum(p.population == "llm" for p in mixed.agents) == round(share * 64)
+    for _ in range(8):
+        rule.step()
+        mixed.step()
+        assert state(mixed) == state(rule)
+    frame = mixed.datacollector.get_model_vars_dataframe()
+    assert frame["llm_fallbacks"].iloc[-1] == 0
+    assert frame["llm_decisions"].iloc[-1] == 8 * round(share * 64)
+
+
+def test_nowak_may_mixed_with_rule_following_llm_players_equals_all_rule():
+    backend = rule_following_backend(ties="keep")
+    rule = CooperationModel.nowak_may(b=1.8, width=10, height=10, rng=2)
+    mixed = CooperationModel.nowak_may(b=1.8, width=10, height=10, rng=2, llm_share=0.3, backend=backend)
+    for _ in range(6):
+        rule.step()
+        mixed.step()
+    assert state(mixed) == state(rule)
+    pd.testing.assert_series_equal(
+        mixed.datacollector.get_model_vars_dataframe()["cooperation"],
+        rule.datacollector.get_model_vars_dataframe()["cooperation"],
+    )
+
+
+def test_the_prompt_states_the_payoffs_and_the_last_round():
+    model = CooperationModel.nowak_may(
+        b=1.5, width=5, height=5, rng=1, llm_share=1.0, backend=rule_following_backend()
+    )
+    player = next(iter(model.agents))
+    assert isinstance(player, LLMPlayer)
+    (_, system), (_, user) = player.messages(player.observe())
+    assert "cooperate or defect" in system
+    assert "you get 0.0 and they get 1.5" in user
+    assert "Round 1 is starting. You have not played yet." in user
+    model.step()
+    (_, _), (_, user) = player.messages(player.observe())
+    assert f"Last round you played {player.move} and your score is {player.score!r}." in user
+    assert user.count("- played ") == 8
+    assert user.endswith("Do you cooperate or defect?")
+
+
+def test_llm_players_with_option_scoring_draw_their_moves_and_record_probabilities():
+    scores = ScoringChatModel(scores=lambda _m, _o: {"cooperate": 0.3, "defect": 0.7}, temperature=1.0)
+    model = CooperationModel(
+        width=6, height=6, rng=4, llm_share=1.0, runtime=LLMRuntime(scores, cache=InMemoryCache())
+    )
+    model.step()  # the opening round: initial strategies' moves, nothing asked
+    assert len(model.llm.log) == 0
+    model.step()
+    records = model.llm.log.to_dataframe()
+    assert len(records) == 36
+    assert set(records["action"]) == {"cooperate", "defect"}
+    assert all(p == pytest.approx({"cooperate": 0.3, "defect": 0.7}) for p in records["probabilities"])
+    moves = [p.move for p in model.agents]
+    assert moves.count(Move.DEFECT) > moves.count(Move.COOPERATE)
+
+
+def test_llm_share_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="llm_share must be a fraction"):
+        CooperationModel(width=3, height=3, llm_share=1.5)
