@@ -183,9 +183,15 @@ def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:
 
 
 def _scalar_type(annotation: Any) -> type | None:
-    """``int``, ``float``, ``bool`` or ``str`` for an annotation of one of them (or ``X | None``)."""
+    """The type a command line converts a value to, for an annotation a value can have.
+
+    ``int``, ``float``, ``bool`` or ``str``, also within ``X | None``; ``str`` for a
+    union that admits a string (a model that parses text, such as ``Payoffs | str``).
+    """
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if str in options:
+            return str
         annotation = options[0] if len(options) == 1 else None
     return annotation if annotation in (int, float, bool, str) else None
 

@@ -1,6 +1,39 @@
-"""Axelrod's evolution of cooperation on a territory, with rule players (LLM players to come)."""
+"""Axelrod's evolution of cooperation on a territory, with rule and LLM players, swappable and mixed."""
 
-from models.cooperation.agents import STRATEGIES, Move, Player, RulePlayer, Situation
+from mesa_llm.scenarios import ScenarioSpec
+from models.cooperation.agents import (
+    STRATEGIES,
+    LLMPlayer,
+    Move,
+    Player,
+    RulePlayer,
+    Situation,
+    rule_following_backend,
+)
 from models.cooperation.model import CooperationModel, Payoffs
 
-__all__ = ["STRATEGIES", "CooperationModel", "Move", "Payoffs", "Player", "RulePlayer", "Situation"]
+
+def _rule_backend(parameters):
+    return rule_following_backend(parameters["ties"], parameters["update_every"], parameters["imitate_first"])
+
+
+SCENARIO = ScenarioSpec(
+    name="cooperation",
+    model=CooperationModel,
+    summary="Axelrod's evolution of cooperation: neighbours play the prisoner's dilemma, imitate the best.",
+    metrics=("cooperation", "mean_payoff"),
+    rule_backend=_rule_backend,
+)
+
+__all__ = [
+    "SCENARIO",
+    "STRATEGIES",
+    "CooperationModel",
+    "LLMPlayer",
+    "Move",
+    "Payoffs",
+    "Player",
+    "RulePlayer",
+    "Situation",
+    "rule_following_backend",
+]

@@ -85,9 +85,9 @@ class CooperationModel(Model):
         torus: wrap the grid's edges.
         neighbourhood: ``"moore"`` (8 neighbours) or ``"von_neumann"`` (4).
         graph: a networkx graph to play on instead of a grid; one player per node.
-        payoffs: ``Payoffs(R, S, T, P)`` or a tuple in that order.
+        payoffs: ``Payoffs(R, S, T, P)``, a tuple in that order, or text ``"R,S,T,P"``.
         strategies: the initial mix: strategy names drawn with equal chance, or a
-            mapping of names to weights.
+            mapping of names to weights; as text ``"ALLC,TFT"`` or ``"ALLC=1,ALLD=3"``.
         update: ``"imitate"`` the best-scoring strategy around, or ``"keep"`` strategies.
         update_every: rounds between imitation rounds.
         ties: when several players share the best score, ``"keep"`` the own strategy if
@@ -123,8 +123,8 @@ class CooperationModel(Model):
         torus: bool = True,
         neighbourhood: str = "moore",
         graph: nx.Graph | None = None,
-        payoffs: Payoffs | Sequence[float] = PD_GRID_PAYOFFS,
-        strategies: Sequence[str] | Mapping[str, float] = ("ALLC", "ALLD"),
+        payoffs: Payoffs | Sequence[float] | str = PD_GRID_PAYOFFS,
+        strategies: Sequence[str] | Mapping[str, float] | str = ("ALLC", "ALLD"),
         update: str = "imitate",
         update_every: int = 1,
         ties: str = "keep",
@@ -139,7 +139,7 @@ class CooperationModel(Model):
         runtime: LLMRuntime | None = None,
         rng: Any = None,
     ) -> None:
-        self.payoffs = Payoffs(*payoffs)
+        self.payoffs = _payoffs(payoffs)
         names, weights = _check(
             width,
             height,
@@ -336,6 +336,36 @@ class CooperationModel(Model):
         return reporters
 
 
+def _payoffs(payoffs: Payoffs | Sequence[float] | str) -> Payoffs:
+    """Payoffs from a ``Payoffs``, an (R, S, T, P) sequence or ``"R,S,T,P"`` text.
+
+    Raises:
+        ValueError: for anything else, with the expected form.
+    """
+    try:
+        values = [float(v) for v in payoffs.split(",")] if isinstance(payoffs, str) else list(payoffs)
+        return Payoffs(*values)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"payoffs are four numbers R, S, T, P (e.g. '1,0,1.6,0'), got {payoffs!r}."
+        ) from None
+
+
+def _strategy_text(text: str) -> dict[str, float] | list[str]:
+    """``"ALLC,TFT"`` as names, ``"ALLC=1,ALLD=3"`` as weights.
+
+    Raises:
+        ValueError: for a weight that is not a number.
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not any("=" in item for item in items):
+        return items
+    try:
+        return {name.strip(): float(weight) for name, _, weight in (item.partition("=") for item in items)}
+    except ValueError:
+        raise ValueError(f"strategies are 'NAME,NAME' or 'NAME=WEIGHT,NAME=WEIGHT', got {text!r}.") from None
+
+
 def _cooperation(players: Any) -> float:
     """The share of cooperative moves among all moves the players made this round."""
     moves = [move for p in players for move in p.moves.values()]
@@ -378,6 +408,8 @@ def _check(
             f"{payoffs} is not a prisoner's dilemma: it needs T > R > P >= S. "
             "Pass require_dilemma=False to play another 2x2 game."
         )
+    if isinstance(strategies, str):
+        strategies = _strategy_text(strategies)
     if isinstance(strategies, Mapping):
         names, weights = list(strategies), [float(w) for w in strategies.values()]
     else:

@@ -74,3 +74,15 @@ def test_reporters_split_by_strategy():
     assert 0 <= last["cooperation"] <= 1
     assert last["cooperation_rule"] == last["cooperation"]
     assert math.isnan(last["cooperation_llm"])
+
+
+def test_payoffs_and_strategies_as_text():
+    model = CooperationModel(width=4, height=4, payoffs="1,0,1.8,0", strategies="ALLC=0,ALLD=1", rng=0)
+    assert model.payoffs == Payoffs(1.0, 0.0, 1.8, 0.0)
+    assert {p.strategy for p in model.agents} == {"ALLD"}
+    listed = CooperationModel(width=4, height=4, strategies="TFT, GRIM", rng=0)
+    assert {p.strategy for p in listed.agents} <= {"TFT", "GRIM"}
+    with pytest.raises(ValueError, match="four numbers R, S, T, P"):
+        CooperationModel(width=4, height=4, payoffs="1,0,x,0")
+    with pytest.raises(ValueError, match="NAME=WEIGHT"):
+        CooperationModel(width=4, height=4, strategies="ALLC=a")

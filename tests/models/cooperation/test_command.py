@@ -1,0 +1,39 @@
+"""``mesa-llm run cooperation``: the scenario from the command line."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mesa_llm.cli import app
+
+SMALL = ["--width", "8", "--height", "8", "--seed", "3", "--steps", "5", "--quiet"]
+COLUMNS = ["cooperation", "mean_payoff", "cooperating"]
+
+
+def run(out, *args):
+    result = CliRunner().invoke(app, ["run", "cooperation", *SMALL, "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out / "model.csv", index_col="step")
+
+
+def test_rule_following_llm_players_from_the_command_line_equal_rule_players(tmp_path):
+    rule = run(tmp_path / "rule", "--llm-share", "0")
+    mixed = run(tmp_path / "mixed", "--llm-share", "0.5", "--backend", "rule", "--payoffs", "1,0,1.6,0")
+    pd.testing.assert_frame_equal(mixed[COLUMNS], rule[COLUMNS])
+    assert mixed["players_llm"].iloc[-1] == 32
+    assert mixed["llm_decisions"].iloc[-1] == 4 * 32  # the opening round asks nobody
+
+
+def test_parameters_reach_the_model(tmp_path):
+    with_self = run(tmp_path / "self", "--payoffs", "1,0,1.9,0", "--self-interaction", "--scores", "round")
+    without = run(tmp_path / "plain", "--payoffs", "1,0,1.9,0", "--scores", "round")
+    record = json.loads((tmp_path / "self" / "run.json").read_text())
+    assert record["params"]["payoffs"] == "1,0,1.9,0"
+    assert record["params"]["self_interaction"] is True
+    # the opening round is the same in both; playing oneself adds R = 1 for each cooperator
+    assert with_self["cooperating"].iloc[1] == without["cooperating"].iloc[1]
+    extra = with_self["mean_payoff"].iloc[1] - without["mean_payoff"].iloc[1]
+    assert extra == pytest.approx(with_self["cooperating"].iloc[1] / 64)
+    assert extra > 0
