@@ -106,7 +106,7 @@ class Player(CellAgent):
         self.score = 0.0
         self.payoff = 0.0  # this round's payoff
         self.moves: dict[int, Move] = {}  # this round's move towards each partner
-        self.move: Move | None = None  # the move towards most partners (all, for one-move strategies)
+        self.move: Move | None = None  # the move towards most partners (cooperate on a tie)
         self.neighbours: list[Player] = []  # set by the model once every player is placed
         # per partner: (its last move towards me, my last move towards it, it ever defected)
         self.memory: dict[int, tuple[Move, Move, bool]] = {}
@@ -135,11 +135,16 @@ class Player(CellAgent):
     def act(self, play: Play | Move) -> None:
         """Adopt the decided strategy and moves; in sequential activation, collect the payoff at once."""
         if isinstance(play, Move):  # one move for every partner
+            move = play
             play = Play(self.strategy, dict.fromkeys((n.unique_id for n in self.neighbours), play))
+        elif play.moves:
+            values = list(play.moves.values())
+            move = max((C, D), key=values.count)  # the move towards most partners; C on a tie
+        else:  # no partners: the strategy's move (played against itself with self-interaction)
+            move = strategy_move(play.strategy, None, self.model)
         self.strategy = play.strategy
         self.moves = play.moves
-        values = list(play.moves.values())
-        self.move = max((C, D), key=values.count) if values else None
+        self.move = move
         if self.model.activation != "simultaneous":
             self.model.collect_payoff(self)
 
