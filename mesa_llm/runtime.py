@@ -274,9 +274,7 @@ class LLMRuntime:
                     agent.act(action)  # type: ignore[attr-defined]
                     actions[agent] = action
                 return actions
-            observations = observations or {}
-            seen = [observations[a] if a in observations else a.observe() for a in order]  # type: ignore[attr-defined]
-            actions = dict(zip(order, self.decide_all(order, seen), strict=True))
+            actions = dict(zip(order, self.decide_all(order, observations or {}), strict=True))
             for agent in order:
                 agent.act(actions[agent])  # type: ignore[attr-defined]
             return actions
@@ -284,23 +282,39 @@ class LLMRuntime:
             self._flush_after_decisions = True
             self.log.flush()
 
-    def decide_all(self, agents: Sequence[Agent], observations: Sequence[Any]) -> list[Any]:
-        """Decisions of agents on their observations: rule agents in order, LLM agents concurrently.
+    def decide_all(
+        self, agents: Sequence[Agent], observations: Sequence[Any] | Mapping[Agent, Any]
+    ) -> list[Any]:
+        """Decisions of agents on one snapshot: rule agents in order, LLM agents concurrently.
+
+        Args:
+            agents: the deciding agents.
+            observations: their observations, in the order of ``agents``; or a mapping
+                with some of them, the others observing when their turn comes. A rule
+                agent decides as soon as it has observed (nothing acts before every agent
+                has decided, so the snapshot is the same, and no observation has to be
+                kept); only LLM agents' observations wait for their concurrent calls.
 
         Returns:
             The actions, in the order of ``agents``.
         """
+        given = (
+            observations
+            if isinstance(observations, Mapping)
+            else dict(zip(agents, observations, strict=True))
+        )
         actions: list[Any] = []
-        llm: list[int] = []
-        for i, (agent, observation) in enumerate(zip(agents, observations, strict=True)):
+        llm: list[tuple[int, Any]] = []
+        for i, agent in enumerate(agents):
+            observation = given[agent] if agent in given else agent.observe()  # type: ignore[attr-defined]
             if isinstance(agent, LLMDecider):
-                llm.append(i)
+                llm.append((i, observation))
                 actions.append(None)
             else:
                 actions.append(agent.decide(observation))  # type: ignore[attr-defined]
         if llm:
-            decided = self.decide_many([(agents[i], observations[i]) for i in llm])  # type: ignore[misc]
-            for i, action in zip(llm, decided, strict=True):
+            decided = self.decide_many([(agents[i], observation) for i, observation in llm])  # type: ignore[misc]
+            for (i, _), action in zip(llm, decided, strict=True):
                 actions[i] = action
         return actions
 

@@ -8,9 +8,11 @@ imitate the strategy of the most successful player around them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from langchain_core.messages import BaseMessage
 from mesa.discrete_space import Cell, CellAgent
@@ -46,10 +48,12 @@ C, D = Move.COOPERATE, Move.DEFECT
 STRATEGIES = ("ALLC", "ALLD", "TFT", "GRIM", "WSLS", "RANDOM")
 """The rule strategies: always cooperate, always defect, tit for tat, grim trigger,
 win-stay lose-shift (Pavlov) and a fair coin."""
+MEMORY_STRATEGIES = frozenset({"TFT", "GRIM", "WSLS"})
+"""The strategies that read the memory of the last round with each partner."""
+_NO_MOVES: Mapping[int, Move] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class NeighbourView:
+class NeighbourView(NamedTuple):
     """What a player sees of one neighbour: its id, last move towards the player, score and strategy."""
 
     id: int
@@ -58,33 +62,58 @@ class NeighbourView:
     strategy: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Situation:
     """What a player observes at the start of a round.
 
     Attributes:
         round: rounds played so far.
-        move: its own last move (towards most partners), None before the first round.
+        move: its own last move (towards most partners).
         score: its score as the model counts it (last round's payoff, or accumulated).
         strategy: its current strategy.
-        neighbours: its neighbours, in Mesa's neighbourhood order.
         imitate: whether this round starts with a strategy update.
+        player: the observing player.
     """
 
     round: int
     move: Move | None
     score: float
     strategy: str
-    neighbours: tuple[NeighbourView, ...]
     imitate: bool
+    player: Player = field(repr=False)
+    _views: tuple[NeighbourView, ...] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def neighbours(self) -> tuple[NeighbourView, ...]:
+        """Each neighbour's last move towards the player, score and imitable strategy, in Mesa's order.
+
+        Read when first asked for. Nothing changes between a player's observing and its
+        deciding (the model applies moves only after), so rule players, which read their
+        neighbours directly, never pay for building these; LLM players read them at once.
+        """
+        if self._views is None:
+            me = self.player.unique_id
+            self._views = tuple(
+                NeighbourView(n.unique_id, n.moves.get(me, n.move), n.score, n.imitable)
+                for n in self.player.neighbours
+            )
+        return self._views
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Play:
-    """A player's decision for a round: its strategy and its move towards each partner."""
+    """A player's decision for a round.
+
+    Attributes:
+        strategy: its strategy from now on.
+        move: its move towards most partners (cooperate on a tie), or towards all.
+        moves: its move towards each partner where they differ; empty when ``move`` is
+            played towards every partner.
+    """
 
     strategy: str
-    moves: dict[int, Move]
+    move: Move
+    moves: Mapping[int, Move] = _NO_MOVES
 
 
 class Player(CellAgent):
@@ -105,27 +134,42 @@ class Player(CellAgent):
         self.opening = strategy  # the strategy of its first move
         self.score = 0.0
         self.payoff = 0.0  # this round's payoff
-        self.moves: dict[int, Move] = {}  # this round's move towards each partner
-        self.move: Move | None = None  # the move towards most partners (cooperate on a tie)
+        self.move: Move | None = None  # this round's move towards most partners (cooperate on a tie)
+        self.moves: Mapping[int, Move] = _NO_MOVES  # the move towards each partner, where not all get `move`
         self.neighbours: list[Player] = []  # set by the model once every player is placed
-        # per partner: (its last move towards me, my last move towards it, it ever defected)
-        self.memory: dict[int, tuple[Move, Move, bool]] = {}
+        # the last round, as the model recorded it at its end (what memory-one strategies read)
+        self.last_move: Move | None = None
+        self.last_moves: Mapping[int, Move] = _NO_MOVES
+        self.defected_all = False  # it once defected towards every partner
+        self.defected_towards: set[int] = set()  # partners it defected towards alone
+
+    def memory_of(self, partner: Player) -> tuple[Move, Move, bool] | None:
+        """(the partner's last move towards it, its own towards the partner, the partner ever defected).
+
+        None before the first round has been played.
+        """
+        if self.last_move is None or partner.last_move is None:
+            return None
+        me = self.unique_id
+        return (
+            partner.last_moves.get(me, partner.last_move),
+            self.last_moves.get(partner.unique_id, self.last_move),
+            partner.defected_all or me in partner.defected_towards,
+        )
+
+    @property
+    def memory(self) -> dict[int, tuple[Move, Move, bool] | None]:
+        """:meth:`memory_of` each neighbour, by id."""
+        return {n.unique_id: self.memory_of(n) for n in self.neighbours}
 
     def observe(self) -> Situation:
         """The last round around the player."""
         model = self.model
-        me = self.unique_id
-        return Situation(
-            round=model.rounds,
-            move=self.move,
-            score=self.score,
-            strategy=self.strategy,
-            neighbours=tuple(
-                NeighbourView(n.unique_id, n.moves.get(me, n.move), n.score, n.imitable)
-                for n in self.neighbours
-            ),
-            imitate=model.imitation_round,
-        )
+        return Situation(model.rounds, self.move, self.score, self.strategy, model.imitation_round, self)
+
+    def move_towards(self, partner: int) -> Move | None:
+        """This round's move towards ``partner``."""
+        return self.moves.get(partner, self.move)
 
     @property
     def imitable(self) -> str:
@@ -135,16 +179,9 @@ class Player(CellAgent):
     def act(self, play: Play | Move) -> None:
         """Adopt the decided strategy and moves; in sequential activation, collect the payoff at once."""
         if isinstance(play, Move):  # one move for every partner
-            move = play
-            play = Play(self.strategy, dict.fromkeys((n.unique_id for n in self.neighbours), play))
-        elif play.moves:
-            values = list(play.moves.values())
-            move = max((C, D), key=values.count)  # the move towards most partners; C on a tie
-        else:  # no partners: the strategy's move (played against itself with self-interaction)
-            move = strategy_move(play.strategy, None, self.model)
-        self.strategy = play.strategy
-        self.moves = play.moves
-        self.move = move
+            self.move, self.moves = play, _NO_MOVES
+        else:
+            self.strategy, self.move, self.moves = play.strategy, play.move, play.moves
         if self.model.activation != "simultaneous":
             self.model.collect_payoff(self)
 
@@ -154,12 +191,16 @@ class RulePlayer(Player):
 
     def decide(self, situation: Situation) -> Play:
         """Imitate if it is time to, then play the strategy against each partner."""
-        strategy = self.model.imitate(self, situation) if situation.imitate else self.strategy
-        return Play(strategy, {n.unique_id: self.play(strategy, n.unique_id) for n in self.neighbours})
-
-    def play(self, strategy: str, partner: int) -> Move:
-        """The move of ``strategy`` towards ``partner``, from the memory of their last round."""
-        return strategy_move(strategy, self.memory.get(partner), self.model)
+        model = self.model
+        strategy = model.imitate(self) if situation.imitate else self.strategy
+        if strategy in _UNCONDITIONAL:
+            return _UNCONDITIONAL[strategy]  # one shared, unchanging decision
+        moves = {n.unique_id: strategy_move(strategy, self.memory_of(n), model) for n in self.neighbours}
+        if not moves:  # no partners: the strategy's move (played against itself with self-interaction)
+            return Play(strategy, strategy_move(strategy, None, model))
+        values = list(moves.values())
+        move = max((C, D), key=values.count)
+        return Play(strategy, move, {} if values.count(move) == len(values) else moves)
 
 
 class LLMPlayer(LLMDecider, Player):
@@ -192,6 +233,12 @@ class LLMPlayer(LLMDecider, Player):
     def imitable(self) -> str:
         """A rule player imitating this one copies its last move."""
         return "ALLC" if self.move is Move.COOPERATE else "ALLD"
+
+    def observe(self) -> Situation:
+        """The last round around the player, with its neighbours read now (for the prompt and the record)."""
+        situation = super().observe()
+        situation.neighbours  # noqa: B018 - read before any move of the round is applied
+        return situation
 
     def messages(self, observation: Situation):  # noqa: D102
         payoffs = self.model.payoffs
@@ -262,6 +309,9 @@ def rule_following_backend(
     return FunctionChatModel(
         fn=answer, model_name=f"cooperation-imitation-{ties}-{update_every}-{imitate_first}"
     )
+
+
+_UNCONDITIONAL = {"ALLC": Play("ALLC", C), "ALLD": Play("ALLD", D)}
 
 
 def strategy_move(strategy: str, memory: tuple[Move, Move, bool] | None, model: Any) -> Move:

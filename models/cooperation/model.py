@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any, ClassVar, NamedTuple
 
 import networkx as nx
@@ -20,13 +21,13 @@ from models.cooperation.agents import (
     Move,
     Player,
     RulePlayer,
-    Situation,
     strategy_move,
 )
 
 __all__ = ["ACTIVATIONS", "PD_GRID_PAYOFFS", "CooperationModel", "Payoffs"]
 
 ACTIVATIONS = ("simultaneous", "random", "sequential")
+_score = attrgetter("score")
 POPULATIONS = ("rule", "llm")
 
 
@@ -195,10 +196,9 @@ class CooperationModel(Model):
         for player in players:
             player.neighbours = list(player.cell.neighborhood.agents)
         for player in players:  # the opening move, seen by neighbours that decide first
-            opening = strategy_move(player.opening, None, self)
-            player.moves = dict.fromkeys((n.unique_id for n in player.neighbours), opening)
-            player.move = opening
+            player.move = strategy_move(player.opening, None, self)
 
+        self._measure()
         self.datacollector = DataCollector(
             model_reporters={**self._reporters(), **self.llm.reporters()},
             agent_reporters={"strategy": "strategy", "population": "population", "score": "score"},
@@ -280,60 +280,90 @@ class CooperationModel(Model):
             self.llm.step(players, rng=rng, sequential=True)
         self._remember(players)
         self.rounds += 1
+        self._measure()
         self.datacollector.collect(self)
 
-    def imitate(self, player: Player, situation: Situation) -> str:
-        """The strategy a player imitates: that of the best-scoring player around it."""
-        best = max(situation.neighbours, key=lambda n: n.score, default=None)
-        if best is None or (self.ties == "keep" and situation.score >= best.score):
-            return situation.strategy
-        if self.ties == "first" and situation.score > best.score:
-            return situation.strategy
-        return best.strategy
+    def imitate(self, player: Player) -> str:
+        """The strategy a player imitates: that of the best-scoring player among its neighbours and itself."""
+        best = max(player.neighbours, key=_score, default=None)
+        if best is None or player.score > best.score or (self.ties == "keep" and player.score == best.score):
+            return player.strategy
+        return best.imitable
 
     def collect_payoff(self, player: Player) -> None:
         """The player's payoff against its neighbours' current moves (and itself), added to its score."""
-        me = player.unique_id
+        me, mine, move = player.unique_id, player.moves, player.move
         table = self._table
-        payoff = sum(table[(player.moves[n.unique_id], n.moves.get(me, n.move))] for n in player.neighbours)
+        if mine:
+            payoff = sum(
+                table[(mine.get(n.unique_id, move), n.moves.get(me, n.move))] for n in player.neighbours
+            )
+        else:
+            payoff = sum(table[(move, n.moves.get(me, n.move))] for n in player.neighbours)
         if self.self_interaction:
             payoff += table[(player.move, player.move)]
         player.payoff = payoff
         player.score = player.score + payoff if self.scores == "cumulative" else payoff
 
     def _remember(self, players: list[Player]) -> None:
-        """Each player remembers the last moves exchanged with each partner."""
+        """Each player records its moves of the round, which memory-one strategies read next round."""
+        defect = Move.DEFECT
         for player in players:
-            me = player.unique_id
-            for n in player.neighbours:
-                theirs = n.moves.get(me, n.move)
-                previous = player.memory.get(n.unique_id)
-                defected = theirs is Move.DEFECT or (previous is not None and previous[2])
-                player.memory[n.unique_id] = (theirs, player.moves[n.unique_id], defected)
+            player.last_move, player.last_moves = player.move, player.moves
+            if player.moves:
+                for n in player.neighbours:
+                    if player.moves.get(n.unique_id, player.move) is defect:
+                        player.defected_towards.add(n.unique_id)
+            elif player.move is defect:
+                player.defected_all = True
 
     # --------------------------------------------------------------- reporters
+    def _measure(self) -> None:
+        """This round's statistics, in one pass over the players, for the reporters."""
+        c = Move.COOPERATE
+        groups = {key: [0, 0, 0.0, 0] for key in (*POPULATIONS, *STRATEGIES, "LLM")}  # C, moves, payoff, n
+        cooperating = 0
+        for player in self.agents:
+            if player.moves:
+                values = [player.moves.get(n.unique_id, player.move) for n in player.neighbours]
+                cooperative, made = values.count(c), len(values)
+            else:
+                made = len(player.neighbours)
+                cooperative = made if player.move is c else 0
+            cooperating += player.move is c
+            for key in (player.population, player.strategy):
+                group = groups[key]
+                group[0] += cooperative
+                group[1] += made
+                group[2] += player.payoff
+                group[3] += 1
+        self._stats = groups
+        self._cooperating = cooperating
+
     def _reporters(self) -> dict[str, Any]:
+        def share(*keys: str) -> float:
+            return _ratio(sum(self._stats[k][0] for k in keys), sum(self._stats[k][1] for k in keys))
+
+        def mean(*keys: str) -> float:
+            return _ratio(sum(self._stats[k][2] for k in keys), sum(self._stats[k][3] for k in keys))
+
         reporters: dict[str, Any] = {
-            "cooperation": lambda m: _cooperation(m.agents),
-            "cooperating": lambda m: sum(p.move is Move.COOPERATE for p in m.agents),
-            "mean_payoff": lambda m: _mean([p.payoff for p in m.agents]),
+            "cooperation": lambda _m: share(*POPULATIONS),
+            "cooperating": lambda m: m._cooperating,
+            "mean_payoff": lambda _m: mean(*POPULATIONS),
         }
         for population in POPULATIONS:
-            reporters[f"cooperation_{population}"] = lambda m, q=population: _cooperation(
-                [p for p in m.agents if p.population == q]
-            )
-            reporters[f"mean_payoff_{population}"] = lambda m, q=population: _mean(
-                [p.payoff for p in m.agents if p.population == q]
-            )
-            reporters[f"players_{population}"] = lambda m, q=population: sum(
-                p.population == q for p in m.agents
-            )
+            reporters[f"cooperation_{population}"] = lambda _m, q=population: share(q)
+            reporters[f"mean_payoff_{population}"] = lambda _m, q=population: mean(q)
+            reporters[f"players_{population}"] = lambda m, q=population: m._stats[q][3]
         for strategy in STRATEGIES:
-            reporters[f"strategy_{strategy}"] = lambda m, s=strategy: sum(p.strategy == s for p in m.agents)
-            reporters[f"payoff_{strategy}"] = lambda m, s=strategy: _mean(
-                [p.payoff for p in m.agents if p.strategy == s]
-            )
+            reporters[f"strategy_{strategy}"] = lambda m, s=strategy: m._stats[s][3]
+            reporters[f"payoff_{strategy}"] = lambda _m, s=strategy: mean(s)
         return reporters
+
+
+def _ratio(total: float, n: int) -> float:
+    return total / n if n else math.nan
 
 
 def _payoffs(payoffs: Payoffs | Sequence[float] | str) -> Payoffs:

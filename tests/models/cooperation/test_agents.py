@@ -13,6 +13,11 @@ from models.cooperation.agents import Play, strategy_move
 C, D = Move.COOPERATE, Move.DEFECT
 
 
+def towards(player):
+    """The player's move towards each neighbour this round."""
+    return {n.unique_id: player.move_towards(n.unique_id) for n in player.neighbours}
+
+
 def game(graph, *strategies, **kwargs):
     """A model on ``graph`` whose player on node i starts with ``strategies[i]`` (kept unless told)."""
     model = CooperationModel(graph=graph, **{"strategies": ("ALLC",), "update": "keep", "rng": 0, **kwargs})
@@ -20,7 +25,7 @@ def game(graph, *strategies, **kwargs):
     for player, strategy in zip(players, strategies, strict=True):
         opening = strategy_move(strategy, None, model)
         player.strategy = player.opening = strategy
-        player.move, player.moves = opening, dict.fromkeys(player.moves, opening)
+        player.move, player.moves = opening, {}
     return model, players
 
 
@@ -29,7 +34,7 @@ def moves_towards(model, player, partner, rounds):
     moves = []
     for _ in range(rounds):
         model.step()
-        moves.append(player.moves[partner.unique_id])
+        moves.append(player.move_towards(partner.unique_id))
     return moves
 
 
@@ -82,9 +87,9 @@ def test_tft_copies_last_move_and_grim_never_forgives():
     tft_moves, grim_moves, x_moves = [], [], []
     for _ in range(4):
         model.step()
-        tft_moves.append(tft.moves[x.unique_id])
-        grim_moves.append(grim.moves[x.unique_id])
-        x_moves.append(x.moves[tft.unique_id])
+        tft_moves.append(tft.move_towards(x.unique_id))
+        grim_moves.append(grim.move_towards(x.unique_id))
+        x_moves.append(x.move_towards(tft.unique_id))
     assert x_moves == [C, C, C, C]
     assert tft_moves == [D, C, C, C]
     assert grim_moves == [D, D, D, D]
@@ -139,7 +144,7 @@ def test_wsls_against_tft_after_a_defection_cycles():
     pairs = []
     for _ in range(5):
         model.step()
-        pairs.append((x.moves[tft.unique_id], tft.moves[x.unique_id]))
+        pairs.append((x.move_towards(tft.unique_id), tft.move_towards(x.unique_id)))
     # T -> stay D; P -> shift C; S -> shift D; T -> stay D; ...
     assert pairs == [(D, D), (C, D), (D, C), (D, D), (C, D)]
 
@@ -154,9 +159,9 @@ def test_unconditional_strategies_never_change_their_move():
         model.step()
         for p in model.agents:
             if p.strategy == "ALLC":
-                assert set(p.moves.values()) == {C}
+                assert set(towards(p).values()) == {C}
             elif p.strategy == "ALLD":
-                assert set(p.moves.values()) == {D}
+                assert set(towards(p).values()) == {D}
 
 
 def test_random_players_cooperate_half_the_time_reproducibly():
@@ -167,7 +172,7 @@ def test_random_players_cooperate_half_the_time_reproducibly():
         history = []
         for _ in range(5):
             model.step()
-            history.append({p.unique_id: dict(p.moves) for p in model.agents})
+            history.append({p.unique_id: towards(p) for p in model.agents})
         return history
 
     history = run(7)
@@ -183,10 +188,10 @@ def test_a_player_moves_towards_each_partner_on_their_own_history():
     # a TFT centre with an ALLC and two ALLD leaves
     model, (centre, allc, alld1, alld2) = game(nx.star_graph(3), "TFT", "ALLC", "ALLD", "ALLD")
     model.step()
-    assert centre.moves == dict.fromkeys([allc.unique_id, alld1.unique_id, alld2.unique_id], C)
+    assert towards(centre) == dict.fromkeys([allc.unique_id, alld1.unique_id, alld2.unique_id], C)
     assert centre.move is C
     model.step()
-    assert centre.moves == {allc.unique_id: C, alld1.unique_id: D, alld2.unique_id: D}
+    assert towards(centre) == {allc.unique_id: C, alld1.unique_id: D, alld2.unique_id: D}
     assert centre.move is D  # its move towards most partners
     assert centre.memory == {
         allc.unique_id: (C, C, False),
@@ -199,7 +204,7 @@ def test_observe_shows_each_neighbours_move_towards_the_player():
     model, (allc, tft, alld) = game(nx.path_graph(3), "ALLC", "TFT", "ALLD", scores="cumulative")
     model.step()
     model.step()
-    assert tft.moves == {allc.unique_id: C, alld.unique_id: D}
+    assert towards(tft) == {allc.unique_id: C, alld.unique_id: D}
     seen_by_allc = allc.observe()
     seen_by_alld = alld.observe()
     assert seen_by_allc.round == 2
@@ -218,19 +223,19 @@ def test_decide_imitates_only_when_the_situation_says_so():
     model, (allc, alld) = game(nx.path_graph(2), "ALLC", "ALLD", update="imitate")
     model.step()  # ALLC earns S = 0, ALLD earns T = 1.6
     situation = allc.observe()
-    assert allc.decide(dataclasses.replace(situation, imitate=False)) == Play("ALLC", {alld.unique_id: C})
-    assert allc.decide(dataclasses.replace(situation, imitate=True)) == Play("ALLD", {alld.unique_id: D})
+    assert allc.decide(dataclasses.replace(situation, imitate=False)) == Play("ALLC", C)
+    assert allc.decide(dataclasses.replace(situation, imitate=True)) == Play("ALLD", D)
     # the winner keeps its strategy
-    assert alld.decide(dataclasses.replace(alld.observe(), imitate=True)) == Play("ALLD", {allc.unique_id: D})
+    assert alld.decide(dataclasses.replace(alld.observe(), imitate=True)) == Play("ALLD", D)
 
 
 def test_act_adopts_the_play_and_its_majority_move():
     _, (centre, *leaves) = game(nx.star_graph(3), "ALLC", "ALLC", "ALLC", "ALLC")
     ids = [leaf.unique_id for leaf in leaves]
-    centre.act(Play("TFT", {ids[0]: D, ids[1]: C, ids[2]: D}))
+    centre.act(Play("TFT", D, {ids[0]: D, ids[1]: C, ids[2]: D}))
     assert centre.strategy == "TFT"
-    assert centre.moves == {ids[0]: D, ids[1]: C, ids[2]: D}
+    assert towards(centre) == {ids[0]: D, ids[1]: C, ids[2]: D}
     assert centre.move is D
     centre.act(C)  # one move for every partner
-    assert centre.moves == dict.fromkeys(ids, C)
+    assert towards(centre) == dict.fromkeys(ids, C)
     assert centre.move is C

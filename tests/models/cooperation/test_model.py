@@ -19,7 +19,7 @@ def game(graph, *strategies, **kwargs):
     for player, strategy in zip(players, strategies, strict=True):
         opening = strategy_move(strategy, None, model)
         player.strategy = player.opening = strategy
-        player.move, player.moves = opening, dict.fromkeys(player.moves, opening)
+        player.move, player.moves = opening, {}
     return model, players
 
 
@@ -56,7 +56,7 @@ def test_nowak_may_single_defector_grows_a_symmetric_pattern():
     model = CooperationModel.nowak_may(b=1.85, width=9, height=9, strategies=("ALLC",), rng=0)
     centre = next(p for p in model.agents if p.cell.coordinate == (4, 4))
     centre.strategy, centre.move = "ALLD", Move.DEFECT
-    centre.moves = dict.fromkeys(centre.moves, Move.DEFECT)
+    centre.moves = {}
     model.step()  # round 1: play, no imitation yet
     assert centre.payoff == pytest.approx(8 * 1.85)
     model.step()  # round 2: imitation of round 1's payoffs
