@@ -109,6 +109,14 @@ class LLMDecider:
         """The agent's persona and template rendered with ``observation`` and ``extra`` fields."""
         return self.template.render(observation, self.action_space.instructions(), **extra)
 
+    def decide_without_model(self, observation: Any) -> Any | None:
+        """An action taken this turn without asking the model, or None to ask it (the default).
+
+        Override for turns on which the scenario fixes the decision (a rule-driven
+        update, a forced move); such decisions make no call and no record.
+        """
+        return None
+
     def decide(self, observation: Any) -> Any:
         """Ask the language model; always returns an action of the space."""
         return self.runtime.decide(self, observation)

@@ -328,7 +328,18 @@ class LLMRuntime:
         return _LoopThread.shared().run(self.adecide_many(items))
 
     async def adecide_many(self, items: Sequence[tuple[LLMDecider, Any]]) -> list[Any]:
-        """LLM agents' decisions, run concurrently; one record per decision, in order."""
+        """LLM agents' decisions, run concurrently; one record per decision, in order.
+
+        An agent whose :meth:`~mesa_llm.agent.LLMDecider.decide_without_model` gives an
+        action for its observation takes it without a call (and without a record).
+        """
+        preset = [agent.decide_without_model(observation) for agent, observation in items]
+        asked = [item for item, action in zip(items, preset, strict=True) if action is None]
+        answers = iter(await self._ask(asked) if asked else [])
+        return [next(answers) if action is None else action for action in preset]
+
+    async def _ask(self, items: Sequence[tuple[LLMDecider, Any]]) -> list[Any]:
+        """Ask the language models, concurrently; one record per decision, in order."""
         requests = [self._request(agent, observation) for agent, observation in items]
         slots = self._loop_slots()
         # Requests share a key only when dedup is on for their backend (see _occurrence).

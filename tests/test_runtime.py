@@ -601,3 +601,24 @@ def test_a_backend_limit_on_parallel_calls_is_kept_and_latency_excludes_the_queu
     assert elapsed >= 6 * 0.05
     for agent in agents:  # each call's own time, not the time it waited for its turn
         assert agent.last_record.latency_s < 0.05 * 2.5
+
+
+class SometimesFixed(LLM):
+    """Moves without asking the model when its crowd is over 5."""
+
+    def decide_without_model(self, observation):
+        return "move" if observation.crowd > 5 else None
+
+
+def test_decisions_without_the_model_make_no_call_and_no_record():
+    backend, recorder = chat(lambda _m: "stay", name="always-stay-fixed")
+    runtime = LLMRuntime(backend, dedup=False)
+    model = World(runtime)
+    fixed = [SometimesFixed(model, crowd=9, runtime=runtime) for _ in range(3)]
+    asked = [SometimesFixed(model, crowd=1, runtime=runtime) for _ in range(2)]
+    model.step()
+    assert [a.done for a in fixed] == [["move"]] * 3
+    assert [a.done for a in asked] == [["stay"]] * 2
+    assert recorder.calls == 2
+    assert len(runtime.log) == 2
+    assert all(a.last_record is None for a in fixed)

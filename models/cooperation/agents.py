@@ -234,6 +234,12 @@ class LLMPlayer(LLMDecider, Player):
         """A rule player imitating this one copies its last move."""
         return "ALLC" if self.move is Move.COOPERATE else "ALLD"
 
+    def decide_without_model(self, observation: Situation) -> Move | None:
+        """With ``llm_imitation="rule"``, an imitation round's move is the best-scoring player's last move."""
+        if self.model.llm_imitation != "rule" or not observation.imitate:
+            return None
+        return self.model.model_of(self).move
+
     def observe(self) -> Situation:
         """The last round around the player, with its neighbours read now (for the prompt and the record)."""
         situation = super().observe()

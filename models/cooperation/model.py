@@ -108,6 +108,11 @@ class CooperationModel(Model):
             embedded local model.
         cache: a response cache for the LLM calls.
         runtime: a configured :class:`~mesa_llm.LLMRuntime` instead of ``backend`` and ``cache``.
+        llm_imitation: how LLM players imitate: ``"llm"``, the model chooses every move
+            (seeing its neighbours' moves and scores, it may imitate or not); ``"rule"``,
+            on imitation rounds an LLM player takes the last move of the best-scoring
+            player around it (ties as for rule players) without asking the model, which
+            then chooses the moves of the other rounds only.
         rng: seed or generator, as for ``mesa.Model``.
 
     Raises:
@@ -138,6 +143,7 @@ class CooperationModel(Model):
         backend: BaseChatModel | str | None = None,
         cache: ResponseCache | None = None,
         runtime: LLMRuntime | None = None,
+        llm_imitation: str = "llm",
         rng: Any = None,
     ) -> None:
         self.payoffs = _payoffs(payoffs)
@@ -154,6 +160,8 @@ class CooperationModel(Model):
             activation,
             require_dilemma,
         )
+        if llm_imitation not in ("llm", "rule"):
+            raise ValueError(f"llm_imitation must be 'llm' or 'rule', got {llm_imitation!r}.")
         if not 0.0 <= llm_share <= 1.0:
             raise ValueError(f"llm_share must be a fraction in [0, 1], got {llm_share}.")
         if runtime is not None and (backend is not None or cache is not None):
@@ -166,6 +174,7 @@ class CooperationModel(Model):
         self.scores = scores
         self.self_interaction = self_interaction
         self.activation = activation
+        self.llm_imitation = llm_imitation
         self.rounds = 0
         self.imitation_round = False
         self._table = self.payoffs.table()
@@ -283,12 +292,17 @@ class CooperationModel(Model):
         self._measure()
         self.datacollector.collect(self)
 
-    def imitate(self, player: Player) -> str:
-        """The strategy a player imitates: that of the best-scoring player among its neighbours and itself."""
+    def model_of(self, player: Player) -> Player:
+        """The best-scoring player among a player's neighbours and itself, by the ``ties`` rule."""
         best = max(player.neighbours, key=_score, default=None)
         if best is None or player.score > best.score or (self.ties == "keep" and player.score == best.score):
-            return player.strategy
-        return best.imitable
+            return player
+        return best
+
+    def imitate(self, player: Player) -> str:
+        """The strategy a player imitates: that of the best-scoring player among its neighbours and itself."""
+        model = self.model_of(player)
+        return player.strategy if model is player else model.imitable
 
     def collect_payoff(self, player: Player) -> None:
         """The player's payoff against its neighbours' current moves (and itself), added to its score."""

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from mesa_llm import InMemoryCache, LLMRuntime, ScoringChatModel
+from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime, ScoringChatModel
 from models.cooperation import CooperationModel, Move
 from models.cooperation.agents import LLMPlayer, rule_following_backend
 
@@ -78,3 +78,34 @@ def test_llm_players_with_option_scoring_draw_their_moves_and_record_probabiliti
 def test_llm_share_out_of_range_is_refused():
     with pytest.raises(ValueError, match="llm_share must be a fraction"):
         CooperationModel(width=3, height=3, llm_share=1.5)
+
+
+def test_llm_imitation_by_the_rule_needs_no_model_on_imitation_rounds():
+    always_defect = FunctionChatModel(fn=lambda _m: "defect", model_name="always-defect")
+    rule = CooperationModel.pd_grid("Simultaneous", width=8, height=8, rng=6)
+    mixed = CooperationModel.pd_grid(
+        "Simultaneous", width=8, height=8, rng=6, llm_share=0.5, backend=always_defect, llm_imitation="rule"
+    )
+    for _ in range(6):
+        rule.step()
+        mixed.step()
+    assert state(mixed) == state(rule)  # every PdGrid round is an imitation round
+    assert len(mixed.llm.log) == 0
+
+
+def test_llm_imitation_by_the_rule_asks_the_model_between_imitation_rounds():
+    always_defect = FunctionChatModel(fn=lambda _m: "defect", model_name="always-defect")
+    model = CooperationModel(
+        width=6, height=6, rng=1, llm_share=1.0, backend=always_defect, llm_imitation="rule", update_every=2
+    )
+    for _ in range(5):  # rounds 1..5: the opening, then 2 (imitation), 3 (asked), 4 (imitation), 5 (asked)
+        model.step()
+    assert len(model.llm.log) == 2 * 36
+    assert model.llm.log.to_dataframe()["step"].unique().tolist() == [2, 4]
+    # on its own, the model defects: cooperation after an asked round is 0
+    assert model.datacollector.get_model_vars_dataframe()["cooperation"].iloc[-1] == 0
+
+
+def test_llm_imitation_must_be_llm_or_rule():
+    with pytest.raises(ValueError, match="llm_imitation must be 'llm' or 'rule'"):
+        CooperationModel(width=3, height=3, llm_imitation="mixed")
