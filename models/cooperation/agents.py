@@ -7,6 +7,8 @@ imitate the strategy of the most successful player around them.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from langchain_core.messages import BaseMessage
 from mesa.discrete_space import Cell, CellAgent
+from pydantic import BaseModel, Field, create_model
 
 from mesa_llm import ActionSpace, FunctionChatModel, LLMDecider, PromptTemplate
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STRATEGIES",
+    "LLMPartnerPlayer",
     "LLMPlayer",
     "Move",
     "NeighbourView",
@@ -240,6 +244,10 @@ class LLMPlayer(LLMDecider, Player):
             return None
         return self.model.model_of(self).move
 
+    def neighbour_lines(self, observation: Situation) -> str:
+        """One line per neighbour: its last move and score."""
+        return "\n".join(f"- played {n.move}, score {n.score!r}" for n in observation.neighbours)
+
     def observe(self) -> Situation:
         """The last round around the player, with its neighbours read now (for the prompt and the record)."""
         situation = super().observe()
@@ -257,7 +265,7 @@ class LLMPlayer(LLMDecider, Player):
             history = "You have not played yet."
         else:
             history = f"Last round you played {observation.move} and your score is {observation.score!r}."
-        neighbours = "\n".join(f"- played {n.move}, score {n.score!r}" for n in observation.neighbours)
+        neighbours = self.neighbour_lines(observation)
         scoring = "this round's payoff" if self.model.scores == "round" else "the sum of all your payoffs"
         return self.prompt_for(
             observation,
@@ -270,6 +278,65 @@ class LLMPlayer(LLMDecider, Player):
 
 
 _NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+
+
+@functools.cache
+def partner_moves_space(partners: int) -> ActionSpace:
+    """The action space of a move towards each of ``partners`` neighbours, in the order listed.
+
+    A JSON object ``{"moves": [...]}`` with exactly one move per neighbour (the length is
+    in the schema, so constrained generation keeps it); the fallback cooperates with all.
+    """
+    schema: type[BaseModel] = create_model(
+        f"MovesTowards{partners}Neighbours",
+        moves=(
+            list[Move],
+            Field(min_length=partners, max_length=partners, description="one move per neighbour"),
+        ),
+    )
+    return ActionSpace(
+        schema, fallback=schema(moves=[Move.COOPERATE] * partners), description="a move per neighbour"
+    )
+
+
+class LLMPartnerPlayer(LLMPlayer):
+    """An LLM player that chooses a move towards each neighbour (``llm_moves="each"``).
+
+    It sees, for each neighbour, the last moves exchanged between them and the
+    neighbour's score, and answers ``{"moves": [...]}`` in the order listed. A rule player
+    imitating it copies the move it made to most partners.
+    """
+
+    action_space = partner_moves_space(0)  # replaced by the model once the neighbours are known
+    prompt = PromptTemplate(
+        system=(
+            "You play a repeated game with each of your neighbours. Each round you choose a "
+            "move towards each of them: cooperate or defect."
+        ),
+        user=(
+            "{rules} Your score is {scoring}. {instructions}\n\n"
+            "Round {round} is starting. {history}\nYour neighbours, with the last moves between "
+            "you and their scores:\n{neighbours}\nWhat is your move towards each neighbour?"
+        ),
+    )
+
+    def neighbour_lines(self, observation: Situation) -> str:
+        """One numbered line per neighbour: the last moves exchanged, and its score."""
+        return "\n".join(
+            f"{i}. they played {n.move}, you played {self.move_towards(n.id)}, their score {n.score!r}"
+            for i, n in enumerate(observation.neighbours, 1)
+        )
+
+    def act(self, play: Any) -> None:
+        """Play the answered move towards each neighbour."""
+        if isinstance(play, BaseModel):
+            moves = dict(zip((n.unique_id for n in self.neighbours), play.moves, strict=True))
+            values = list(moves.values())
+            move = max((C, D), key=values.count) if values else self.move
+            play = Play(self.strategy, move, moves)
+        super().act(play)
+
+
 _OWN = re.compile(r"you played (\w+) and your score is " + _NUMBER)
 _NEIGHBOUR = re.compile(r"^- played (\w+), score " + _NUMBER + "$", re.MULTILINE)
 _ROUND = re.compile(r"Round (\d+) is starting")
@@ -318,6 +385,14 @@ def rule_following_backend(
 
 
 _UNCONDITIONAL = {"ALLC": Play("ALLC", C), "ALLD": Play("ALLD", D)}
+
+
+_EXCHANGE = re.compile(r"^\d+\. they played (\w+), you played", re.MULTILINE)
+
+
+def tit_for_tat_answer(messages: list[BaseMessage]) -> str:
+    """Answers an :class:`LLMPartnerPlayer`'s prompt as tit for tat: each neighbour's last move."""
+    return json.dumps({"moves": _EXCHANGE.findall(str(messages[-1].content))})
 
 
 def strategy_move(strategy: str, memory: tuple[Move, Move, bool] | None, model: Any) -> Move:

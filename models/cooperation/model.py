@@ -17,10 +17,12 @@ from mesa_llm.cache import ResponseCache
 from mesa_llm.datacollection import DataCollector
 from models.cooperation.agents import (
     STRATEGIES,
+    LLMPartnerPlayer,
     LLMPlayer,
     Move,
     Player,
     RulePlayer,
+    partner_moves_space,
     strategy_move,
 )
 
@@ -113,6 +115,9 @@ class CooperationModel(Model):
             on imitation rounds an LLM player takes the last move of the best-scoring
             player around it (ties as for rule players) without asking the model, which
             then chooses the moves of the other rounds only.
+        llm_moves: ``"one"`` move towards all partners per LLM player, or ``"each"``, a
+            move towards each neighbour (:class:`~models.cooperation.agents.LLMPartnerPlayer`,
+            a structured answer of one move per neighbour).
         rng: seed or generator, as for ``mesa.Model``.
 
     Raises:
@@ -144,6 +149,7 @@ class CooperationModel(Model):
         cache: ResponseCache | None = None,
         runtime: LLMRuntime | None = None,
         llm_imitation: str = "llm",
+        llm_moves: str = "one",
         rng: Any = None,
     ) -> None:
         self.payoffs = _payoffs(payoffs)
@@ -160,6 +166,8 @@ class CooperationModel(Model):
             activation,
             require_dilemma,
         )
+        if llm_moves not in ("one", "each"):
+            raise ValueError(f"llm_moves must be 'one' or 'each', got {llm_moves!r}.")
         if llm_imitation not in ("llm", "rule"):
             raise ValueError(f"llm_imitation must be 'llm' or 'rule', got {llm_imitation!r}.")
         if not 0.0 <= llm_share <= 1.0:
@@ -198,12 +206,16 @@ class CooperationModel(Model):
         )
         for index, (cell, strategy) in enumerate(zip(cells, drawn, strict=True)):
             if index in llm:
-                LLMPlayer(self, cell, strategy, runtime=self.llm)
+                (LLMPartnerPlayer if llm_moves == "each" else LLMPlayer)(
+                    self, cell, strategy, runtime=self.llm
+                )
             else:
                 RulePlayer(self, cell, strategy)
         players: list[Player] = list(self.agents)
         for player in players:
             player.neighbours = list(player.cell.neighborhood.agents)
+            if isinstance(player, LLMPartnerPlayer):
+                player.action_space = partner_moves_space(len(player.neighbours))
         for player in players:  # the opening move, seen by neighbours that decide first
             player.move = strategy_move(player.opening, None, self)
 

@@ -1,11 +1,13 @@
 """LLM players: mixed populations, the rule-following chat model, the prompt."""
 
+import json
+
 import pandas as pd
 import pytest
 
 from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime, ScoringChatModel
 from models.cooperation import CooperationModel, Move
-from models.cooperation.agents import LLMPlayer, rule_following_backend
+from models.cooperation.agents import LLMPlayer, rule_following_backend, tit_for_tat_answer
 
 
 def state(model):
@@ -109,3 +111,56 @@ def test_llm_imitation_by_the_rule_asks_the_model_between_imitation_rounds():
 def test_llm_imitation_must_be_llm_or_rule():
     with pytest.raises(ValueError, match="llm_imitation must be 'llm' or 'rule'"):
         CooperationModel(width=3, height=3, llm_imitation="mixed")
+
+
+def test_llm_players_moving_towards_each_partner_like_tit_for_tat_equal_tft_rule_players():
+    tft = FunctionChatModel(fn=tit_for_tat_answer, model_name="tit-for-tat")
+    params = {"width": 7, "height": 7, "strategies": ("ALLC", "ALLD"), "update": "keep", "rng": 8}
+    mixed = CooperationModel(**params, llm_share=0.4, llm_moves="each", backend=tft)
+    rule = CooperationModel(**params)
+    llm_cells = {p.cell.coordinate for p in mixed.agents if p.population == "llm"}
+    mixed.step()
+    rule.step()  # the opening round: everyone plays its initial strategy's move
+    for player in rule.agents:  # from now on the LLM players' places play tit for tat
+        if player.cell.coordinate in llm_cells:
+            player.strategy = "TFT"
+    for _ in range(5):
+        mixed.step()
+        rule.step()
+        assert towards_all(mixed) == towards_all(rule)
+    records = mixed.llm.log.to_dataframe()
+    assert not records["fallback"].any()
+    assert len(records) == 5 * len(llm_cells)
+
+
+def test_per_partner_answers_of_the_wrong_length_fall_back():
+    wrong = FunctionChatModel(fn=lambda _m: '{"moves": ["defect"]}', model_name="one-move-only")
+    model = CooperationModel(width=5, height=5, rng=2, llm_share=1.0, llm_moves="each", backend=wrong)
+    model.step()
+    model.step()
+    records = model.llm.log.to_dataframe()
+    assert records["fallback"].all()
+    assert model.datacollector.get_model_vars_dataframe()["cooperation"].iloc[-1] == 1.0  # the fallback
+
+
+def towards_all(model):
+    return {
+        p.cell.coordinate: (*tuple(p.move_towards(n.unique_id) for n in p.neighbours), p.score)
+        for p in model.agents
+    }
+
+
+def test_the_embedded_local_model_plays_one_move_by_scoring_and_each_move_by_grammar():
+    scored = CooperationModel(width=3, height=3, rng=1, llm_share=1.0)
+    scored.step()
+    scored.step()
+    records = scored.llm.log.to_dataframe()
+    assert set(records["action"]) <= {"cooperate", "defect"}
+    assert all(sum(p.values()) == pytest.approx(1.0) for p in records["probabilities"])
+
+    each = CooperationModel(width=3, height=3, rng=1, llm_share=0.12, llm_moves="each")
+    each.step()
+    each.step()
+    (record,) = each.llm.log.to_dataframe().to_dict("records")
+    assert not record["fallback"]
+    assert len(json.loads(record["raw"])["moves"]) == 8
