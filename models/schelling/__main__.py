@@ -16,7 +16,7 @@ import time
 
 import pandas as pd
 
-from mesa_llm import FaultyChatModel, LLMRuntime
+from mesa_llm import BackendError, FaultyChatModel, LLMRuntime, resolve_backend
 from models.schelling import SchellingModel, rule_following_backend
 
 
@@ -85,14 +85,12 @@ def main() -> None:
         ),
     ]
     if args.backend != "none":
-        rows.append(
-            run(
-                f"{args.llm_share:.0%} LLM, {args.backend}",
-                llm_share=args.llm_share,
-                backend=args.backend,
-                **common,
-            )
-        )
+        try:
+            backend = resolve_backend(args.backend)
+        except BackendError as exc:
+            parser.exit(2, f"{exc}\n(--backend none leaves that run out.)\n")
+        label = f"{args.llm_share:.0%} LLM, {args.backend}"
+        rows.append(run(label, llm_share=args.llm_share, backend=backend, **common))
     table = pd.DataFrame(rows).set_index("run")
     with pd.option_context(
         "display.width", 200, "display.max_columns", None, "display.float_format", "{:.2f}".format
