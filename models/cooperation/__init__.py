@@ -3,12 +3,14 @@
 from mesa_llm.scenarios import ScenarioSpec
 from models.cooperation.agents import (
     STRATEGIES,
+    LLMPartnerPlayer,
     LLMPlayer,
     Move,
     Player,
     RulePlayer,
     Situation,
     rule_following_backend,
+    tit_for_tat_answer,
 )
 from models.cooperation.model import CooperationModel, Payoffs
 
@@ -29,6 +31,7 @@ __all__ = [
     "SCENARIO",
     "STRATEGIES",
     "CooperationModel",
+    "LLMPartnerPlayer",
     "LLMPlayer",
     "Move",
     "Payoffs",
@@ -36,4 +39,5 @@ __all__ = [
     "RulePlayer",
     "Situation",
     "rule_following_backend",
+    "tit_for_tat_answer",
 ]

@@ -1,4 +1,4 @@
-"""Players of the spatial prisoner's dilemma: one base class, rule strategies and (later) LLMs.
+"""Players of the spatial prisoner's dilemma: one base class, rule strategies and LLM players.
 
 Every round each player chooses a move for each neighbour (its partners), payoffs are
 computed in code from the payoff matrix, and every ``update_every`` rounds players may
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from models.cooperation.model import CooperationModel
 
 __all__ = [
+    "MEMORY_STRATEGIES",
     "STRATEGIES",
+    "ImitationAnswer",
     "LLMPartnerPlayer",
     "LLMPlayer",
     "Move",
@@ -35,8 +37,10 @@ __all__ = [
     "Player",
     "RulePlayer",
     "Situation",
+    "partner_moves_space",
     "rule_following_backend",
     "strategy_move",
+    "tit_for_tat_answer",
 ]
 
 
@@ -357,6 +361,7 @@ class ImitationAnswer:
     imitate_first: bool
 
     def __call__(self, messages: list[BaseMessage]) -> str:
+        """The move an imitating ALLC/ALLD player would make, read off the prompt."""
         text = str(messages[-1].content)
         played = int(_ROUND.search(text).group(1)) - 1  # type: ignore[union-attr]
         own = _OWN.search(text)
@@ -404,9 +409,8 @@ def strategy_move(strategy: str, memory: tuple[Move, Move, bool] | None, model: 
             first encounter.
         model: the model, whose ``random`` draws RANDOM's coin.
     """
-    if strategy == "ALLC":
+    if strategy == "ALLC":  # the unconditional strategies need no memory
         return C
-        # the unconditional strategies need no memory
     if strategy == "ALLD":
         return D
     if strategy == "RANDOM":
