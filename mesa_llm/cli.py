@@ -338,21 +338,11 @@ def _show_summary(console: Console, spec: ScenarioSpec, steps: int, result: runs
     calls = Table(title="LLM decisions")
     calls.add_column("count")
     calls.add_column("value", justify="right")
-    for name in (
-        "decisions",
-        "calls",
-        "cache_hits",
-        "shared",
-        "tokens_in",
-        "tokens_out",
-        "parse_failures",
-        "retries",
-        "errors",
-        "timeouts",
-        "fallbacks",
-    ):
-        calls.add_row(name.replace("_", " "), f"{totals[name]:,}")
-    calls.add_row("mean latency", f"{totals['mean_latency_s'] * 1000:.1f} ms")
+    latency = totals.pop("mean_latency_s")
+    del totals["latency_s"]  # the sum over calls; the mean is shown
+    for name, value in totals.items():
+        calls.add_row(name.replace("_", " "), f"{value:,}")
+    calls.add_row("mean latency", f"{latency * 1000:.1f} ms")
     console.print(metrics)
     console.print(calls)
 

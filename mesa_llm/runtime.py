@@ -221,6 +221,24 @@ class LLMRuntime:
         self._slots = weakref.WeakKeyDictionary()
         self._flush_after_decisions = True
 
+    @classmethod
+    def for_model(
+        cls,
+        backend: BaseChatModel | str | None = None,
+        cache: ResponseCache | None = None,
+        runtime: LLMRuntime | None = None,
+    ) -> LLMRuntime:
+        """The runtime of a scenario model that takes ``backend``, ``cache`` and ``runtime`` options.
+
+        Raises:
+            ValueError: if ``runtime`` is given together with ``backend`` or ``cache``.
+        """
+        if runtime is None:
+            return cls(backend, cache=cache)
+        if backend is not None or cache is not None:
+            raise ValueError("Pass backend= and cache= to your LLMRuntime, or pass no runtime=, not both.")
+        return runtime
+
     @property
     def default_backend(self) -> BaseChatModel:
         """The backend of agents that have none: the runtime's, or the embedded local model.

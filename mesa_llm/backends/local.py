@@ -196,9 +196,10 @@ class LocalChatModel(OptionScorer, BaseChatModel):
     ) -> ChatResult:
         function = tools[0]["function"] if tools else None
         schema = json.dumps(_bounded(function["parameters"]), sort_keys=True) if function else None
-        seed = self._sample_seed(messages, schema)
+        chat = _chat(messages)
+        seed = self._sample_seed(chat, schema)
         text, tokens_in, tokens_out = self.engine.complete(
-            _chat(messages), seed=seed, schema=schema, stop=stop, **self.sampling
+            chat, seed=seed, schema=schema, stop=stop, **self.sampling
         )
         usage = {
             "input_tokens": tokens_in,
@@ -220,11 +221,11 @@ class LocalChatModel(OptionScorer, BaseChatModel):
         """The probability of each option as the whole answer, from the model's logits."""
         return self.engine.score(_chat(messages), options)
 
-    def _sample_seed(self, messages: list[BaseMessage], schema: str | None) -> int:
+    def _sample_seed(self, chat: list[dict[str, str]], schema: str | None) -> int:
         """The seed of this answer: ``seed``, or at a temperature above 0 one per repeat of the prompt."""
         if self.temperature == 0:
             return self.seed
-        key = json.dumps([_chat(messages), schema])
+        key = json.dumps([chat, schema])
         n = self._samples[key]
         self._samples[key] += 1
         digest = hashlib.sha256(f"{self.seed}|{n}|{key}".encode()).digest()

@@ -15,6 +15,7 @@ from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeuma
 from mesa_llm import LLMRuntime
 from mesa_llm.cache import ResponseCache
 from mesa_llm.datacollection import DataCollector
+from mesa_llm.mixing import llm_share_indices
 from models.cooperation.agents import (
     STRATEGIES,
     LLMPartnerPlayer,
@@ -172,8 +173,7 @@ class CooperationModel(Model):
             raise ValueError(f"llm_imitation must be 'llm' or 'rule', got {llm_imitation!r}.")
         if not 0.0 <= llm_share <= 1.0:
             raise ValueError(f"llm_share must be a fraction in [0, 1], got {llm_share}.")
-        if runtime is not None and (backend is not None or cache is not None):
-            raise ValueError("Pass backend= and cache= to your LLMRuntime, or pass no runtime=, not both.")
+        llm_runtime = LLMRuntime.for_model(backend, cache, runtime)
         super().__init__(rng=rng)
         self.update = update
         self.update_every = update_every
@@ -191,19 +191,14 @@ class CooperationModel(Model):
         else:
             grid_type = OrthogonalMooreGrid if neighbourhood == "moore" else OrthogonalVonNeumannGrid
             self.grid = grid_type((width, height), torus=torus, capacity=1, random=self.random)
-        self.llm = runtime if runtime is not None else LLMRuntime(backend, cache=cache)
+        self.llm = llm_runtime
 
         uniform = len(set(weights)) == 1
         cells = self.grid.all_cells.cells
         drawn = [
             self.random.choice(names) if uniform else self.random.choices(names, weights)[0] for _ in cells
         ]
-        k = round(llm_share * len(cells))
-        llm = (
-            set(range(k))
-            if k in (0, len(cells))
-            else set(self.rng.choice(len(cells), k, replace=False).tolist())
-        )
+        llm = llm_share_indices(self.rng, len(cells), llm_share)
         for index, (cell, strategy) in enumerate(zip(cells, drawn, strict=True)):
             if index in llm:
                 (LLMPartnerPlayer if llm_moves == "each" else LLMPlayer)(

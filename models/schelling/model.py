@@ -15,6 +15,7 @@ from mesa.discrete_space import DiscreteSpace, Network, OrthogonalMooreGrid
 from mesa_llm import LLMRuntime
 from mesa_llm.cache import ResponseCache
 from mesa_llm.datacollection import DataCollector
+from mesa_llm.mixing import llm_share_indices
 from models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
 
 __all__ = ["SchellingModel"]
@@ -82,8 +83,6 @@ class SchellingModel(Model):
         rng: Any = None,
     ) -> None:
         _check_parameters(width, height, density, minority_pc, homophily, radius, llm_share, llm_counts)
-        if runtime is not None and (backend is not None or cache is not None):
-            raise ValueError("Pass backend= and cache= to your LLMRuntime, or pass no runtime=, not both.")
         super().__init__(rng=rng)
         self.density = density
         self.minority_pc = minority_pc
@@ -102,7 +101,7 @@ class SchellingModel(Model):
             if self.random.random() < density
         ]
         llm = self._choose_llm_residents([group for _, group in placements], llm_share, llm_counts)
-        self.llm = runtime if runtime is not None else LLMRuntime(backend, cache=cache)
+        self.llm = LLMRuntime.for_model(backend, cache, runtime)
         for index, (cell, group) in enumerate(placements):
             if index in llm:
                 LLMResident(self, cell, group, runtime=self.llm)
@@ -123,10 +122,7 @@ class SchellingModel(Model):
     ) -> set[int]:
         """Indices of the residents that decide with a language model, drawn from ``self.rng``."""
         if counts is None:
-            k = round(share * len(groups))
-            if k in (0, len(groups)):
-                return set(range(k))
-            return {int(i) for i in self.rng.choice(len(groups), size=k, replace=False)}
+            return llm_share_indices(self.rng, len(groups), share)
         chosen: set[int] = set()
         for group, k in counts.items():
             members = [i for i, g in enumerate(groups) if g == group]

@@ -9,6 +9,7 @@ import pytest
 
 from models.cooperation import CooperationModel, Move
 from models.cooperation.agents import Play, strategy_move
+from tests.models.cooperation.games import game
 
 C, D = Move.COOPERATE, Move.DEFECT
 
@@ -16,17 +17,6 @@ C, D = Move.COOPERATE, Move.DEFECT
 def towards(player):
     """The player's move towards each neighbour this round."""
     return {n.unique_id: player.move_towards(n.unique_id) for n in player.neighbours}
-
-
-def game(graph, *strategies, **kwargs):
-    """A model on ``graph`` whose player on node i starts with ``strategies[i]`` (kept unless told)."""
-    model = CooperationModel(graph=graph, **{"strategies": ("ALLC",), "update": "keep", "rng": 0, **kwargs})
-    players = sorted(model.agents, key=lambda p: p.cell.coordinate)
-    for player, strategy in zip(players, strategies, strict=True):
-        opening = strategy_move(strategy, None, model)
-        player.strategy = player.opening = strategy
-        player.move, player.moves = opening, {}
-    return model, players
 
 
 def moves_towards(model, player, partner, rounds):

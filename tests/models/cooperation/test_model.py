@@ -6,21 +6,10 @@ import pytest
 from mesa.examples import PdGrid
 
 from models.cooperation import STRATEGIES, CooperationModel, Move, Payoffs
-from models.cooperation.agents import strategy_move
+from tests.models.cooperation.games import game
 
 C, D = Move.COOPERATE, Move.DEFECT
 AXELROD = Payoffs(R=3.0, S=0.5, T=5.0, P=1.0)  # distinct values, so sums show which games were played
-
-
-def game(graph, *strategies, **kwargs):
-    """A model on ``graph`` whose player on node i starts with ``strategies[i]`` (kept unless told)."""
-    model = CooperationModel(graph=graph, **{"strategies": ("ALLC",), "update": "keep", "rng": 0, **kwargs})
-    players = sorted(model.agents, key=lambda p: p.cell.coordinate)
-    for player, strategy in zip(players, strategies, strict=True):
-        opening = strategy_move(strategy, None, model)
-        player.strategy = player.opening = strategy
-        player.move, player.moves = opening, {}
-    return model, players
 
 
 def strategies_of(players):
