@@ -6,8 +6,12 @@ progress, summaries and errors with rich.
 
 from __future__ import annotations
 
+import importlib.util
 import random
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -166,6 +170,66 @@ def models() -> None:
         console.print("No scenarios installed (entry point group 'mesa_llm.scenarios').")
     for spec in available.values():
         console.print(_parameter_table(spec))
+
+
+@app.command()
+def viz(
+    scenario: Annotated[
+        str, typer.Argument(help="The scenario whose dashboard to serve (see 'mesa-llm models').")
+    ],
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on (0 picks a free one).")] = 8765,
+) -> None:
+    """Serve a scenario's Solara dashboard; open the printed address in a browser.
+
+    The page's front-end assets are fetched from the npm registry once (into Solara's asset
+    folder), after which the dashboard works offline.
+    """
+    err = Console(stderr=True)
+    try:
+        spec = find_scenario(scenario)
+    except ValueError as exc:
+        _fail(err, exc)
+    app_file = _app_file(err, spec)
+    try:
+        from mesa_llm.viz import assets
+    except ImportError as exc:
+        _fail(
+            err,
+            f"The dashboard needs the viz extra ({exc.name} is missing): pip install 'mesa-llm-lab[viz]'.",
+        )
+    if assets.missing_assets():
+        err.print("Fetching the dashboard's front-end assets from the npm registry (once)...")
+        try:
+            assets.fetch_assets()
+        except RuntimeError as exc:
+            err.print(f"[yellow]Warning:[/] {escape(str(exc))} The page will load them from Solara's CDN.")
+    command = [sys.executable, "-m", "solara", "run", str(app_file), "--host", host, "--port", str(port)]
+    err.print(f"Serving the {spec.name} dashboard; Ctrl-C stops it.")
+    with subprocess.Popen([*command, "--production", "--no-open"]) as server:
+        try:
+            code = server.wait()
+        except KeyboardInterrupt:  # a terminal's Ctrl-C reached the server too; a kill -INT did not
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.terminate()
+            code = 0  # stopped as asked
+    raise typer.Exit(code)
+
+
+def _app_file(err: Console, spec: ScenarioSpec) -> Path:
+    """The file of the scenario's dashboard module; exits with a message when it has none."""
+    if spec.app is None:
+        _fail(err, f"The scenario {spec.name} has no dashboard: its ScenarioSpec sets no app module.")
+    found = importlib.util.find_spec(spec.app)
+    if found is None or found.origin is None:
+        _fail(
+            err,
+            f"The dashboard module {spec.app!r} of {spec.name} cannot be found; is its package installed?",
+        )
+    return Path(found.origin)
 
 
 def _settings(

@@ -319,6 +319,7 @@ def metrics_figure(frame: pd.DataFrame, metrics: tuple[str, ...], title: str) ->
     (nothing to close; safe in threads), and is saved with Agg: ``figure.savefig(path)``.
     """
     from matplotlib.figure import Figure  # imported on use: it takes a while
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(4.5 * max(len(metrics), 1), 4), layout="constrained")
     axes = figure.subplots(1, max(len(metrics), 1), squeeze=False)[0]
@@ -331,6 +332,7 @@ def metrics_figure(frame: pd.DataFrame, metrics: tuple[str, ...], title: str) ->
                 ax.plot(frame.index, frame[column], styles[population], label=labels[population])
         ax.set_title(metric)
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ax.lines:
             ax.legend()
     figure.suptitle(title)

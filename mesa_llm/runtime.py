@@ -36,9 +36,23 @@ from mesa_llm.cache import CachedAnswer, ResponseCache, cache_key
 from mesa_llm.prompts import Messages, to_langchain
 from mesa_llm.records import CallLog, CallRecord
 
-__all__ = ["LLMRuntime"]
+__all__ = ["LLMRuntime", "PhaseProgress"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PhaseProgress:
+    """How far the latest LLM decision phase has come, for progress displays.
+
+    Attributes:
+        prompts: the distinct prompts of the phase (identical prompts are asked once).
+        answered: how many of them have been answered (by the backend, the cache or the
+            fallback).
+    """
+
+    prompts: int = 0
+    answered: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +234,7 @@ class LLMRuntime:
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots]
         self._slots = weakref.WeakKeyDictionary()
         self._flush_after_decisions = True
+        self.progress = PhaseProgress()
 
     @classmethod
     def for_model(
@@ -364,13 +379,15 @@ class LLMRuntime:
         leaders: dict[str, _Request] = {}
         for request in requests:
             leaders.setdefault(request.key, request)
-        outcomes = dict(
-            zip(
-                leaders,
-                await asyncio.gather(*(self._decide(r, slots) for r in leaders.values())),
-                strict=True,
-            )
-        )
+        progress = self.progress = PhaseProgress(prompts=len(leaders))
+
+        async def decide(request: _Request) -> tuple[Any, CallRecord]:
+            try:
+                return await self._decide(request, slots)
+            finally:
+                progress.answered += 1
+
+        outcomes = dict(zip(leaders, await asyncio.gather(*map(decide, leaders.values())), strict=True))
         actions = []
         for request in requests:
             action, record = outcomes[request.key]

@@ -90,6 +90,8 @@ class ScenarioSpec:
             ``{metric}_rule`` and ``{metric}_llm`` where the model reports them.
         rule_backend: builds, from the model's parameters, a deterministic chat model
             with which LLM agents behave exactly as rule agents.
+        app: the module of its Solara dashboard (``mesa-llm viz``), e.g.
+            ``"models.schelling.app"``, which defines ``page``.
     """
 
     name: str
@@ -97,6 +99,7 @@ class ScenarioSpec:
     summary: str
     metrics: tuple[str, ...]
     rule_backend: Callable[[Mapping[str, Any]], BaseChatModel] | None = None
+    app: str | None = None
 
     def parameters(self) -> dict[str, Parameter]:
         """The parameters a command line can set, in signature order."""

@@ -6,6 +6,11 @@
 # binary wheels. It is built once per machine with -DGGML_NATIVE=OFF (the default native
 # build crashes on some CPUs) and the wheel is kept in $MESA_LLM_WHEELS (default
 # ~/.cache/mesa-llm-lab/wheels) for the next setup; without that cache it is built again.
+#
+# The "viz" extra (Solara dashboards) also needs Solara's front-end assets (JavaScript, CSS,
+# fonts), which a page otherwise loads from a CDN and never renders without: they are fetched
+# from the npm registry (npm required) into .venv/share/solara/cdn, where `solara run` finds
+# them, and their tarballs kept in ~/.cache/mesa-llm-lab/npm (see mesa_llm/viz/assets.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-dev}"
@@ -54,3 +59,6 @@ if [[ ",${extras}," == *",local,"* ]]; then
     install_llama_cpp
 fi
 "${pip[@]}" install --quiet -e ".[${extras}]"
+if [[ ",${extras}," == *",viz,"* ]]; then
+    .venv/bin/python -m mesa_llm.viz.assets
+fi

@@ -25,6 +25,7 @@ SCENARIO = ScenarioSpec(
     summary="Axelrod's evolution of cooperation: neighbours play the prisoner's dilemma, imitate the best.",
     metrics=("cooperation", "mean_payoff"),
     rule_backend=_rule_backend,
+    app="models.cooperation.app",
 )
 
 __all__ = [

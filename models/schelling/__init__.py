@@ -21,6 +21,7 @@ SCENARIO = ScenarioSpec(
     summary="Schelling's segregation: residents stay or move by how many neighbours share their group.",
     metrics=("pct_happy", "segregation", "moves"),
     rule_backend=_rule_backend,
+    app="models.schelling.app",
 )
 
 __all__ = [

@@ -1,0 +1,32 @@
+"""Solara components and dashboards for mesa_llm models (install the ``viz`` extra).
+
+- :func:`ScenarioDashboard`: the page of a scenario (space, metrics, controls, LLM panel,
+  agent inspector, transcript), used by every ``models/*/app.py``.
+- :func:`LLMPanel`, :func:`AgentInspector`, :func:`Transcript`: the LLM components, reusable
+  in any Mesa ``SolaraViz`` page of a model with ``mesa_llm`` agents
+  (:func:`make_llm_panel`, :func:`make_agent_inspector`, :func:`make_transcript`).
+- :func:`population_portrayal`: a Mesa portrayal that marks rule and LLM agents apart.
+"""
+
+from mesa_llm.viz.components import (
+    AgentInspector,
+    LLMPanel,
+    Transcript,
+    make_agent_inspector,
+    make_llm_panel,
+    make_transcript,
+)
+from mesa_llm.viz.dashboard import ScenarioDashboard
+from mesa_llm.viz.portrayal import population, population_portrayal
+
+__all__ = [
+    "AgentInspector",
+    "LLMPanel",
+    "ScenarioDashboard",
+    "Transcript",
+    "make_agent_inspector",
+    "make_llm_panel",
+    "make_transcript",
+    "population",
+    "population_portrayal",
+]

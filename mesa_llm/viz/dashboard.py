@@ -1,0 +1,439 @@
+"""A Solara dashboard for a scenario: its space, its metrics, and its LLM decisions.
+
+:func:`ScenarioDashboard` is the page of every scenario in ``models/`` (``solara run
+models/schelling/app.py`` or ``mesa-llm viz schelling``). It shows:
+
+- the space, drawn with Mesa's ``SpaceRenderer`` (Altair) and a portrayal that marks each
+  agent's population (see :mod:`mesa_llm.viz.portrayal`); clicking an agent selects it;
+- the scenario's metrics over time, for all, rule and LLM agents (the plot of ``mesa-llm run``);
+- controls: Mesa-style parameter inputs, ``llm_share``, the backend (the embedded local
+  model, the scenario's rule-following model, or a ``provider:model`` string) and the seed;
+  Reset, Play/Pause and Step;
+- the LLM panel, the agent inspector and the transcript of :mod:`mesa_llm.viz.components`.
+
+Steps run in a background thread, so the page stays responsive while the LLM phase of a step
+runs: it shows how many of the phase's prompts are answered, and the agent inspector and the
+transcript can be used meanwhile. The space and the plots show the state after the last
+completed step; they are drawn from a snapshot taken between steps, never from a model that
+is half-way through one. (Mesa's ``SolaraViz`` runs a Step button's step in the server's
+event handler, which blocks the page for the whole LLM phase; that is why this page has its
+own controller.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import solara
+from langchain_core.language_models import BaseChatModel
+from mesa import Agent, Model
+from mesa.visualization import SpaceRenderer
+from mesa.visualization.components import AgentPortrayalStyle
+from mesa.visualization.solara_viz import UserInputs
+from mesa.visualization.user_param import Slider
+from mesa.visualization.utils import force_update
+
+from mesa_llm.backends import BackendError, backend_name
+from mesa_llm.cache import InMemoryCache, ResponseCache
+from mesa_llm.runs import RULE_BACKEND, RunConfig, build_model, metrics_figure, resolve_run_backend
+from mesa_llm.runtime import PhaseProgress
+from mesa_llm.scenarios import ScenarioSpec, find_scenario
+from mesa_llm.viz.components import AgentInspector, LLMPanel, Transcript
+from mesa_llm.viz.portrayal import LEGEND, population
+
+__all__ = ["ScenarioDashboard", "Session", "Snapshot"]
+
+logger = logging.getLogger(__name__)
+
+#: The backend choice that reveals a text field for a LangChain ``provider:model`` string.
+OTHER_BACKEND = "provider:model"
+
+# Colour of the ring around the selected agent.
+_SELECTED = "#f5b800"
+# How often the status line refreshes while a step runs (seconds).
+_POLL_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the page draws of a model between two steps.
+
+    Attributes:
+        steps: the model's completed steps.
+        running: whether the model can step further.
+        frame: its model reporters so far (a copy).
+        agents: the Altair layer of its agents (None when the space is empty).
+    """
+
+    steps: int
+    running: bool
+    frame: pd.DataFrame
+    agents: alt.Chart | None
+
+
+@dataclass(slots=True)
+class Session:
+    """A model built from the page's settings, with what draws it.
+
+    Attributes:
+        config: the run configuration it was built from.
+        model: the model.
+        renderer: Mesa's space renderer bound to the model.
+        structure: the Altair layer of the space's structure (drawn once).
+    """
+
+    config: RunConfig
+    model: Model
+    renderer: SpaceRenderer
+    structure: alt.Chart | None
+
+    @classmethod
+    def start(
+        cls,
+        config: RunConfig,
+        portrayal: Callable[[Agent], AgentPortrayalStyle],
+        backends: Mapping[str, BaseChatModel],
+        cache: ResponseCache | None,
+    ) -> Session:
+        """Build the model of ``config`` and its renderer.
+
+        Raises:
+            BackendError: for a backend that cannot be created.
+            ValueError: for parameters the model rejects.
+        """
+        chat_model = backends[config.backend] if config.backend in backends else resolve_run_backend(config)
+        model = build_model(config, chat_model, cache if cache is not None else InMemoryCache())
+        renderer = SpaceRenderer(model, backend="altair").setup_agents(portrayal)
+        return cls(config, model, renderer, renderer.draw_structure())
+
+    def snapshot(self) -> Snapshot:
+        """The model's state for drawing; call it between steps."""
+        model = self.model
+        return Snapshot(
+            steps=model.steps,
+            running=model.running,
+            frame=model.datacollector.get_model_vars_dataframe().copy(),
+            agents=self.renderer.draw_agents() if len(model.agents) else None,
+        )
+
+    def first_llm_agent(self) -> int | None:
+        """The smallest id of an LLM agent, or None when all agents follow rules."""
+        ids = [a.unique_id for a in self.model.agents if population(a) == "llm"]
+        return min(ids) if ids else None
+
+
+def _in_thread(function: Callable[[], Any]) -> Future:
+    """Run ``function`` in a new daemon thread; its result or exception comes in the future."""
+    future: Future = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(function())
+        except BaseException as exc:  # handed to the waiting thread
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="mesa-llm-step", daemon=True).start()
+    return future
+
+
+def _inputs(spec: ScenarioSpec, model_params: Mapping[str, Any] | None) -> tuple[dict, dict]:
+    """Mesa-style user inputs and fixed values of a scenario's page.
+
+    Without ``model_params`` every settable parameter of the scenario gets an input
+    (a checkbox for a flag, a text field otherwise). ``llm_share`` gets a slider unless
+    ``model_params`` sets it.
+    """
+    if model_params is None:
+        model_params = {
+            name: {"type": "Checkbox" if p.kind is bool else "InputText", "value": p.default, "label": name}
+            for name, p in spec.parameters().items()
+            if name != "llm_share"
+        }
+    inputs, fixed = {}, {}
+    for name, options in model_params.items():
+        if isinstance(options, Slider):
+            inputs[name] = {
+                "type": "SliderFloat" if options.is_float_slider else "SliderInt",
+                "label": options.label,
+                "value": options.value,
+                "min": options.min,
+                "max": options.max,
+                "step": options.step,
+            }
+        elif isinstance(options, dict) and "type" in options:
+            inputs[name] = dict(options)
+        else:
+            fixed[name] = options
+    if "llm_share" in spec.parameters() and "llm_share" not in model_params:
+        inputs["llm_share"] = {
+            "type": "SliderFloat",
+            "label": "LLM share",
+            "value": 0.25,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.05,
+        }
+    return inputs, fixed
+
+
+def _typed(spec: ScenarioSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario's defaults overridden by ``values``; text of typed parameters is converted.
+
+    Raises:
+        ValueError: for a value that is not of its parameter's type.
+    """
+    parameters = spec.parameters()
+    typed = {name: p.default for name, p in parameters.items()}
+    for name, value in values.items():
+        parameter = parameters.get(name)
+        if parameter is not None and isinstance(value, str) and parameter.kind is not str:
+            value = parameter.convert(value)
+        typed[name] = value
+    return typed
+
+
+@solara.component
+def ScenarioDashboard(
+    scenario: ScenarioSpec | str,
+    agent_portrayal: Callable[[Agent], AgentPortrayalStyle],
+    model_params: Mapping[str, Any] | None = None,
+    *,
+    backend: str = "local",
+    backends: Mapping[str, BaseChatModel] | None = None,
+    seed: int = 1,
+    play_interval: float = 0.0,
+    cache: ResponseCache | None = None,
+    name: str | None = None,
+):
+    """The dashboard of a scenario: space, metrics, controls, LLM panel, inspector, transcript.
+
+    Args:
+        scenario: the scenario, or its name (see ``mesa-llm models``).
+        agent_portrayal: how to draw an agent, e.g. from
+            :func:`~mesa_llm.viz.portrayal.population_portrayal`.
+        model_params: the model's parameters in Mesa's ``SolaraViz`` format: a dict of
+            inputs (``{"type": "SliderFloat", "value": ..., "min": ..., ...}``, ``Slider``)
+            and fixed values; None gives every scenario parameter a text input.
+        backend: the backend chosen when the page opens: ``"local"``, ``"rule"``, a
+            ``provider:model`` string or a key of ``backends``.
+        backends: more chat models to offer, by name (your own LangChain models).
+        seed: the seed chosen when the page opens.
+        play_interval: seconds to wait between steps while playing.
+        cache: a response cache shared by every model the page builds (e.g. a
+            :class:`~mesa_llm.cache.SQLiteCache`); None gives each model its own in-memory one.
+        name: the page's title; the scenario's name by default.
+    """
+    spec = find_scenario(scenario) if isinstance(scenario, str) else scenario
+    extra = dict(backends or {})
+    inputs, fixed = solara.use_memo(lambda: _inputs(spec, model_params), [])
+    choices = ["local", *([RULE_BACKEND] if spec.rule_backend else []), *extra, OTHER_BACKEND]
+    known = backend in choices
+
+    values = solara.use_reactive({name: options["value"] for name, options in inputs.items()})
+    chosen = solara.use_reactive(backend if known else OTHER_BACKEND)
+    custom = solara.use_reactive("" if known else backend)
+    seed_value = solara.use_reactive(seed)
+    session = solara.use_reactive(None)
+    snapshot = solara.use_reactive(None)
+    selected = solara.use_reactive(None)
+    problem = solara.use_reactive(None)
+    progress = solara.use_reactive(None)
+    playing = solara.use_reactive(False)
+    closed = solara.use_memo(threading.Event, [])
+
+    def wanted() -> RunConfig:
+        choice = custom.value.strip() if chosen.value == OTHER_BACKEND else chosen.value
+        if not choice:
+            raise BackendError(f"Enter a LangChain {OTHER_BACKEND} string, e.g. openai:gpt-4o-mini.")
+        params = _typed(spec, {**fixed, **values.value})
+        return RunConfig(spec, params, steps=0, seed=int(seed_value.value or 0), backend=choice)
+
+    def reset() -> None:
+        try:
+            started = Session.start(wanted(), agent_portrayal, extra, cache)
+        except (BackendError, ValueError, TypeError) as exc:
+            problem.set(f"Could not build the model: {exc}")
+            return
+        problem.set(None)
+        playing.set(False)
+        session.set(started)
+        snapshot.set(started.snapshot())
+        selected.set(started.first_llm_agent())
+        force_update()
+
+    solara.use_effect(reset, [])
+    solara.use_effect(lambda: closed.set, [])  # stop playing when the page closes
+
+    def advance() -> None:
+        current = session.value
+        runtime = current.model.llm
+        try:
+            while True:
+                runtime.progress = PhaseProgress()
+                started = time.perf_counter()
+                step = _in_thread(current.model.step)
+                while True:
+                    try:
+                        step.result(timeout=_POLL_S)
+                        break
+                    except TimeoutError:
+                        phase = runtime.progress
+                        progress.set((phase.answered, phase.prompts, time.perf_counter() - started))
+                snapshot.set(current.snapshot())
+                force_update()
+                if closed.is_set() or not playing.value or not current.model.running:
+                    break
+                time.sleep(play_interval)
+        except Exception as exc:
+            logger.exception("the step failed")
+            problem.set(f"The step failed: {type(exc).__name__}: {exc}")
+        finally:
+            progress.set(None)
+            playing.set(False)
+
+    task = solara.lab.use_task(advance, dependencies=None, raise_error=False)  # type: ignore[misc]
+    busy = task.pending
+
+    def play_pause() -> None:
+        if playing.value:
+            playing.set(False)
+        else:
+            playing.set(True)
+            if not busy:
+                task()
+
+    current: Session | None = session.value
+    shown: Snapshot | None = snapshot.value
+    title = name or spec.name
+    solara.Title(f"{title} · mesa_llm")
+    with solara.Columns([1, 3], classes=["mesa-llm-dashboard"]):
+        with solara.Column():
+            solara.Markdown(f"## {title}\n{spec.summary}")
+            with solara.Card("Controls"):
+                with solara.Row():
+                    solara.Button("Reset", on_click=reset, disabled=busy, color="primary", outlined=True)
+                    solara.Button(
+                        "Pause" if playing.value else "Play",
+                        on_click=play_pause,
+                        disabled=current is None or (shown is not None and not shown.running),
+                        color="primary",
+                    )
+                    solara.Button(
+                        "Step",
+                        on_click=lambda: task(),
+                        disabled=busy or current is None or (shown is not None and not shown.running),
+                        color="primary",
+                    )
+                _Status(shown, progress.value, busy)
+                if problem.value:
+                    solara.Error(problem.value, classes=["mesa-llm-problem"])
+            with solara.Card("Model parameters"):
+                shown_inputs = {n: {**o, "value": values.value.get(n, o["value"])} for n, o in inputs.items()}
+                UserInputs(shown_inputs, on_change=lambda n, v: values.set({**values.value, n: v}))
+                solara.Select("backend", values=choices, value=chosen)
+                if chosen.value == OTHER_BACKEND:
+                    solara.InputText("provider:model", value=custom, continuous_update=False)
+                solara.InputInt("seed", value=seed_value)
+                if current is not None and _pending_changes(current, wanted):
+                    solara.Info("Changed settings apply on Reset.", dense=True)
+            if current is not None:
+                with solara.Card("LLM calls"):
+                    _BackendLine(current)
+                    LLMPanel(current.model)
+        with solara.Column():
+            if current is None or shown is None:
+                solara.Info("Building the model…" if problem.value is None else "No model yet.")
+                return
+            with solara.Columns([1, 1]):
+                with solara.Card("Space"):
+                    _SpaceView(current, shown, selected)
+                with solara.Card("Agent inspector"):
+                    AgentInspector(current.model, selected)
+            with solara.Card("Metrics: all, rule and LLM agents"):
+                _MetricsView(spec, shown)
+            with solara.Card("Transcript of the last step"):
+                Transcript(current.model)
+
+
+def _pending_changes(current: Session, wanted: Callable[[], RunConfig]) -> bool:
+    try:
+        config = wanted()
+    except (BackendError, ValueError):
+        return True
+    old = current.config
+    return (config.params, config.seed, config.backend) != (dict(old.params), old.seed, old.backend)
+
+
+@solara.component
+def _Status(shown: Snapshot | None, progress: tuple[int, int, float] | None, busy: bool):
+    with solara.Div(classes=["mesa-llm-status"]):
+        if shown is None:
+            solara.Text("No model.")
+        elif busy:
+            answered, prompts, elapsed = progress or (0, 0, 0.0)
+            phase = f"LLM phase: {answered} of {prompts} prompts answered" if prompts else "deciding"
+            solara.Text(f"Step {shown.steps + 1} running · {phase} · {elapsed:.1f} s")
+            solara.ProgressLinear(100 * answered / prompts if prompts else True)
+        else:
+            state = "" if shown.running else " · the model stopped running"
+            solara.Text(f"Step {shown.steps}{state}")
+
+
+@solara.component
+def _BackendLine(current: Session):
+    llm = current.model.llm
+    chat = llm.backend
+    text = backend_name(chat) if chat is not None else "none (no LLM agents)"
+    solara.Text(f"Backend: {current.config.backend} → {text}", classes=["mesa-llm-backend"])
+
+
+@solara.component
+def _SpaceView(current: Session, shown: Snapshot, selected: solara.Reactive[int | None]):
+    def on_click(datum: Any) -> None:
+        if isinstance(datum, dict) and datum.get("id") is not None:
+            selected.set(int(datum["id"]))
+
+    layers = [layer for layer in (current.structure, shown.agents) if layer is not None]
+    if shown.agents is not None and selected.value is not None:
+        ring = (
+            shown.agents.transform_filter(alt.datum.id == selected.value)
+            .mark_point(filled=False, aria=False)
+            .encode(
+                size=alt.value(500),
+                shape=alt.value("circle"),
+                fill=alt.value("transparent"),
+                stroke=alt.value(_SELECTED),
+                strokeWidth=alt.value(3),
+                opacity=alt.value(1),
+            )
+        )
+        layers.append(ring)
+    if not layers:
+        solara.Text("The space is empty.")
+        return
+    chart = alt.layer(*layers).resolve_axis(x="independent", y="independent")
+    with solara.Div(classes=["mesa-llm-space"]):
+        # SVG (not canvas) through vega-embed's embedOptions: every agent is an element with
+        # an aria label ("id: 12; population: LLM; ..."), for screen readers and browser tests.
+        chart = (
+            chart.configure_view(stroke="black", strokeWidth=1.5)
+            .configure_legend(disable=True)
+            .properties(usermeta={"embedOptions": {"renderer": "svg", "actions": False}})
+        )
+        solara.FigureAltair(chart, on_click=on_click)
+    solara.Text(LEGEND + "   ◯ selected", style={"font-size": "0.85em"})
+
+
+@solara.component
+def _MetricsView(spec: ScenarioSpec, shown: Snapshot):
+    figure = solara.use_memo(lambda: metrics_figure(shown.frame, spec.metrics, ""), [shown])
+    with solara.Div(classes=["mesa-llm-metrics"]):
+        solara.FigureMatplotlib(figure, format="png", dependencies=[shown.steps, id(shown)])

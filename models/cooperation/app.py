@@ -1,0 +1,69 @@
+"""The cooperation dashboard: ``solara run models/cooperation/app.py`` or ``mesa-llm viz cooperation``.
+
+Players are coloured by their last move (blue cooperate, red defect, grey before the first
+round); LLM players are squares with a dark outline, rule players circles. Works offline
+with the embedded local model (the default backend).
+"""
+
+from mesa_llm.viz import ScenarioDashboard, population_portrayal
+from models.cooperation import STRATEGIES, Move, Player
+from models.cooperation.model import PD_GRID_PAYOFFS
+
+#: Colours of the last move.
+MOVE_COLOURS = {Move.COOPERATE: "#1f77b4", Move.DEFECT: "#d62728", None: "#bbbbbb"}
+
+
+def _tooltip(player: Player) -> dict:
+    return {"strategy": player.strategy, "move": str(player.move), "score": round(player.score, 2)}
+
+
+portrayal = population_portrayal(lambda player: MOVE_COLOURS[player.move], tooltip=_tooltip)
+
+model_params = {
+    "width": {"type": "SliderInt", "value": 12, "label": "width", "min": 3, "max": 50, "step": 1},
+    "height": {"type": "SliderInt", "value": 12, "label": "height", "min": 3, "max": 50, "step": 1},
+    "torus": {"type": "Checkbox", "value": True, "label": "torus"},
+    "neighbourhood": {
+        "type": "Select",
+        "value": "moore",
+        "label": "neighbourhood",
+        "values": ["moore", "von_neumann"],
+    },
+    "payoffs": {
+        "type": "InputText",
+        "value": ",".join(map(str, PD_GRID_PAYOFFS)),
+        "label": "payoffs R,S,T,P",
+    },
+    "strategies": {
+        "type": "InputText",
+        "value": "ALLC,ALLD",
+        "label": f"strategies ({', '.join(STRATEGIES)})",
+    },
+    "update": {"type": "Select", "value": "imitate", "label": "update", "values": ["imitate", "keep"]},
+    "update_every": {
+        "type": "SliderInt",
+        "value": 1,
+        "label": "update every (rounds)",
+        "min": 1,
+        "max": 10,
+        "step": 1,
+    },
+    "scores": {"type": "Select", "value": "cumulative", "label": "scores", "values": ["cumulative", "round"]},
+    "activation": {
+        "type": "Select",
+        "value": "simultaneous",
+        "label": "activation",
+        "values": ["simultaneous", "random", "sequential"],
+    },
+    "llm_share": {
+        "type": "SliderFloat",
+        "value": 0.15,
+        "label": "LLM share",
+        "min": 0.0,
+        "max": 1.0,
+        "step": 0.05,
+    },
+    "llm_moves": {"type": "Select", "value": "one", "label": "LLM moves", "values": ["one", "each"]},
+}
+
+page = ScenarioDashboard("cooperation", portrayal, model_params, seed=1)
