@@ -223,7 +223,10 @@ def _app_file(err: Console, spec: ScenarioSpec) -> Path:
     """The file of the scenario's dashboard module; exits with a message when it has none."""
     if spec.app is None:
         _fail(err, f"The scenario {spec.name} has no dashboard: its ScenarioSpec sets no app module.")
-    found = importlib.util.find_spec(spec.app)
+    try:
+        found = importlib.util.find_spec(spec.app)
+    except ModuleNotFoundError:  # its package is missing
+        found = None
     if found is None or found.origin is None:
         _fail(
             err,

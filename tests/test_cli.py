@@ -299,3 +299,32 @@ def test_the_demo_command_runs_the_local_model_and_replays_from_its_cache(tmp_pa
     assert second_calls["backend_calls"].sum() == 0
     pd.testing.assert_frame_equal(first[METRIC_COLUMNS], second[METRIC_COLUMNS])
     assert first_calls["action"].tolist() == second_calls["action"].tolist()
+
+
+NO_DASHBOARD = scenarios_module.ScenarioSpec(
+    name="nodash", model=scenarios_module.find_scenario("schelling").model, summary="", metrics=()
+)
+MISSING_DASHBOARD = scenarios_module.ScenarioSpec(
+    name="lostdash", model=NO_DASHBOARD.model, summary="", metrics=(), app="nowhere.app"
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("NO_DASHBOARD", "has no dashboard"),
+        ("MISSING_DASHBOARD", "'nowhere.app' of lostdash cannot be found"),
+    ],
+)
+def test_viz_names_a_scenario_without_a_dashboard(monkeypatch, spec, message):
+    entry = EntryPoint(name="broken", value=f"tests.test_cli:{spec}", group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr(scenarios_module, "entry_points", lambda group: [entry])
+    result = invoke("viz", "broken")
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_viz_of_an_unknown_scenario_lists_the_known_ones():
+    result = invoke("viz", "nosuch")
+    assert result.exit_code == 2
+    assert "available: cooperation, schelling" in " ".join(result.output.split())

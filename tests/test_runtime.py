@@ -166,6 +166,15 @@ def test_decide_many_returns_actions_in_request_order():
     assert runtime.decide_many([(a, a.observe()) for a in agents]) == ["move", "stay", "move"]
 
 
+def test_progress_counts_the_distinct_prompts_of_the_latest_phase():
+    runtime = LLMRuntime(chat()[0])
+    model = World(runtime)
+    assert (runtime.progress.prompts, runtime.progress.answered) == (0, 0)
+    agents = [LLM(model, crowd=c, runtime=runtime) for c in (5, 0, 5, 4)]
+    runtime.decide_many([(a, a.observe()) for a in agents])
+    assert (runtime.progress.prompts, runtime.progress.answered) == (3, 3)  # two agents share a prompt
+
+
 # --------------------------------------------------------------------------- retries and fallbacks
 
 

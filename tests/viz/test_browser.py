@@ -237,7 +237,11 @@ def test_mesa_llm_viz_serves_a_dashboard(page_session, screenshot):
         page_session.goto("about:blank")
     finally:
         server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=30)
+        try:
+            output, _ = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
     assert server.returncode == 0, output
     assert "Serving the cooperation dashboard" in output
     assert f"http://127.0.0.1:{port}" in output
