@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import pprint
 from collections.abc import Callable, Iterable
+from enum import Enum
 from typing import Any
 
 import solara
@@ -68,6 +69,8 @@ def describe(observation: Any) -> str:
         observation = {
             f.name: getattr(observation, f.name) for f in dataclasses.fields(observation) if f.repr
         }
+    if isinstance(observation, dict):
+        observation = {k: v.value if isinstance(v, Enum) else v for k, v in observation.items()}
     text = pprint.pformat(observation, width=72, compact=True, sort_dicts=False)
     if len(text) > _MAX_OBSERVATION_CHARS:
         text = text[:_MAX_OBSERVATION_CHARS] + f"\n… ({len(text) - _MAX_OBSERVATION_CHARS} more characters)"

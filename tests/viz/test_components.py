@@ -26,6 +26,7 @@ def test_describe_shows_fields_and_hides_non_repr_fields():
     situation = next(iter(model.agents)).observe()
     text = describe(situation)
     assert "'round': 0" in text
+    assert "'move': 'cooperate'" in text or "'move': 'defect'" in text  # enums as their values
     assert "player" not in text  # a back reference, not an observed fact
     assert describe("x" * 10_000).endswith("more characters)")
 
