@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
-for name in schelling_rule_vs_mesa cooperation_vs_pdgrid llm_overhead concurrency dedup_calls local_model; do
+for name in schelling_rule_vs_mesa cooperation_vs_pdgrid llm_overhead concurrency dedup_calls local_model \
+    dashboard_overhead; do
     echo "== ${name}"
     "${PYTHON}" "benchmarks/${name}.py"
     echo
