@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from mesa_llm import scenarios as scenarios_module
 from mesa_llm.cli import app
 from mesa_llm.scenarios import ENTRY_POINT_GROUP
+from tests.processes import interruptible
 
 MESA_LLM = shutil.which("mesa-llm", path=str(Path(sys.executable).parent))
 SECRET = "sk-test-secret"
@@ -99,7 +100,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_completed_steps(tmp_path):
     argv += ["--height", "60", "--homophily", "0.9", "--seed", "2", "--out", "long"]
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("w") as stderr:
-        proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen(interruptible(argv), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr)
         try:
             deadline = time.monotonic() + 30
             while "Running schelling" not in stderr_path.read_text() and time.monotonic() < deadline:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.processes import interruptible
 from tests.viz.gated import GATE
 
 MARKS = ".mesa-llm-space svg g.mark-symbol path[aria-roledescription='point']"
@@ -221,7 +222,9 @@ def test_mesa_llm_viz_serves_a_dashboard(page_session, screenshot):
     mesa_llm = shutil.which("mesa-llm", path=str(Path(sys.executable).parent))
     assert mesa_llm is not None
     command = [mesa_llm, "viz", "cooperation", "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        interruptible(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
