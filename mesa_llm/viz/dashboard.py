@@ -332,7 +332,7 @@ def ScenarioDashboard(
                         disabled=busy or current is None or (shown is not None and not shown.running),
                         color="primary",
                     )
-                _Status(shown, progress.value, busy)
+                _Status(shown, progress, busy)
                 if problem.value:
                     solara.Error(problem.value, classes=["mesa-llm-problem"])
             with solara.Card("Model parameters"):
@@ -373,12 +373,13 @@ def _pending_changes(current: Session, wanted: Callable[[], RunConfig]) -> bool:
 
 
 @solara.component
-def _Status(shown: Snapshot | None, progress: tuple[int, int, float] | None, busy: bool):
+def _Status(shown: Snapshot | None, progress: solara.Reactive[tuple[int, int, float] | None], busy: bool):
+    """The step line; it alone reads ``progress``, so the polls while a step runs redraw only it."""
     with solara.Div(classes=["mesa-llm-status"]):
         if shown is None:
             solara.Text("No model.")
         elif busy:
-            answered, prompts, elapsed = progress or (0, 0, 0.0)
+            answered, prompts, elapsed = progress.value or (0, 0, 0.0)
             phase = f"LLM phase: {answered} of {prompts} prompts answered" if prompts else "deciding"
             solara.Text(f"Step {shown.steps + 1} running · {phase} · {elapsed:.1f} s")
             solara.ProgressLinear(100 * answered / prompts if prompts else True)
