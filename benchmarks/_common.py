@@ -19,7 +19,8 @@ import pandas as pd
 
 import mesa_llm
 
-RESULTS = Path(__file__).parent / "results"
+# Where result files go: benchmarks/results, or another folder (compare_revisions.py's runs).
+RESULTS = Path(os.environ.get("MESA_LLM_BENCH_RESULTS", Path(__file__).parent / "results"))
 
 
 def environment() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from statistics import median
 from _common import print_table, timed, write_results
 
 from mesa_llm import FaultyChatModel, LLMRuntime
-from models.schelling import SchellingModel, rule_following_backend
+from mesa_llm_models.schelling import SchellingModel, rule_following_backend
 
 LLM_COUNTS = {0: 100, 1: 100}
 LATENCY = 0.05

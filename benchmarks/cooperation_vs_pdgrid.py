@@ -25,7 +25,7 @@ from statistics import median
 from _common import print_table, write_results
 from mesa.examples import PdGrid
 
-from models.cooperation import CooperationModel, Move
+from mesa_llm_models.cooperation import CooperationModel, Move
 
 ACTIVATIONS = ("Sequential", "Random", "Simultaneous")
 SIDE = 50

@@ -19,10 +19,10 @@ import statistics
 
 from _common import print_table, timed, write_results
 
-from mesa_llm.runs import RunConfig, metrics_figure, model_parameters
-from mesa_llm.viz.dashboard import Session
-from models.schelling import SCENARIO
-from models.schelling.app import portrayal
+from mesa_llm.lab import RunConfig, metrics_figure, model_parameters
+from mesa_llm.viz.session import Session
+from mesa_llm_models.schelling import SCENARIO
+from mesa_llm_models.schelling.app import portrayal
 
 SIZES = (20, 50)
 STEPS = 10

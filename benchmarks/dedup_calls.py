@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from _common import print_table, write_results
 
-from models.schelling import SchellingModel, rule_following_backend
+from mesa_llm_models.schelling import SchellingModel, rule_following_backend
 
 STEPS = 20
 SEEDS = range(5)

@@ -32,7 +32,7 @@ from _common import print_table, timed, write_results
 
 from mesa_llm import LLMRuntime
 from mesa_llm.prompts import to_langchain
-from models.schelling import LLMResident, SchellingModel, rule_following_backend
+from mesa_llm_models.schelling import LLMResident, SchellingModel, rule_following_backend
 
 GRID = {"width": 40, "height": 32, "density": 0.8, "homophily": 0.4}
 SEED = 0

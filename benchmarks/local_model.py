@@ -49,8 +49,8 @@ from mesa_llm.actions import ActionParseError
 from mesa_llm.backends import BackendError
 from mesa_llm.backends.local import default_model_path
 from mesa_llm.prompts import to_langchain
-from models.schelling import LLMResident, SchellingModel
-from models.schelling.agents import Neighbourhood
+from mesa_llm_models.schelling import LLMResident, SchellingModel
+from mesa_llm_models.schelling.agents import Neighbourhood
 
 LOAD_RUNS = 5
 MEMORY_DECISIONS = 100
@@ -134,7 +134,8 @@ def load_once(n_decisions: int) -> dict:
 # ------------------------------------------------------------- 3: decisions per second
 def decisions() -> dict:
     """The three ways of answering, interleaved prompt by prompt; wall and CPU seconds per call."""
-    from mesa_llm.backends.local import _chat, _common_prefix
+    from mesa_llm.backends.llama import _common_prefix
+    from mesa_llm.backends.local import _chat
 
     backend = mesa_llm.resolve_backend("local")
     engine = backend.engine

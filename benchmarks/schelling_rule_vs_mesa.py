@@ -21,7 +21,7 @@ from _common import print_table, write_results
 from mesa.examples import Schelling
 from mesa.examples.basic.schelling.model import SchellingScenario
 
-from models.schelling import SchellingModel
+from mesa_llm_models.schelling import SchellingModel
 
 PARAMETERS = {"density": 0.8, "minority_pc": 0.5, "homophily": 0.4, "radius": 1}
 STEPS = 100

@@ -2,7 +2,9 @@
 
 The decision seam (``observe`` -> ``decide`` -> ``act``) is shared by rule and LLM agents;
 :class:`LLMRuntime` runs the LLM decisions of a step concurrently, with retries,
-fallbacks, a response cache and a record of every call.
+fallbacks, a response cache and a record of every call. This package is the engine; the
+application layer (:mod:`mesa_llm.lab`), the dashboards (:mod:`mesa_llm.viz`) and the
+command line (:mod:`mesa_llm.cli`) sit on it.
 """
 
 import logging
@@ -19,6 +21,7 @@ from mesa_llm.backends import (
     resolve_backend,
 )
 from mesa_llm.cache import InMemoryCache, SQLiteCache
+from mesa_llm.decider import Decider, ModelDecider
 from mesa_llm.prompts import PromptTemplate
 from mesa_llm.records import CallLog, CallRecord
 from mesa_llm.runtime import LLMRuntime
@@ -29,6 +32,7 @@ __all__ = [
     "BackendError",
     "CallLog",
     "CallRecord",
+    "Decider",
     "FaultyChatModel",
     "FunctionChatModel",
     "InMemoryCache",
@@ -36,6 +40,7 @@ __all__ = [
     "LLMCellAgent",
     "LLMDecider",
     "LLMRuntime",
+    "ModelDecider",
     "OptionScorer",
     "PromptTemplate",
     "SQLiteCache",

@@ -50,7 +50,6 @@ class ActionSpace[T]:
     """
 
     def __init__(self, type_: Any, fallback: T, *, description: str = "") -> None:
-        self.type = type_
         self.description = description
         self._schema: type[BaseModel]
         if typing.get_origin(type_) is Literal:

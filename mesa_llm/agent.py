@@ -23,16 +23,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
-from mesa import Agent
+from mesa import Agent, Model
 from mesa.discrete_space import CellAgent
 
 from mesa_llm.actions import ActionSpace
 from mesa_llm.backends import resolve_backend
+from mesa_llm.populations import LLM
 from mesa_llm.prompts import Messages, PromptTemplate
+from mesa_llm.runtime import LLMRuntime
 
 if TYPE_CHECKING:
     from mesa_llm.records import CallRecord
-    from mesa_llm.runtime import LLMRuntime
 
 __all__ = ["LLMAgent", "LLMCellAgent", "LLMDecider"]
 
@@ -40,15 +41,23 @@ __all__ = ["LLMAgent", "LLMCellAgent", "LLMDecider"]
 class LLMDecider:
     """Mixin that makes an agent decide with a language model.
 
+    It implements the :class:`~mesa_llm.decider.ModelDecider` protocol, which is all the
+    runtime needs of an LLM agent.
+
     Class attributes a subclass sets:
         action_space: the typed actions the agent may take, with their fallback.
         prompt: the persona and the template that renders an observation.
+
+    Class attribute it sets:
+        population: ``"llm"`` (:data:`mesa_llm.populations.LLM`), the population it is
+            reported in; a scenario's shared base class says ``"rule"``.
 
     Args:
         *args: passed on to the next class (the Mesa agent's ``model``, ...).
         runtime: the :class:`~mesa_llm.runtime.LLMRuntime` that runs the calls.
         backend: this agent's chat model or ``"provider:model"`` string; None uses the
-            runtime's backend, or the embedded local model if the runtime has none.
+            runtime's backend, or the embedded local model if the runtime has none. The
+            agent's :attr:`chat_model` is resolved here, once.
         persona: a system prompt replacing ``prompt.system`` for this agent.
         **kwargs: passed on to the next class.
 
@@ -61,6 +70,10 @@ class LLMDecider:
 
     action_space: ClassVar[ActionSpace]
     prompt: ClassVar[PromptTemplate]
+    population: ClassVar[str] = LLM
+    # Given by the Mesa agent it is combined with:
+    unique_id: int
+    model: Model
 
     def __init__(
         self,
@@ -77,20 +90,14 @@ class LLMDecider:
                 "action_space = ActionSpace(Literal[...], fallback=...) and "
                 "prompt = PromptTemplate(system=..., user=...)."
             )
-        resolved = resolve_backend(backend) if backend is not None else None
-        if resolved is None:
-            runtime.default_backend  # noqa: B018 - creates it now, so a missing model fails here
+        # Resolved before the Mesa agent is created, so a missing model leaves no agent behind.
+        chat_model = resolve_backend(backend) if backend is not None else runtime.default_backend
         super().__init__(*args, **kwargs)
         self.runtime = runtime
-        self.backend: BaseChatModel | None = resolved
+        self.chat_model: BaseChatModel = chat_model
         self.template = self.prompt if persona is None else replace(self.prompt, system=persona)
         self.last_observation: Any = None
         self.last_record: CallRecord | None = None
-
-    @property
-    def chat_model(self) -> BaseChatModel:
-        """The chat model this agent asks."""
-        return self.backend or self.runtime.default_backend
 
     @property
     def persona(self) -> str:

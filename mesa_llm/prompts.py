@@ -17,7 +17,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-__all__ = ["Messages", "PromptTemplate", "to_langchain"]
+__all__ = ["Messages", "PromptTemplate", "observation_fields", "to_langchain"]
 
 Messages = tuple[tuple[str, str], ...]
 
@@ -25,13 +25,20 @@ _MESSAGE_TYPES = {"system": SystemMessage, "human": HumanMessage, "ai": AIMessag
 
 
 def observation_fields(observation: Any) -> Mapping[str, Any]:
-    """The named fields of an observation: a mapping, a dataclass, a named tuple or a pydantic model."""
+    """The named fields of an observation: a mapping, a dataclass, a named tuple or a pydantic model.
+
+    A dataclass's fields declared with ``repr=False`` (internal ones, such as a reference
+    to the observing agent) are left out.
+
+    Raises:
+        TypeError: for an observation of any other kind, naming the kinds that work.
+    """
     if isinstance(observation, Mapping):
         return observation
     if isinstance(observation, tuple) and hasattr(observation, "_asdict"):
         return observation._asdict()
-    if dataclasses.is_dataclass(observation):
-        return {f.name: getattr(observation, f.name) for f in dataclasses.fields(observation)}
+    if dataclasses.is_dataclass(observation) and not isinstance(observation, type):
+        return {f.name: getattr(observation, f.name) for f in dataclasses.fields(observation) if f.repr}
     if hasattr(observation, "model_dump"):
         return observation.model_dump()
     raise TypeError(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), lint, check formatting, and run the whole test suite.
+# Set up (scripts/setup.sh), lint, check formatting, check the layering (import-linter's contracts
+# in pyproject.toml), and run the whole test suite.
 # The browser tests of the dashboards drive Debian's Chromium (Playwright cannot download its
 # own browser here): it is installed with apt-get when /usr/bin/chromium is missing, and npm
 # (which fetches the pages' front-end assets) likewise.
@@ -20,4 +21,5 @@ fi
 bash scripts/setup.sh dev,local,viz
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports
 .venv/bin/python -m pytest "$@"

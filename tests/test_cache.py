@@ -37,8 +37,8 @@ def run_once(cache, crowds=(0, 3, 5, 1), temperature=0.0):
 def test_cache_key_is_a_stable_sha256_digest():
     key = cache_key("identity", MESSAGES, "text")
     assert key == cache_key("identity", MESSAGES, "text")
-    assert len(key) == 64
-    assert int(key, 16) >= 0
+    # Pinned: a release that changes it makes every user's persistent cache miss.
+    assert key == "815436d90022353a6b690122d1f424c72b04922217670d1d05a3af4032c0f584"
     assert "Stay or move" not in key
 
 

@@ -4,7 +4,8 @@ The embedded local model lives in :mod:`mesa_llm.backends.local` (imported on fi
 as it needs the ``[local]`` extra).
 """
 
-from mesa_llm.backends.resolve import BackendError, backend_identity, backend_name, resolve_backend
+from mesa_llm.backends.errors import BackendError
+from mesa_llm.backends.resolve import DEFAULT_BACKEND, backend_identity, backend_name, resolve_backend
 from mesa_llm.backends.scoring import OptionScorer, OptionScores
 from mesa_llm.backends.testing import (
     FaultyChatModel,
@@ -14,6 +15,7 @@ from mesa_llm.backends.testing import (
 )
 
 __all__ = [
+    "DEFAULT_BACKEND",
     "BackendError",
     "FaultyChatModel",
     "FunctionChatModel",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.language_models import BaseChatModel
 
-__all__ = ["BackendError", "backend_identity", "backend_name", "resolve_backend"]
+from mesa_llm.backends.errors import BackendError
+
+__all__ = ["DEFAULT_BACKEND", "BackendError", "backend_identity", "backend_name", "resolve_backend"]
+
+DEFAULT_BACKEND: Final = "local"
+"""The backend of LLM agents that are given none: the embedded local model."""
 
 # Environment variables read by the most common providers, for error messages.
 _KEY_VARIABLES = {
@@ -23,10 +28,6 @@ _KEY_VARIABLES = {
     "cohere": "COHERE_API_KEY",
     "openrouter": "OPENROUTER_API_KEY",
 }
-
-
-class BackendError(ValueError):
-    """A backend could not be resolved; the message says what to change."""
 
 
 def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatModel:

@@ -5,7 +5,8 @@
 - :func:`LLMPanel`, :func:`AgentInspector`, :func:`Transcript`: the LLM components, reusable
   in any Mesa ``SolaraViz`` page of a model with ``mesa_llm`` agents
   (:func:`make_llm_panel`, :func:`make_agent_inspector`, :func:`make_transcript`).
-- :func:`population_portrayal`: a Mesa portrayal that marks rule and LLM agents apart.
+- :func:`population_portrayal`: a Mesa portrayal that marks rule and LLM agents apart
+  (populations are those of :mod:`mesa_llm.populations`).
 """
 
 from mesa_llm.viz.components import (
@@ -17,7 +18,7 @@ from mesa_llm.viz.components import (
     make_transcript,
 )
 from mesa_llm.viz.dashboard import ScenarioDashboard
-from mesa_llm.viz.portrayal import population, population_portrayal
+from mesa_llm.viz.portrayal import population_portrayal
 
 __all__ = [
     "AgentInspector",
@@ -27,6 +28,5 @@ __all__ = [
     "make_agent_inspector",
     "make_llm_panel",
     "make_transcript",
-    "population",
     "population_portrayal",
 ]

@@ -19,7 +19,6 @@ Each re-renders when Mesa's ``update_counter`` changes (after every step in ``So
 
 from __future__ import annotations
 
-import dataclasses
 import pprint
 from collections.abc import Callable, Iterable
 from enum import Enum
@@ -29,10 +28,11 @@ import solara
 from mesa import Agent, Model
 from mesa.visualization.utils import update_counter
 
-from mesa_llm.agent import LLMDecider
+from mesa_llm.decider import asks_model
+from mesa_llm.populations import population
+from mesa_llm.prompts import observation_fields
 from mesa_llm.records import CallLog, CallRecord
 from mesa_llm.runtime import LLMRuntime
-from mesa_llm.viz.portrayal import population
 
 __all__ = [
     "AgentInspector",
@@ -62,16 +62,14 @@ def last_step_records(log: CallLog) -> list[CallRecord]:
 
 
 def describe(observation: Any) -> str:
-    """A readable text of an observation: the fields of a named tuple or dataclass, or its repr."""
-    if hasattr(observation, "_asdict"):
-        observation = observation._asdict()
-    elif dataclasses.is_dataclass(observation) and not isinstance(observation, type):
-        observation = {
-            f.name: getattr(observation, f.name) for f in dataclasses.fields(observation) if f.repr
-        }
-    if isinstance(observation, dict):
-        observation = {k: v.value if isinstance(v, Enum) else v for k, v in observation.items()}
-    text = pprint.pformat(observation, width=72, compact=True, sort_dicts=False)
+    """A readable text of an observation: its fields as a prompt sees them, or else its repr."""
+    try:
+        fields = observation_fields(observation)
+    except TypeError:
+        shown: Any = observation
+    else:
+        shown = {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
+    text = pprint.pformat(shown, width=72, compact=True, sort_dicts=False)
     if len(text) > _MAX_OBSERVATION_CHARS:
         text = text[:_MAX_OBSERVATION_CHARS] + f"\n… ({len(text) - _MAX_OBSERVATION_CHARS} more characters)"
     return text
@@ -163,15 +161,17 @@ def _AgentDetails(agent: Agent, record: CallRecord | None):
     """An agent's details; ``record`` is its last record (a prop, so a new decision re-renders)."""
     kind = population(agent)
     solara.Markdown(f"**Agent {agent.unique_id}**: {type(agent).__name__}, {kind.upper()} population")
-    if not isinstance(agent, LLMDecider):
+    if not asks_model(agent):
         rule = (type(agent).decide.__doc__ or "").strip().splitlines()
         solara.Markdown(f"Decides by rule: {rule[0] if rule else type(agent).__name__}.decide")
         if hasattr(agent, "observe"):
             solara.Text("Observes now:")
             _pre(describe(agent.observe()), "mesa-llm-observation")
         return
-    solara.Text("Persona:")
-    _pre(agent.persona, "mesa-llm-persona")
+    persona = getattr(agent, "persona", None)  # an LLMDecider's system prompt
+    if persona is not None:
+        solara.Text("Persona:")
+        _pre(persona, "mesa-llm-persona")
     if record is None:
         solara.Text("No decision yet: press Step.")
         return

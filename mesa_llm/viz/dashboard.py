@@ -26,30 +26,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
-import pandas as pd
 import solara
 from langchain_core.language_models import BaseChatModel
-from mesa import Agent, Model
-from mesa.visualization import SpaceRenderer
+from mesa import Agent
 from mesa.visualization.components import AgentPortrayalStyle
 from mesa.visualization.solara_viz import UserInputs
-from mesa.visualization.user_param import Slider
 from mesa.visualization.utils import force_update
 
-from mesa_llm.backends import BackendError, backend_name
-from mesa_llm.cache import InMemoryCache, ResponseCache
-from mesa_llm.runs import RULE_BACKEND, RunConfig, build_model, metrics_figure, resolve_run_backend
-from mesa_llm.runtime import PhaseProgress
-from mesa_llm.scenarios import ScenarioSpec, find_scenario
+from mesa_llm.backends import DEFAULT_BACKEND, BackendError
+from mesa_llm.cache import ResponseCache
+from mesa_llm.lab import RULE_BACKEND, RunConfig, ScenarioSpec, find_scenario, metrics_figure
 from mesa_llm.viz.components import AgentInspector, LLMPanel, Transcript
-from mesa_llm.viz.portrayal import LEGEND, population
+from mesa_llm.viz.portrayal import LEGEND
+from mesa_llm.viz.session import Session, Snapshot, in_thread, page_inputs, page_parameters
 
-__all__ = ["ScenarioDashboard", "Session", "Snapshot"]
+__all__ = ["ScenarioDashboard"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,151 +56,13 @@ _SELECTED = "#f5b800"
 _POLL_S = 0.25
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What the page draws of a model between two steps.
-
-    Attributes:
-        steps: the model's completed steps.
-        running: whether the model can step further.
-        frame: its model reporters so far (a copy).
-        agents: the Altair layer of its agents (None when the space is empty).
-    """
-
-    steps: int
-    running: bool
-    frame: pd.DataFrame
-    agents: alt.Chart | None
-
-
-@dataclass(slots=True)
-class Session:
-    """A model built from the page's settings, with what draws it.
-
-    Attributes:
-        config: the run configuration it was built from.
-        model: the model.
-        renderer: Mesa's space renderer bound to the model.
-        structure: the Altair layer of the space's structure (drawn once).
-    """
-
-    config: RunConfig
-    model: Model
-    renderer: SpaceRenderer
-    structure: alt.Chart | None
-
-    @classmethod
-    def start(
-        cls,
-        config: RunConfig,
-        portrayal: Callable[[Agent], AgentPortrayalStyle],
-        backends: Mapping[str, BaseChatModel],
-        cache: ResponseCache | None,
-    ) -> Session:
-        """Build the model of ``config`` and its renderer.
-
-        Raises:
-            BackendError: for a backend that cannot be created.
-            ValueError: for parameters the model rejects.
-        """
-        chat_model = backends[config.backend] if config.backend in backends else resolve_run_backend(config)
-        model = build_model(config, chat_model, cache if cache is not None else InMemoryCache())
-        renderer = SpaceRenderer(model, backend="altair").setup_agents(portrayal)
-        return cls(config, model, renderer, renderer.draw_structure())
-
-    def snapshot(self) -> Snapshot:
-        """The model's state for drawing; call it between steps."""
-        model = self.model
-        return Snapshot(
-            steps=model.steps,
-            running=model.running,
-            frame=model.datacollector.get_model_vars_dataframe().copy(),
-            agents=self.renderer.draw_agents() if len(model.agents) else None,
-        )
-
-    def first_llm_agent(self) -> int | None:
-        """The smallest id of an LLM agent, or None when all agents follow rules."""
-        ids = [a.unique_id for a in self.model.agents if population(a) == "llm"]
-        return min(ids) if ids else None
-
-
-def _in_thread(function: Callable[[], Any]) -> Future:
-    """Run ``function`` in a new daemon thread; its result or exception comes in the future."""
-    future: Future = Future()
-
-    def target() -> None:
-        try:
-            future.set_result(function())
-        except BaseException as exc:  # handed to the waiting thread
-            future.set_exception(exc)
-
-    threading.Thread(target=target, name="mesa-llm-step", daemon=True).start()
-    return future
-
-
-def _inputs(spec: ScenarioSpec, model_params: Mapping[str, Any] | None) -> tuple[dict, dict]:
-    """Mesa-style user inputs and fixed values of a scenario's page.
-
-    Without ``model_params`` every settable parameter of the scenario gets an input
-    (a checkbox for a flag, a text field otherwise). ``llm_share`` gets a slider unless
-    ``model_params`` sets it.
-    """
-    if model_params is None:
-        model_params = {
-            name: {"type": "Checkbox" if p.kind is bool else "InputText", "value": p.default, "label": name}
-            for name, p in spec.parameters().items()
-            if name != "llm_share"
-        }
-    inputs, fixed = {}, {}
-    for name, options in model_params.items():
-        if isinstance(options, Slider):
-            inputs[name] = {
-                "type": "SliderFloat" if options.is_float_slider else "SliderInt",
-                "label": options.label,
-                "value": options.value,
-                "min": options.min,
-                "max": options.max,
-                "step": options.step,
-            }
-        elif isinstance(options, dict) and "type" in options:
-            inputs[name] = dict(options)
-        else:
-            fixed[name] = options
-    if "llm_share" in spec.parameters() and "llm_share" not in model_params:
-        inputs["llm_share"] = {
-            "type": "SliderFloat",
-            "label": "LLM share",
-            "value": 0.25,
-            "min": 0.0,
-            "max": 1.0,
-            "step": 0.05,
-        }
-    return inputs, fixed
-
-
-def _typed(spec: ScenarioSpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The scenario's defaults overridden by ``values``; text of typed parameters is converted.
-
-    Raises:
-        ValueError: for a value that is not of its parameter's type.
-    """
-    parameters = spec.parameters()
-    typed = {name: p.default for name, p in parameters.items()}
-    for name, value in values.items():
-        parameter = parameters.get(name)
-        if parameter is not None and isinstance(value, str) and parameter.kind is not str:
-            value = parameter.convert(value)
-        typed[name] = value
-    return typed
-
-
 @solara.component
 def ScenarioDashboard(
     scenario: ScenarioSpec | str,
     agent_portrayal: Callable[[Agent], AgentPortrayalStyle],
     model_params: Mapping[str, Any] | None = None,
     *,
-    backend: str = "local",
+    backend: str = DEFAULT_BACKEND,
     backends: Mapping[str, BaseChatModel] | None = None,
     seed: int = 1,
     play_interval: float = 0.0,
@@ -233,8 +89,8 @@ def ScenarioDashboard(
     """
     spec = find_scenario(scenario) if isinstance(scenario, str) else scenario
     extra = dict(backends or {})
-    inputs, fixed = solara.use_memo(lambda: _inputs(spec, model_params), [])
-    choices = ["local", *([RULE_BACKEND] if spec.rule_backend else []), *extra, OTHER_BACKEND]
+    inputs, fixed = solara.use_memo(lambda: page_inputs(spec, model_params), [])
+    choices = [DEFAULT_BACKEND, *([RULE_BACKEND] if spec.rule_backend else []), *extra, OTHER_BACKEND]
     known = backend in choices
 
     values = solara.use_reactive({name: options["value"] for name, options in inputs.items()})
@@ -253,7 +109,7 @@ def ScenarioDashboard(
         choice = custom.value.strip() if chosen.value == OTHER_BACKEND else chosen.value
         if not choice:
             raise BackendError(f"Enter a LangChain {OTHER_BACKEND} string, e.g. openai:gpt-4o-mini.")
-        params = _typed(spec, {**fixed, **values.value})
+        params = page_parameters(spec, {**fixed, **values.value})
         return RunConfig(spec, params, steps=0, seed=int(seed_value.value or 0), backend=choice)
 
     def reset() -> None:
@@ -277,16 +133,17 @@ def ScenarioDashboard(
         runtime = current.model.llm
         try:
             while True:
-                runtime.progress = PhaseProgress()
+                before = runtime.progress  # each LLM phase starts a new one
                 started = time.perf_counter()
-                step = _in_thread(current.model.step)
+                step = in_thread(current.model.step)
                 while True:
                     try:
                         step.result(timeout=_POLL_S)
                         break
                     except TimeoutError:
                         phase = runtime.progress
-                        progress.set((phase.answered, phase.prompts, time.perf_counter() - started))
+                        answered, prompts = (0, 0) if phase is before else (phase.answered, phase.prompts)
+                        progress.set((answered, prompts, time.perf_counter() - started))
                 snapshot.set(current.snapshot())
                 force_update()
                 if closed.is_set() or not playing.value or not current.model.running:
@@ -390,9 +247,8 @@ def _Status(shown: Snapshot | None, progress: solara.Reactive[tuple[int, int, fl
 
 @solara.component
 def _BackendLine(current: Session):
-    llm = current.model.llm
-    chat = llm.backend
-    text = backend_name(chat) if chat is not None else "none (no LLM agents)"
+    name = current.run.backend.name
+    text = name if name is not None else "none (no LLM agents)"
     solara.Text(f"Backend: {current.config.backend} → {text}", classes=["mesa-llm-backend"])
 
 

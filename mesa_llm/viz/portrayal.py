@@ -14,20 +14,15 @@ from typing import Any
 from mesa import Agent
 from mesa.visualization.components import AgentPortrayalStyle
 
-from mesa_llm.agent import LLMDecider
+from mesa_llm.populations import LLM, RULE, label, population
 
-__all__ = ["MARKERS", "population", "population_portrayal"]
+__all__ = ["LEGEND", "MARKERS", "population_portrayal"]
 
 #: The marker of each population (Matplotlib names, which Mesa maps to Altair shapes).
-MARKERS = {"rule": "o", "llm": "s"}
+MARKERS = {RULE: "o", LLM: "s"}
 
 #: A short legend of the markers, for a caption under the space.
 LEGEND = "● rule agent   ■ LLM agent (dark outline)"
-
-
-def population(agent: Agent) -> str:
-    """``"llm"`` for an agent that decides with a language model, ``"rule"`` otherwise."""
-    return "llm" if isinstance(agent, LLMDecider) else "rule"
 
 
 def population_portrayal(
@@ -51,15 +46,15 @@ def population_portrayal(
 
     def portray(agent: Agent) -> AgentPortrayalStyle:
         kind = population(agent)
-        fields = {"id": agent.unique_id, "population": "LLM" if kind == "llm" else "rule"}
+        fields = {"id": agent.unique_id, "population": label(kind)}
         if tooltip is not None:
             fields |= dict(tooltip(agent))
         return AgentPortrayalStyle(
             color=color(agent),
             marker=MARKERS[kind],
             size=size,
-            edgecolors="#222222" if kind == "llm" else None,
-            linewidths=2.0 if kind == "llm" else 0.0,
+            edgecolors="#222222" if kind == LLM else None,
+            linewidths=2.0 if kind == LLM else 0.0,
             tooltip=fields,
         )
 

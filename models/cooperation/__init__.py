@@ -1,18 +1,10 @@
 """Axelrod's evolution of cooperation on a territory, with rule and LLM players, swappable and mixed."""
 
-from mesa_llm.scenarios import ScenarioSpec
-from models.cooperation.agents import (
-    STRATEGIES,
-    LLMPartnerPlayer,
-    LLMPlayer,
-    Move,
-    Player,
-    RulePlayer,
-    Situation,
-    rule_following_backend,
-    tit_for_tat_answer,
-)
-from models.cooperation.model import CooperationModel, Payoffs
+from mesa_llm.lab import ScenarioSpec
+from mesa_llm_models.cooperation.agents import LLMPartnerPlayer, LLMPlayer, Player, RulePlayer, Situation
+from mesa_llm_models.cooperation.game import PD_GRID_PAYOFFS, STRATEGIES, Move, Payoffs
+from mesa_llm_models.cooperation.model import CooperationModel
+from mesa_llm_models.cooperation.rule_backend import rule_following_backend, tit_for_tat_answer
 
 
 def _rule_backend(parameters):
@@ -25,10 +17,11 @@ SCENARIO = ScenarioSpec(
     summary="Axelrod's evolution of cooperation: neighbours play the prisoner's dilemma, imitate the best.",
     metrics=("cooperation", "mean_payoff"),
     rule_backend=_rule_backend,
-    app="models.cooperation.app",
+    app="mesa_llm_models.cooperation.app",
 )
 
 __all__ = [
+    "PD_GRID_PAYOFFS",
     "SCENARIO",
     "STRATEGIES",
     "CooperationModel",

@@ -1,4 +1,4 @@
-"""Players of the spatial prisoner's dilemma: one base class, rule strategies and LLM players.
+"""Players of the spatial prisoner's dilemma: one base class, rule players and LLM players.
 
 Every round each player chooses a move for each neighbour (its partners), payoffs are
 computed in code from the payoff matrix, and every ``update_every`` rounds players may
@@ -8,56 +8,35 @@ imitate the strategy of the most successful player around them.
 from __future__ import annotations
 
 import functools
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-from langchain_core.messages import BaseMessage
 from mesa.discrete_space import Cell, CellAgent
 from pydantic import BaseModel, Field, create_model
 
-from mesa_llm import ActionSpace, FunctionChatModel, LLMDecider, PromptTemplate
+from mesa_llm import ActionSpace, LLMDecider, PromptTemplate
+from mesa_llm.populations import RULE
+from mesa_llm_models.cooperation.game import Memory, Move, strategy_move
 
 if TYPE_CHECKING:
-    from models.cooperation.model import CooperationModel
+    from mesa_llm_models.cooperation.model import CooperationModel
 
 __all__ = [
-    "MEMORY_STRATEGIES",
-    "STRATEGIES",
-    "ImitationAnswer",
     "LLMPartnerPlayer",
     "LLMPlayer",
-    "Move",
     "NeighbourView",
     "Play",
     "Player",
     "RulePlayer",
     "Situation",
     "partner_moves_space",
-    "rule_following_backend",
-    "strategy_move",
-    "tit_for_tat_answer",
 ]
-
-
-class Move(StrEnum):
-    """A move of the prisoner's dilemma."""
-
-    COOPERATE = "cooperate"
-    DEFECT = "defect"
-
 
 C, D = Move.COOPERATE, Move.DEFECT
 
-STRATEGIES = ("ALLC", "ALLD", "TFT", "GRIM", "WSLS", "RANDOM")
-"""The rule strategies: always cooperate, always defect, tit for tat, grim trigger,
-win-stay lose-shift (Pavlov) and a fair coin."""
-MEMORY_STRATEGIES = frozenset({"TFT", "GRIM", "WSLS"})
-"""The strategies that read the memory of the last round with each partner."""
+
 _NO_MOVES: Mapping[int, Move] = MappingProxyType({})
 
 
@@ -124,6 +103,10 @@ class Play:
     moves: Mapping[int, Move] = _NO_MOVES
 
 
+_UNCONDITIONAL = {"ALLC": Play("ALLC", C), "ALLD": Play("ALLD", D)}
+"""The shared, unchanging decisions of the unconditional strategies."""
+
+
 class Player(CellAgent):
     """A player on a cell: observes its neighbourhood's last round and plays its moves.
 
@@ -133,7 +116,7 @@ class Player(CellAgent):
         strategy: its initial strategy (a name of :data:`STRATEGIES`, or ``"LLM"``).
     """
 
-    population = "rule"
+    population: ClassVar[str] = RULE  # LLMDecider makes it "llm" for LLM players
 
     def __init__(self, model: CooperationModel, cell: Cell, strategy: str, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
@@ -151,7 +134,7 @@ class Player(CellAgent):
         self.defected_all = False  # it once defected towards every partner
         self.defected_towards: set[int] = set()  # partners it defected towards alone
 
-    def memory_of(self, partner: Player) -> tuple[Move, Move, bool] | None:
+    def memory_of(self, partner: Player) -> Memory | None:
         """(the partner's last move towards it, its own towards the partner, the partner ever defected).
 
         None before the first round has been played.
@@ -166,7 +149,7 @@ class Player(CellAgent):
         )
 
     @property
-    def memory(self) -> dict[int, tuple[Move, Move, bool] | None]:
+    def memory(self) -> dict[int, Memory | None]:
         """:meth:`memory_of` each neighbour, by id."""
         return {n.unique_id: self.memory_of(n) for n in self.neighbours}
 
@@ -219,7 +202,6 @@ class LLMPlayer(LLMDecider, Player):
     imitates it copies its last move (``ALLC`` or ``ALLD``). The fallback is to cooperate.
     """
 
-    population = "llm"
     action_space = ActionSpace(Move, fallback=Move.COOPERATE, description="cooperate or defect")
     prompt = PromptTemplate(
         system=(
@@ -281,9 +263,6 @@ class LLMPlayer(LLMDecider, Player):
         )
 
 
-_NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
-
-
 @functools.cache
 def partner_moves_space(partners: int) -> ActionSpace:
     """The action space of a move towards each of ``partners`` neighbours, in the order listed.
@@ -339,88 +318,3 @@ class LLMPartnerPlayer(LLMPlayer):
             move = max((C, D), key=values.count) if values else self.move
             play = Play(self.strategy, move, moves)
         super().act(play)
-
-
-_OWN = re.compile(r"you played (\w+) and your score is " + _NUMBER)
-_NEIGHBOUR = re.compile(r"^- played (\w+), score " + _NUMBER + "$", re.MULTILINE)
-_ROUND = re.compile(r"Round (\d+) is starting")
-
-
-@dataclass(frozen=True)
-class ImitationAnswer:
-    """Answers an :class:`LLMPlayer`'s prompt as a rule player with unconditional strategies would.
-
-    It reads the moves and scores from the prompt and, on an imitation round, plays the
-    last move of the best-scoring player among the neighbours and itself (with the
-    model's tie rule), otherwise repeats its own last move: with it, LLM players behave
-    exactly like ALLC/ALLD rule players (PdGrid, Nowak and May).
-    """
-
-    ties: str
-    update_every: int
-    imitate_first: bool
-
-    def __call__(self, messages: list[BaseMessage]) -> str:
-        """The move an imitating ALLC/ALLD player would make, read off the prompt."""
-        text = str(messages[-1].content)
-        played = int(_ROUND.search(text).group(1)) - 1  # type: ignore[union-attr]
-        own = _OWN.search(text)
-        neighbours = [(m, float(s)) for m, s in _NEIGHBOUR.findall(text)]
-        if own is None:  # first round: no own move yet; imitate (PdGrid) or open
-            mine, score = None, 0.0
-        else:
-            mine, score = own.group(1), float(own.group(2))
-        imitate = played % self.update_every == 0 and (played > 0 or self.imitate_first)
-        if not imitate or not neighbours:
-            return mine or Move.COOPERATE
-        best_move, best_score = max(neighbours, key=lambda n: n[1])
-        if mine is not None and (score > best_score or (self.ties == "keep" and score >= best_score)):
-            return mine
-        return best_move
-
-
-def rule_following_backend(
-    ties: str = "keep", update_every: int = 1, imitate_first: bool = False
-) -> FunctionChatModel:
-    """A deterministic chat model with which LLM players play like ALLC/ALLD rule players."""
-    answer = ImitationAnswer(ties, update_every, imitate_first)
-    return FunctionChatModel(
-        fn=answer, model_name=f"cooperation-imitation-{ties}-{update_every}-{imitate_first}"
-    )
-
-
-_UNCONDITIONAL = {"ALLC": Play("ALLC", C), "ALLD": Play("ALLD", D)}
-
-
-_EXCHANGE = re.compile(r"^\d+\. they played (\w+), you played", re.MULTILINE)
-
-
-def tit_for_tat_answer(messages: list[BaseMessage]) -> str:
-    """Answers an :class:`LLMPartnerPlayer`'s prompt as tit for tat: each neighbour's last move."""
-    return json.dumps({"moves": _EXCHANGE.findall(str(messages[-1].content))})
-
-
-def strategy_move(strategy: str, memory: tuple[Move, Move, bool] | None, model: Any) -> Move:
-    """The move of a memory-one strategy.
-
-    Args:
-        strategy: a name of :data:`STRATEGIES`.
-        memory: (partner's last move, own last move, partner ever defected), None in a
-            first encounter.
-        model: the model, whose ``random`` draws RANDOM's coin.
-    """
-    if strategy == "ALLC":  # the unconditional strategies need no memory
-        return C
-    if strategy == "ALLD":
-        return D
-    if strategy == "RANDOM":
-        return C if model.random.random() < 0.5 else D
-    if memory is None:
-        return C  # TFT, GRIM and WSLS open with cooperation
-    theirs, mine, ever_defected = memory
-    if strategy == "TFT":
-        return theirs
-    if strategy == "GRIM":
-        return D if ever_defected else C
-    # WSLS: a win (the partner cooperated: R or T) repeats the move, a loss switches it
-    return mine if theirs is C else (D if mine is C else C)

@@ -6,8 +6,7 @@ with the embedded local model (the default backend).
 """
 
 from mesa_llm.viz import ScenarioDashboard, population_portrayal
-from models.cooperation import STRATEGIES, Move, Player
-from models.cooperation.model import PD_GRID_PAYOFFS
+from mesa_llm_models.cooperation import PD_GRID_PAYOFFS, STRATEGIES, Move, Player
 
 #: Colours of the last move.
 MOVE_COLOURS = {Move.COOPERATE: "#1f77b4", Move.DEFECT: "#d62728", None: "#bbbbbb"}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
-from typing import Any, ClassVar, NamedTuple
+from typing import Any
 
 import networkx as nx
 from langchain_core.language_models import BaseChatModel
@@ -15,53 +14,28 @@ from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeuma
 from mesa_llm import LLMRuntime
 from mesa_llm.cache import ResponseCache
 from mesa_llm.datacollection import DataCollector
-from mesa_llm.mixing import llm_share_indices
-from models.cooperation.agents import (
-    STRATEGIES,
+from mesa_llm.populations import llm_share_indices
+from mesa_llm_models.cooperation.agents import (
     LLMPartnerPlayer,
     LLMPlayer,
-    Move,
     Player,
     RulePlayer,
     partner_moves_space,
+)
+from mesa_llm_models.cooperation.game import (
+    PD_GRID_PAYOFFS,
+    Move,
+    Payoffs,
+    parse_payoffs,
+    strategy_mix,
     strategy_move,
 )
+from mesa_llm_models.cooperation.metrics import Tally
 
-__all__ = ["ACTIVATIONS", "PD_GRID_PAYOFFS", "CooperationModel", "Payoffs"]
+__all__ = ["ACTIVATIONS", "CooperationModel"]
 
 ACTIVATIONS = ("simultaneous", "random", "sequential")
 _score = attrgetter("score")
-POPULATIONS = ("rule", "llm")
-
-
-class Payoffs(NamedTuple):
-    """A symmetric 2x2 payoff matrix, as the payoff of the row player.
-
-    Attributes:
-        R: reward for mutual cooperation.
-        S: sucker's payoff (cooperate against a defector).
-        T: temptation (defect against a cooperator).
-        P: punishment for mutual defection.
-    """
-
-    R: float
-    S: float
-    T: float
-    P: float
-
-    @property
-    def is_dilemma(self) -> bool:
-        """Whether it is a prisoner's dilemma: ``T > R > P >= S`` (``P = S`` as in Nowak and May)."""
-        return self.T > self.R > self.P >= self.S
-
-    def table(self) -> dict[tuple[Move, Move], float]:
-        """Payoff of ``(my move, their move)``."""
-        c, d = Move.COOPERATE, Move.DEFECT
-        return {(c, c): self.R, (c, d): self.S, (d, c): self.T, (d, d): self.P}
-
-
-PD_GRID_PAYOFFS = Payoffs(R=1.0, S=0.0, T=1.6, P=0.0)
-"""The payoffs of ``mesa.examples.PdGrid``: (C,C)=1, (C,D)=0, (D,C)=1.6, (D,D)=0."""
 
 
 class CooperationModel(Model):
@@ -104,11 +78,12 @@ class CooperationModel(Model):
         activation: ``"simultaneous"``, ``"random"`` or ``"sequential"``.
         require_dilemma: refuse payoffs that are not a prisoner's dilemma.
         llm_share: fraction of players whose moves a language model chooses
-            (:class:`~models.cooperation.agents.LLMPlayer`), drawn from ``model.rng`` so the
+            (:class:`~mesa_llm_models.cooperation.agents.LLMPlayer`), drawn from ``model.rng`` so the
             ``model.random`` trajectory is untouched; they still draw an initial strategy,
             which gives their opening move.
-        backend: the LLM players' chat model or ``"provider:model"`` string; None uses the
-            embedded local model.
+        backend: the LLM players' chat model, a ``"provider:model"`` string, or a function
+            that creates one when the first LLM player needs it; None uses the embedded
+            local model.
         cache: a response cache for the LLM calls.
         runtime: a configured :class:`~mesa_llm.LLMRuntime` instead of ``backend`` and ``cache``.
         llm_imitation: how LLM players imitate: ``"llm"``, the model chooses every move
@@ -117,7 +92,7 @@ class CooperationModel(Model):
             player around it (ties as for rule players) without asking the model, which
             then chooses the moves of the other rounds only.
         llm_moves: ``"one"`` move towards all partners per LLM player, or ``"each"``, a
-            move towards each neighbour (:class:`~models.cooperation.agents.LLMPartnerPlayer`,
+            move towards each neighbour (:class:`~mesa_llm_models.cooperation.agents.LLMPartnerPlayer`,
             a structured answer of one move per neighbour).
         rng: seed or generator, as for ``mesa.Model``.
 
@@ -125,8 +100,6 @@ class CooperationModel(Model):
         ValueError: for an unknown strategy, activation or option, or payoffs that are
             not a prisoner's dilemma when ``require_dilemma`` is set.
     """
-
-    strategies_known: ClassVar[tuple[str, ...]] = STRATEGIES
 
     def __init__(
         self,
@@ -146,14 +119,14 @@ class CooperationModel(Model):
         activation: str = "simultaneous",
         require_dilemma: bool = True,
         llm_share: float = 0.0,
-        backend: BaseChatModel | str | None = None,
+        backend: BaseChatModel | str | Callable[[], BaseChatModel] | None = None,
         cache: ResponseCache | None = None,
         runtime: LLMRuntime | None = None,
         llm_imitation: str = "llm",
         llm_moves: str = "one",
         rng: Any = None,
     ) -> None:
-        self.payoffs = _payoffs(payoffs)
+        self.payoffs = parse_payoffs(payoffs)
         names, weights = _check(
             width,
             height,
@@ -214,9 +187,10 @@ class CooperationModel(Model):
         for player in players:  # the opening move, seen by neighbours that decide first
             player.move = strategy_move(player.opening, None, self)
 
-        self._measure()
+        self.tally = Tally()
+        self.tally.measure(self.agents)
         self.datacollector = DataCollector(
-            model_reporters={**self._reporters(), **self.llm.reporters()},
+            model_reporters={**self.tally.reporters(), **self.llm.reporters()},
             agent_reporters={"strategy": "strategy", "population": "population", "score": "score"},
         )
         self.datacollector.collect(self)
@@ -296,7 +270,7 @@ class CooperationModel(Model):
             self.llm.step(players, rng=rng, sequential=True)
         self._remember(players)
         self.rounds += 1
-        self._measure()
+        self.tally.measure(self.agents)
         self.datacollector.collect(self)
 
     def model_of(self, player: Player) -> Player:
@@ -338,94 +312,6 @@ class CooperationModel(Model):
             elif player.move is defect:
                 player.defected_all = True
 
-    # --------------------------------------------------------------- reporters
-    def _measure(self) -> None:
-        """This round's statistics, in one pass over the players, for the reporters."""
-        c = Move.COOPERATE
-        groups = {key: [0, 0, 0.0, 0] for key in (*POPULATIONS, *STRATEGIES, "LLM")}  # C, moves, payoff, n
-        cooperating = 0
-        for player in self.agents:
-            if player.moves:
-                values = [player.moves.get(n.unique_id, player.move) for n in player.neighbours]
-                cooperative, made = values.count(c), len(values)
-            else:
-                made = len(player.neighbours)
-                cooperative = made if player.move is c else 0
-            cooperating += player.move is c
-            for key in (player.population, player.strategy):
-                group = groups[key]
-                group[0] += cooperative
-                group[1] += made
-                group[2] += player.payoff
-                group[3] += 1
-        self._stats = groups
-        self._cooperating = cooperating
-
-    def _reporters(self) -> dict[str, Any]:
-        def share(*keys: str) -> float:
-            return _ratio(sum(self._stats[k][0] for k in keys), sum(self._stats[k][1] for k in keys))
-
-        def mean(*keys: str) -> float:
-            return _ratio(sum(self._stats[k][2] for k in keys), sum(self._stats[k][3] for k in keys))
-
-        reporters: dict[str, Any] = {
-            "cooperation": lambda _m: share(*POPULATIONS),
-            "cooperating": lambda m: m._cooperating,
-            "mean_payoff": lambda _m: mean(*POPULATIONS),
-        }
-        for population in POPULATIONS:
-            reporters[f"cooperation_{population}"] = lambda _m, q=population: share(q)
-            reporters[f"mean_payoff_{population}"] = lambda _m, q=population: mean(q)
-            reporters[f"players_{population}"] = lambda m, q=population: m._stats[q][3]
-        for strategy in STRATEGIES:
-            reporters[f"strategy_{strategy}"] = lambda m, s=strategy: m._stats[s][3]
-            reporters[f"payoff_{strategy}"] = lambda _m, s=strategy: mean(s)
-        return reporters
-
-
-def _ratio(total: float, n: int) -> float:
-    return total / n if n else math.nan
-
-
-def _payoffs(payoffs: Payoffs | Sequence[float] | str) -> Payoffs:
-    """Payoffs from a ``Payoffs``, an (R, S, T, P) sequence or ``"R,S,T,P"`` text.
-
-    Raises:
-        ValueError: for anything else, with the expected form.
-    """
-    try:
-        values = [float(v) for v in payoffs.split(",")] if isinstance(payoffs, str) else list(payoffs)
-        return Payoffs(*values)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"payoffs are four numbers R, S, T, P (e.g. '1,0,1.6,0'), got {payoffs!r}."
-        ) from None
-
-
-def _strategy_text(text: str) -> dict[str, float] | list[str]:
-    """``"ALLC,TFT"`` as names, ``"ALLC=1,ALLD=3"`` as weights.
-
-    Raises:
-        ValueError: for a weight that is not a number.
-    """
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not any("=" in item for item in items):
-        return items
-    try:
-        return {name.strip(): float(weight) for name, _, weight in (item.partition("=") for item in items)}
-    except ValueError:
-        raise ValueError(f"strategies are 'NAME,NAME' or 'NAME=WEIGHT,NAME=WEIGHT', got {text!r}.") from None
-
-
-def _cooperation(players: Any) -> float:
-    """The share of cooperative moves among all moves the players made this round."""
-    moves = [move for p in players for move in p.moves.values()]
-    return sum(m is Move.COOPERATE for m in moves) / len(moves) if moves else math.nan
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else math.nan
-
 
 def _check(
     width: int,
@@ -459,16 +345,4 @@ def _check(
             f"{payoffs} is not a prisoner's dilemma: it needs T > R > P >= S. "
             "Pass require_dilemma=False to play another 2x2 game."
         )
-    if isinstance(strategies, str):
-        strategies = _strategy_text(strategies)
-    if isinstance(strategies, Mapping):
-        names, weights = list(strategies), [float(w) for w in strategies.values()]
-    else:
-        names, weights = list(strategies), [1.0] * len(strategies)
-    unknown = [s for s in names if s not in STRATEGIES]
-    if unknown or not names:
-        raise ValueError(f"Unknown strategies {unknown or names}: choose among {', '.join(STRATEGIES)}.")
-    if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        given = dict(zip(names, weights, strict=True))
-        raise ValueError(f"Strategy weights must be non-negative and not all 0, got {given}.")
-    return names, weights
+    return strategy_mix(strategies)

@@ -1,14 +1,9 @@
 """Schelling's segregation model with rule and LLM residents, swappable and mixed."""
 
-from mesa_llm.scenarios import ScenarioSpec
-from models.schelling.agents import (
-    LLMResident,
-    Neighbourhood,
-    Resident,
-    RuleResident,
-    rule_following_backend,
-)
-from models.schelling.model import SchellingModel
+from mesa_llm.lab import ScenarioSpec
+from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
+from mesa_llm_models.schelling.model import SchellingModel
+from mesa_llm_models.schelling.rule_backend import SchellingRuleAnswer, rule_following_backend
 
 
 def _rule_backend(parameters):
@@ -21,7 +16,7 @@ SCENARIO = ScenarioSpec(
     summary="Schelling's segregation: residents stay or move by how many neighbours share their group.",
     metrics=("pct_happy", "segregation", "moves"),
     rule_backend=_rule_backend,
-    app="models.schelling.app",
+    app="mesa_llm_models.schelling.app",
 )
 
 __all__ = [
@@ -31,5 +26,6 @@ __all__ = [
     "Resident",
     "RuleResident",
     "SchellingModel",
+    "SchellingRuleAnswer",
     "rule_following_backend",
 ]

@@ -1,6 +1,6 @@
 """Schelling demo: the same world with rule residents, LLM residents, and both.
 
-Run ``python -m models.schelling`` (``--help`` for options). The LLM residents first ask
+Run ``python -m mesa_llm_models.schelling`` (``--help`` for options). The LLM residents first ask
 a deterministic chat model that answers by Schelling's rule, through the whole LLM
 pipeline (prompt -> chat model -> parse -> act): that mixed run must equal the all-rule
 run, and a faulty copy of it shows retries and fallbacks being counted. A last run asks
@@ -17,7 +17,7 @@ import time
 import pandas as pd
 
 from mesa_llm import BackendError, FaultyChatModel, LLMRuntime, resolve_backend
-from models.schelling import SchellingModel, rule_following_backend
+from mesa_llm_models.schelling import SchellingModel, rule_following_backend
 
 
 def run(label: str, steps: int, seed: int, **params) -> dict:

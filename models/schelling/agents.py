@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
-from langchain_core.messages import BaseMessage
 from mesa.discrete_space import Cell, CellAgent
 
-from mesa_llm import ActionSpace, FunctionChatModel, LLMDecider, PromptTemplate
+from mesa_llm import ActionSpace, LLMDecider, PromptTemplate
+from mesa_llm.populations import RULE
 
 if TYPE_CHECKING:
-    from models.schelling.model import SchellingModel
+    from mesa_llm_models.schelling.model import SchellingModel
 
-__all__ = [
-    "LLMResident",
-    "Neighbourhood",
-    "Resident",
-    "RuleResident",
-    "SchellingRuleAnswer",
-    "rule_following_backend",
-]
+__all__ = ["LLMResident", "Move", "Neighbourhood", "Resident", "RuleResident"]
 
 Move = Literal["stay", "move"]
 
@@ -61,7 +52,7 @@ class Resident(CellAgent):
 
     """
 
-    population: ClassVar[str]
+    population: ClassVar[str] = RULE  # LLMDecider makes it "llm" for LLM residents
     model: SchellingModel
 
     def __init__(self, model: SchellingModel, cell: Cell, group: int, **kwargs) -> None:
@@ -92,8 +83,6 @@ class Resident(CellAgent):
 class RuleResident(Resident):
     """Schelling's rule: move when the share of its own group is below the homophily."""
 
-    population = "rule"
-
     def decide(self, observation: Neighbourhood) -> Move:
         """Stay if at least ``homophily`` of the occupied neighbouring cells are its group."""
         return "stay" if observation.similarity >= self.model.homophily else "move"
@@ -102,7 +91,6 @@ class RuleResident(Resident):
 class LLMResident(LLMDecider, Resident):
     """A resident that asks a language model whether to stay or move."""
 
-    population = "llm"
     action_space = ActionSpace(Move, fallback="stay", description="stay in your home or move")
     prompt = PromptTemplate(
         system="You are a resident of a town, deciding whether to keep living in your home.",
@@ -117,31 +105,3 @@ class LLMResident(LLMDecider, Resident):
 
     def messages(self, observation: Neighbourhood):  # noqa: D102
         return self.prompt_for(observation, cells=observation.same + observation.other + observation.empty)
-
-
-_FACTS = re.compile(
-    r"(\d+) of them are occupied by people of your own group, (\d+) by people of the other group"
-)
-
-
-@dataclass(frozen=True)
-class SchellingRuleAnswer:
-    """Answers an :class:`LLMResident`'s prompt with Schelling's rule.
-
-    It reads the counts from the prompt text, so a run with it proves the prompt carries
-    the facts the rule needs and that parsing and acting are faithful.
-    """
-
-    homophily: float
-
-    def __call__(self, messages: list[BaseMessage]) -> str:  # noqa: D102
-        match = next(filter(None, (_FACTS.search(str(m.content)) for m in messages)), None)
-        if match is None:
-            raise ValueError("the prompt does not state the neighbourhood")
-        facts = Neighbourhood(same=int(match.group(1)), other=int(match.group(2)), empty=0)
-        return "Stay." if facts.similarity >= self.homophily else "I will MOVE."
-
-
-def rule_following_backend(homophily: float) -> FunctionChatModel:
-    """A deterministic chat model with which LLM residents behave as rule residents."""
-    return FunctionChatModel(fn=SchellingRuleAnswer(homophily), model_name=f"schelling-rule-{homophily}")

@@ -5,7 +5,7 @@ residents circles. Works offline with the embedded local model (the default back
 """
 
 from mesa_llm.viz import ScenarioDashboard, population_portrayal
-from models.schelling import SCENARIO
+from mesa_llm_models.schelling import SCENARIO
 
 #: Colours of group 0 (majority) and group 1 (minority).
 GROUP_COLOURS = {0: "#1f77b4", 1: "#ff7f0e"}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import networkx as nx
@@ -15,12 +14,10 @@ from mesa.discrete_space import DiscreteSpace, Network, OrthogonalMooreGrid
 from mesa_llm import LLMRuntime
 from mesa_llm.cache import ResponseCache
 from mesa_llm.datacollection import DataCollector
-from mesa_llm.mixing import llm_share_indices
-from models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
+from mesa_llm.populations import LLM, POPULATIONS, RULE, llm_share_indices, per_population, ratio
+from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
 
-__all__ = ["SchellingModel"]
-
-POPULATIONS = ("rule", "llm")
+__all__ = ["NeighbourIndex", "SchellingModel"]
 
 
 class SchellingModel(Model):
@@ -50,8 +47,9 @@ class SchellingModel(Model):
         llm_share: fraction of residents that decide with a language model, in [0, 1].
         llm_counts: instead of ``llm_share``, the number of LLM residents in each group,
             e.g. ``{0: 10, 1: 5}``.
-        backend: the LLM residents' chat model (a LangChain ``BaseChatModel`` or a
-            ``"provider:model"`` string); None uses the embedded local model.
+        backend: the LLM residents' chat model (a LangChain ``BaseChatModel``, a
+            ``"provider:model"`` string, or a function that creates one when the first
+            LLM resident needs it); None uses the embedded local model.
         cache: a response cache for the LLM calls.
         runtime: a fully configured :class:`~mesa_llm.LLMRuntime` (concurrency, timeout,
             retries, dedup, ...); ``backend`` and ``cache`` then stay unset.
@@ -76,7 +74,7 @@ class SchellingModel(Model):
         graph: nx.Graph | None = None,
         llm_share: float = 0.0,
         llm_counts: Mapping[int, int] | None = None,
-        backend: BaseChatModel | str | None = None,
+        backend: BaseChatModel | str | Callable[[], BaseChatModel] | None = None,
         cache: ResponseCache | None = None,
         runtime: LLMRuntime | None = None,
         sequential: bool = False,
@@ -167,30 +165,33 @@ class SchellingModel(Model):
         happy = share >= self.homophily
         for resident, is_happy in zip(residents, happy.tolist(), strict=True):
             resident.happy = is_happy
-        llm = np.array([r.population == "llm" for r in residents], dtype=bool)
+        llm = np.array([r.population == LLM for r in residents], dtype=bool)
         with_neighbours = occupied > 0
         self._happy, self._count, self._similarity = {}, {}, {}
-        for population, members in (("rule", ~llm), ("llm", llm)):
-            self._happy[population] = int(happy[members].sum())
-            self._count[population] = int(members.sum())
+        for group, members in ((RULE, ~llm), (LLM, llm)):
+            self._happy[group] = int(happy[members].sum())
+            self._count[group] = int(members.sum())
             scored = members & with_neighbours
-            self._similarity[population] = [float(share[scored].sum()), int(scored.sum())]
+            self._similarity[group] = [float(share[scored].sum()), int(scored.sum())]
         self.happy = int(happy.sum())
 
     def _reporters(self) -> dict[str, Any]:
-        reporters: dict[str, Any] = {
+        """Each metric for all residents, then for each population (``happy_rule``, ``happy_llm``, ...)."""
+        return {
             "happy": lambda m: m.happy,
-            "pct_happy": lambda m: _pct(m.happy, sum(m._count.values())),
-            "segregation": lambda m: _mean(*map(sum, zip(*m._similarity.values(), strict=True))),
+            "pct_happy": lambda m: ratio(100.0 * m.happy, sum(m._count.values())),
+            "segregation": lambda m: ratio(*map(sum, zip(*m._similarity.values(), strict=True))),
             "moves": lambda m: sum(m.moves.values()),
+            **per_population(
+                {
+                    "happy": lambda m, p: m._happy[p],
+                    "pct_happy": lambda m, p: ratio(100.0 * m._happy[p], m._count[p]),
+                    "segregation": lambda m, p: ratio(*m._similarity[p]),
+                    "moves": lambda m, p: m.moves[p],
+                    "residents": lambda m, p: m._count[p],
+                }
+            ),
         }
-        for p in POPULATIONS:
-            reporters[f"happy_{p}"] = lambda m, p=p: m._happy[p]
-            reporters[f"pct_happy_{p}"] = lambda m, p=p: _pct(m._happy[p], m._count[p])
-            reporters[f"segregation_{p}"] = lambda m, p=p: _mean(*m._similarity[p])
-            reporters[f"moves_{p}"] = lambda m, p=p: m.moves[p]
-            reporters[f"residents_{p}"] = lambda m, p=p: m._count[p]
-        return reporters
 
 
 class NeighbourIndex:
@@ -235,14 +236,6 @@ class NeighbourIndex:
         same_r = same[cells].astype(np.int64)
         occupied_r = occupied_count[cells].astype(np.int64)
         return same_r, occupied_r - same_r, self._degree[cells] - occupied_r
-
-
-def _pct(part: int, whole: int) -> float:
-    return 100.0 * part / whole if whole else math.nan
-
-
-def _mean(total: float, n: int) -> float:
-    return total / n if n else math.nan
 
 
 def _check_parameters(

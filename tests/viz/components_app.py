@@ -7,7 +7,7 @@ import solara
 from mesa.visualization.utils import force_update
 
 from mesa_llm.viz import make_agent_inspector, make_llm_panel, make_transcript
-from models.schelling import SchellingModel, rule_following_backend
+from mesa_llm_models.schelling import SchellingModel, rule_following_backend
 
 model = SchellingModel(width=8, height=8, llm_share=0.5, backend=rule_following_backend(0.4), rng=3)
 LLM_AGENTS = sorted(a.unique_id for a in model.agents if a.population == "llm")

@@ -7,7 +7,7 @@ this backend makes "slow" exact. It answers like Schelling's rule once :data:`GA
 import threading
 
 from mesa_llm import FunctionChatModel
-from models.schelling.agents import SchellingRuleAnswer
+from mesa_llm_models.schelling.rule_backend import SchellingRuleAnswer
 
 GATE = threading.Event()
 RULE = SchellingRuleAnswer(homophily=0.4)

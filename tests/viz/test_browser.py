@@ -66,7 +66,7 @@ def set_slider(page: Page, label: str, key: str) -> None:
 
 def test_schelling_dashboard_steps_and_inspects(solara_app, solara_server, page_session, screenshot):
     page = page_session
-    with solara_app("models.schelling.app"):
+    with solara_app("mesa_llm_models.schelling.app"):
         agents = open_page(page, solara_server.base_url)
         llm, rule = by_population(agents, "LLM"), by_population(agents, "rule")
         assert llm, "the default page has LLM residents"
@@ -117,7 +117,7 @@ def test_schelling_dashboard_steps_and_inspects(solara_app, solara_server, page_
 
 def test_schelling_llm_share_backend_and_reset(solara_app, solara_server, page_session, screenshot):
     page = page_session
-    with solara_app("models.schelling.app"):
+    with solara_app("mesa_llm_models.schelling.app"):
         open_page(page, solara_server.base_url)
         set_slider(page, "LLM share", "Home")
         expect(page.get_by_text("Changed settings apply on Reset.")).to_be_visible()
@@ -185,7 +185,7 @@ def test_page_stays_responsive_during_the_llm_phase(solara_app, solara_server, p
 
 def test_cooperation_dashboard(solara_app, solara_server, page_session, screenshot):
     page = page_session
-    with solara_app("models.cooperation.app"):
+    with solara_app("mesa_llm_models.cooperation.app"):
         agents = open_page(page, solara_server.base_url)
         llm = by_population(agents, "LLM")
         assert len(agents) == 144  # 12 x 12, one player per cell

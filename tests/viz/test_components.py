@@ -4,7 +4,7 @@ import pytest
 
 from mesa_llm.records import CallLog, CallRecord
 from mesa_llm.viz.components import _parse_ids, _runtime, describe, last_step_records
-from models.cooperation import CooperationModel
+from mesa_llm_models.cooperation import CooperationModel
 
 
 def record(step: int, agent: int) -> CallRecord:

@@ -1,5 +1,6 @@
-from mesa_llm.viz.portrayal import MARKERS, population, population_portrayal
-from models.schelling import SchellingModel, rule_following_backend
+from mesa_llm.populations import population
+from mesa_llm.viz.portrayal import MARKERS, population_portrayal
+from mesa_llm_models.schelling import SchellingModel, rule_following_backend
 
 
 def test_population_portrayal_marks_llm_agents_apart_and_names_them():

@@ -1,7 +1,7 @@
 """Small hand-made games shared by the cooperation tests."""
 
-from models.cooperation import CooperationModel
-from models.cooperation.agents import strategy_move
+from mesa_llm_models.cooperation import CooperationModel
+from mesa_llm_models.cooperation.game import strategy_move
 
 
 def game(graph, *strategies, **kwargs):

@@ -1,14 +1,12 @@
 """Cooperation players: each rule strategy's moves, memories, what a player observes and decides."""
 
 import dataclasses
-import random
-from types import SimpleNamespace
 
 import networkx as nx
 import pytest
 
-from models.cooperation import CooperationModel, Move
-from models.cooperation.agents import Play, strategy_move
+from mesa_llm_models.cooperation import CooperationModel, Move
+from mesa_llm_models.cooperation.agents import Play
 from tests.models.cooperation.games import game
 
 C, D = Move.COOPERATE, Move.DEFECT
@@ -26,46 +24,6 @@ def moves_towards(model, player, partner, rounds):
         model.step()
         moves.append(player.move_towards(partner.unique_id))
     return moves
-
-
-# ------------------------------------------------------------------ the rules themselves
-@pytest.mark.parametrize(
-    ("strategy", "move"), [("ALLC", C), ("ALLD", D), ("TFT", C), ("GRIM", C), ("WSLS", C)]
-)
-def test_first_encounter_move(strategy, move):
-    assert strategy_move(strategy, None, None) is move
-
-
-@pytest.mark.parametrize(
-    ("strategy", "memory", "move"),
-    [
-        # memory: (partner's last move, own last move, partner ever defected)
-        ("ALLC", (D, C, True), C),
-        ("ALLD", (C, C, False), D),
-        ("TFT", (D, C, True), D),
-        ("TFT", (C, D, True), C),  # forgives at once: only the last move counts
-        ("GRIM", (C, C, False), C),
-        ("GRIM", (D, C, True), D),
-        ("GRIM", (C, D, True), D),  # the partner came back to cooperation: too late
-        ("WSLS", (C, C, False), C),  # R: stay
-        ("WSLS", (C, D, True), D),  # T: stay
-        ("WSLS", (D, C, True), D),  # S: shift
-        ("WSLS", (D, D, True), C),  # P: shift
-    ],
-)
-def test_memory_one_rules(strategy, memory, move):
-    assert strategy_move(strategy, memory, None) is move
-
-
-def test_random_is_a_fair_coin_reproducible_by_seed():
-    def draws(seed):
-        model = SimpleNamespace(random=random.Random(seed))
-        return [strategy_move("RANDOM", (C, C, False), model) for _ in range(2000)]
-
-    first = draws(1)
-    assert 0.45 < first.count(C) / len(first) < 0.55
-    assert draws(1) == first
-    assert draws(2) != first
 
 
 # -------------------------------------------------------- strategies against known partners

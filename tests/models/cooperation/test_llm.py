@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime, ScoringChatModel
-from models.cooperation import CooperationModel, Move
-from models.cooperation.agents import LLMPlayer, rule_following_backend, tit_for_tat_answer
+from mesa_llm_models.cooperation import CooperationModel, Move
+from mesa_llm_models.cooperation.agents import LLMPlayer
+from mesa_llm_models.cooperation.rule_backend import rule_following_backend, tit_for_tat_answer
 
 
 def state(model):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from mesa.examples import PdGrid
 
-from models.cooperation import STRATEGIES, CooperationModel, Move, Payoffs
+from mesa_llm_models.cooperation import STRATEGIES, CooperationModel, Move, Payoffs
 from tests.models.cooperation.games import game
 
 C, D = Move.COOPERATE, Move.DEFECT

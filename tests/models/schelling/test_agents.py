@@ -1,11 +1,14 @@
 """Schelling residents: what they observe, how each kind decides, what the prompt says."""
 
 import pytest
-from langchain_core.messages import HumanMessage
 
-from mesa_llm.prompts import to_langchain
-from models.schelling import LLMResident, Neighbourhood, RuleResident, SchellingModel, rule_following_backend
-from models.schelling.agents import SchellingRuleAnswer
+from mesa_llm_models.schelling import (
+    LLMResident,
+    Neighbourhood,
+    RuleResident,
+    SchellingModel,
+    rule_following_backend,
+)
 
 
 @pytest.fixture
@@ -62,15 +65,6 @@ def test_persona_can_be_set_per_resident(empty_model):
         empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm, persona="You love diversity."
     )
     assert resident.messages(Neighbourhood(1, 1, 6))[0] == ("system", "You love diversity.")
-
-
-def test_rule_answer_reads_the_facts_from_the_prompt(empty_model):
-    resident = LLMResident(empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm)
-    answer = SchellingRuleAnswer(homophily=0.5)
-    assert answer(to_langchain(resident.messages(Neighbourhood(2, 2, 4)))) == "Stay."
-    assert answer(to_langchain(resident.messages(Neighbourhood(1, 3, 4)))) == "I will MOVE."
-    with pytest.raises(ValueError, match="does not state the neighbourhood"):
-        answer([HumanMessage("hello")])
 
 
 def test_act_moves_to_an_empty_cell_and_counts_the_move(empty_model):

@@ -5,7 +5,7 @@ import pytest
 
 from mesa_llm import InMemoryCache
 from mesa_llm.backends.local import LocalChatModel
-from models.schelling import SchellingModel
+from mesa_llm_models.schelling import SchellingModel
 
 
 def run(seed=1, steps=3, backend=None, **params):

@@ -1,4 +1,4 @@
-"""The comparison demo, ``python -m models.schelling``, run as a user runs it."""
+"""The comparison demo, ``python -m mesa_llm_models.schelling``, run as a user runs it."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 
 def test_comparison_demo_runs_every_population_and_the_local_model():
     result = subprocess.run(
-        [sys.executable, "-m", "models.schelling", "--steps", "3", "--size", "10", "--seed", "2"],
+        [sys.executable, "-m", "mesa_llm_models.schelling", "--steps", "3", "--size", "10", "--seed", "2"],
         capture_output=True,
         text=True,
         check=True,

@@ -15,7 +15,7 @@ from mesa.examples import Schelling
 from mesa.examples.basic.schelling.model import SchellingScenario
 
 from mesa_llm import FaultyChatModel, FunctionChatModel, LLMRuntime, SQLiteCache
-from models.schelling import LLMResident, RuleResident, SchellingModel, rule_following_backend
+from mesa_llm_models.schelling import LLMResident, RuleResident, SchellingModel, rule_following_backend
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -194,7 +194,7 @@ def test_warm_cache_replays_in_another_process(tmp_path):
         f"""
         import json
         from mesa_llm import SQLiteCache
-        from models.schelling import SchellingModel, rule_following_backend
+        from mesa_llm_models.schelling import SchellingModel, rule_following_backend
         cache = SQLiteCache({str(tmp_path / "c.sqlite")!r})
         model = SchellingModel(width=12, height=12, llm_share=0.5, rng=11,
                                backend=rule_following_backend(0.4), cache=cache)

@@ -3,11 +3,11 @@ from mesa.visualization.user_param import Slider
 
 from mesa_llm import FunctionChatModel
 from mesa_llm.backends import BackendError
-from mesa_llm.runs import RunConfig, model_parameters
-from mesa_llm.viz.dashboard import Session, _inputs, _typed
-from models.cooperation import SCENARIO as COOPERATION
-from models.schelling import SCENARIO as SCHELLING
-from models.schelling.app import portrayal
+from mesa_llm.lab import RunConfig, model_parameters
+from mesa_llm.viz.session import Session, page_inputs, page_parameters
+from mesa_llm_models.cooperation import SCENARIO as COOPERATION
+from mesa_llm_models.schelling import SCENARIO as SCHELLING
+from mesa_llm_models.schelling.app import portrayal
 
 
 def config(backend: str, **settings: str) -> RunConfig:
@@ -15,7 +15,7 @@ def config(backend: str, **settings: str) -> RunConfig:
 
 
 def test_inputs_default_to_every_parameter_and_an_llm_share_slider():
-    inputs, fixed = _inputs(COOPERATION, None)
+    inputs, fixed = page_inputs(COOPERATION, None)
     assert set(inputs) == set(COOPERATION.parameters())
     assert inputs["torus"]["type"] == "Checkbox"
     assert inputs["payoffs"]["type"] == "InputText"
@@ -24,7 +24,7 @@ def test_inputs_default_to_every_parameter_and_an_llm_share_slider():
 
 
 def test_inputs_take_mesa_sliders_and_fixed_values():
-    inputs, fixed = _inputs(SCHELLING, {"density": Slider("density", 0.7, 0.1, 0.9, 0.1), "radius": 2})
+    inputs, fixed = page_inputs(SCHELLING, {"density": Slider("density", 0.7, 0.1, 0.9, 0.1), "radius": 2})
     assert inputs["density"] == {
         "type": "SliderFloat",
         "label": "density",
@@ -38,12 +38,12 @@ def test_inputs_take_mesa_sliders_and_fixed_values():
 
 
 def test_typed_converts_text_and_names_a_bad_value():
-    typed = _typed(COOPERATION, {"width": "12", "payoffs": "1,0,1.6,0", "torus": False})
+    typed = page_parameters(COOPERATION, {"width": "12", "payoffs": "1,0,1.6,0", "torus": False})
     assert typed["width"] == 12
     assert typed["payoffs"] == "1,0,1.6,0"  # a text parameter stays text
     assert typed["height"] == COOPERATION.parameters()["height"].default
     with pytest.raises(ValueError, match="width takes a int value"):
-        _typed(COOPERATION, {"width": "wide"})
+        page_parameters(COOPERATION, {"width": "wide"})
 
 
 def test_session_builds_the_model_and_snapshots_it_between_steps():

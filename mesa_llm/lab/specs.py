@@ -1,4 +1,4 @@
-"""Scenarios the ``mesa-llm`` command can run, and their parameters.
+"""Scenario specs: the models the ``mesa-llm`` command, the dashboards and sweeps run, and their parameters.
 
 A scenario is a Mesa model class plus what a command line needs to know about it: which
 model reporters are its main metrics (plotted split by population), and optionally a
@@ -20,14 +20,15 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from types import MappingProxyType
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from mesa import Model
 
-__all__ = ["Parameter", "ScenarioSpec", "find_scenario", "scenarios"]
+__all__ = ["Parameter", "ScenarioSpec", "find_scenario", "model_parameters", "scenarios"]
 
 ENTRY_POINT_GROUP = "mesa_llm.scenarios"
 
@@ -54,25 +55,44 @@ class Parameter:
     default: Any
     description: str
 
-    def convert(self, text: str) -> Any:
-        """The value of ``text`` as this parameter's type.
+    def convert(self, value: Any) -> Any:
+        """``value`` as this parameter's type: text is parsed, a typed value is checked.
+
+        A value from a command line or a text field is text (``"0.5"``, ``"yes"``); one
+        from Python, a slider or a checkbox is already typed (``0.5``, ``True``) and stays
+        as it is, an ``int`` for a ``float`` parameter becoming a ``float``.
 
         Raises:
-            ValueError: if ``text`` is not a value of that type, naming the parameter.
+            ValueError: if ``value`` is not a value of that type, naming the parameter.
         """
+        if not isinstance(value, str):
+            return self._check(value)
         try:
             if self.kind is bool:
-                lowered = text.strip().lower()
+                lowered = value.strip().lower()
                 if lowered in {"1", "true", "yes", "on"}:
                     return True
                 if lowered in {"0", "false", "no", "off"}:
                     return False
-                raise ValueError(text)
-            return self.kind(text)
+                raise ValueError(value)
+            return self.kind(value)
         except ValueError:
-            raise ValueError(
-                f"{self.name} takes a {self.kind.__name__} value (default {self.default!r}), got {text!r}."
-            ) from None
+            raise self._error(value) from None
+
+    def _check(self, value: Any) -> Any:
+        """A typed value of this parameter (an int of a float parameter as a float)."""
+        if value is None and self.default is None:
+            return value
+        if self.kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, self.kind) and (self.kind is bool or not isinstance(value, bool)):
+            return value
+        raise self._error(value)
+
+    def _error(self, value: Any) -> ValueError:
+        return ValueError(
+            f"{self.name} takes a {self.kind.__name__} value (default {self.default!r}), got {value!r}."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +111,7 @@ class ScenarioSpec:
         rule_backend: builds, from the model's parameters, a deterministic chat model
             with which LLM agents behave exactly as rule agents.
         app: the module of its Solara dashboard (``mesa-llm viz``), e.g.
-            ``"models.schelling.app"``, which defines ``page``.
+            ``"mesa_llm_models.schelling.app"``, which defines ``page``.
     """
 
     name: str
@@ -100,9 +120,16 @@ class ScenarioSpec:
     metrics: tuple[str, ...]
     rule_backend: Callable[[Mapping[str, Any]], BaseChatModel] | None = None
     app: str | None = None
+    _parameters: Mapping[str, Parameter] = field(init=False, repr=False, compare=False)
 
-    def parameters(self) -> dict[str, Parameter]:
-        """The parameters a command line can set, in signature order."""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_parameters", MappingProxyType(self._read_parameters()))
+
+    def parameters(self) -> Mapping[str, Parameter]:
+        """The parameters a command line can set, in signature order (read once, when created)."""
+        return self._parameters
+
+    def _read_parameters(self) -> dict[str, Parameter]:
         init = self.model.__init__
         signature = inspect.signature(init)
         hints = _type_hints(init)
@@ -118,8 +145,8 @@ class ScenarioSpec:
             found[name] = Parameter(name, kind, parameter.default, docs.get(name, ""))
         return found
 
-    def convert(self, settings: Mapping[str, str]) -> dict[str, Any]:
-        """Typed model parameters from ``name -> text`` settings.
+    def convert(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Typed model parameters from ``name -> value`` settings, text or typed (:meth:`Parameter.convert`).
 
         Raises:
             ValueError: for an unknown name (listing the known ones) or a bad value.
@@ -136,6 +163,16 @@ class ScenarioSpec:
         return values
 
 
+def model_parameters(spec: ScenarioSpec, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario's complete parameters: its defaults, overridden by ``name -> value`` settings.
+
+    Raises:
+        ValueError: for an unknown parameter (listing the known ones) or a bad value.
+    """
+    defaults = {name: parameter.default for name, parameter in spec.parameters().items()}
+    return defaults | spec.convert(settings)
+
+
 def scenarios() -> dict[str, ScenarioSpec]:
     """The scenarios installed packages publish, by name."""
     found = {}
@@ -144,7 +181,7 @@ def scenarios() -> dict[str, ScenarioSpec]:
         if not isinstance(spec, ScenarioSpec):
             raise TypeError(
                 f"The entry point {entry.name!r} = {entry.value!r} of group {ENTRY_POINT_GROUP!r} "
-                "must name a mesa_llm.scenarios.ScenarioSpec."
+                "must name a mesa_llm.lab.ScenarioSpec."
             )
         found[entry.name] = spec
     return dict(sorted(found.items()))

@@ -1,41 +1,20 @@
-"""The mesa-llm command: the installed console script in subprocesses, and in process."""
+"""``mesa-llm run``: the installed console script in subprocesses, and in process."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from importlib.metadata import EntryPoint
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from matplotlib.image import imread
-from typer.testing import CliRunner
 
-from mesa_llm import scenarios as scenarios_module
-from mesa_llm.cli import app
-from mesa_llm.scenarios import ENTRY_POINT_GROUP
+from tests.cli.commands import MESA_LLM, OUTPUTS, SMALL, invoke, run_in_process
 from tests.processes import interruptible
 
-MESA_LLM = shutil.which("mesa-llm", path=str(Path(sys.executable).parent))
 SECRET = "sk-test-secret"
-SMALL = ["--width", "10", "--height", "10", "--seed", "1"]
-OUTPUTS = {"model.csv", "agents.csv", "calls.jsonl", "run.json", "metrics.png"}
 METRIC_COLUMNS = ["pct_happy", "segregation", "moves"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def run_in_process(out, *args):
-    """``mesa-llm run schelling`` on a small grid; the frame and metadata it wrote."""
-    result = invoke("run", "schelling", *SMALL, "--out", out, *args)
-    assert result.exit_code == 0, result.output
-    return pd.read_csv(out / "model.csv", index_col="step"), json.loads((out / "run.json").read_text())
 
 
 def test_the_console_script_is_installed():
@@ -245,38 +224,6 @@ def test_a_seed_is_drawn_and_recorded_when_none_is_given(tmp_path):
     assert record["argv"][record["argv"].index("--seed") + 1] == str(record["seed"])
 
 
-def test_models_lists_scenarios_with_their_parameters():
-    result = invoke("models")
-    assert result.exit_code == 0
-    assert "schelling" in result.stdout
-    homophily = next(line for line in result.stdout.splitlines() if "--homophily" in line)
-    assert "float" in homophily
-    assert "0.4" in homophily
-    assert "--llm-share" in result.stdout
-
-
-def test_help():
-    result = invoke("--help")
-    assert result.exit_code == 0
-    assert "run" in result.stdout
-    assert "models" in result.stdout
-    result = invoke("run", "--help")
-    assert result.exit_code == 0
-    for option in ("--llm-share", "--backend", "--steps", "--seed", "--cache", "--param", "--out", "--quiet"):
-        assert option in result.stdout
-    assert "mesa-llm models" in result.stdout
-
-
-def test_a_bad_scenario_entry_point_is_reported_cleanly(monkeypatch):
-    bad = EntryPoint(name="bad", value="tests.test_cli:SMALL", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(scenarios_module, "entry_points", lambda group: [bad])
-    for args in (["models"], ["run", "bad"]):
-        result = invoke(*args)
-        assert result.exit_code == 2
-        assert "The entry point 'bad'" in result.stderr
-        assert "must name a mesa_llm.scenarios.ScenarioSpec" in " ".join(result.stderr.split())
-
-
 def test_the_demo_command_runs_the_local_model_and_replays_from_its_cache(tmp_path):
     """What ``bash scripts/demo.sh`` runs, smaller: mixed residents asking the embedded model."""
     argv = [MESA_LLM, "run", "schelling", "--llm-share", "0.5", "--steps", "3", "--width", "8"]
@@ -300,32 +247,3 @@ def test_the_demo_command_runs_the_local_model_and_replays_from_its_cache(tmp_pa
     assert second_calls["backend_calls"].sum() == 0
     pd.testing.assert_frame_equal(first[METRIC_COLUMNS], second[METRIC_COLUMNS])
     assert first_calls["action"].tolist() == second_calls["action"].tolist()
-
-
-NO_DASHBOARD = scenarios_module.ScenarioSpec(
-    name="nodash", model=scenarios_module.find_scenario("schelling").model, summary="", metrics=()
-)
-MISSING_DASHBOARD = scenarios_module.ScenarioSpec(
-    name="lostdash", model=NO_DASHBOARD.model, summary="", metrics=(), app="nowhere.app"
-)
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        ("NO_DASHBOARD", "has no dashboard"),
-        ("MISSING_DASHBOARD", "'nowhere.app' of lostdash cannot be found"),
-    ],
-)
-def test_viz_names_a_scenario_without_a_dashboard(monkeypatch, spec, message):
-    entry = EntryPoint(name="broken", value=f"tests.test_cli:{spec}", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(scenarios_module, "entry_points", lambda group: [entry])
-    result = invoke("viz", "broken")
-    assert result.exit_code == 2
-    assert message in " ".join(result.output.split())
-
-
-def test_viz_of_an_unknown_scenario_lists_the_known_ones():
-    result = invoke("viz", "nosuch")
-    assert result.exit_code == 2
-    assert "available: cooperation, schelling" in " ".join(result.output.split())

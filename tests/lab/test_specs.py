@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING
 import mesa
 import pytest
 
-from mesa_llm import scenarios as scenarios_module
-from mesa_llm.scenarios import ENTRY_POINT_GROUP, Parameter, ScenarioSpec, find_scenario, scenarios
-from models.schelling import SCENARIO, SchellingModel
+from mesa_llm.lab import specs as specs_module
+from mesa_llm.lab.specs import (
+    ENTRY_POINT_GROUP,
+    Parameter,
+    ScenarioSpec,
+    find_scenario,
+    model_parameters,
+    scenarios,
+)
+from mesa_llm_models.schelling import SCENARIO, SchellingModel
 
 if TYPE_CHECKING:  # never imported at run time: an annotation that cannot be evaluated
     from decimal import Decimal
@@ -153,11 +160,40 @@ def test_unknown_scenario_lists_the_available_ones():
         find_scenario("nope")
 
 
+def test_model_parameters_are_the_defaults_overridden_by_settings():
+    params = model_parameters(SCENARIO, {"homophily": "0.3", "llm-share": "0.5"})
+    assert params["homophily"] == 0.3
+    assert params["llm_share"] == 0.5
+    assert params["width"] == 20
+    assert list(params) == list(SCENARIO.parameters())
+
+
+def test_model_parameters_reject_unknown_names():
+    with pytest.raises(ValueError, match="its parameters are: width, height"):
+        model_parameters(SCENARIO, {"colour": "red"})
+
+
+def test_typed_values_stay_typed_and_are_checked():
+    params = model_parameters(SCENARIO, {"llm_share": 0.5, "width": 12, "torus": True, "homophily": 1})
+    assert (params["llm_share"], params["width"], params["torus"]) == (0.5, 12, True)
+    assert params["homophily"] == 1.0
+    assert type(params["homophily"]) is float  # an int of a float parameter becomes a float
+    for name, value in (("width", 1.5), ("width", True), ("torus", 1), ("llm_share", "half")):
+        with pytest.raises(ValueError, match=f"{name} takes a"):
+            model_parameters(SCENARIO, {name: value})
+
+
+def test_parameters_are_read_once():
+    assert SCENARIO.parameters() is SCENARIO.parameters()
+    with pytest.raises(TypeError):
+        SCENARIO.parameters()["width"] = None  # a read-only view
+
+
 NOT_A_SPEC = object()
 
 
 def test_entry_point_of_the_wrong_type_is_named(monkeypatch):
     bad = EntryPoint(name="bad", value=f"{__name__}:NOT_A_SPEC", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(scenarios_module, "entry_points", lambda group: [bad])
-    with pytest.raises(TypeError, match=r"'bad' = 'tests\.test_scenarios:NOT_A_SPEC'.*must name a"):
+    monkeypatch.setattr(specs_module, "entry_points", lambda group: [bad])
+    with pytest.raises(TypeError, match=r"'bad' = 'tests\.lab\.test_specs:NOT_A_SPEC'.*must name a"):
         scenarios()

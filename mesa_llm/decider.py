@@ -1,0 +1,88 @@
+"""What the runtime needs from an agent: the typed protocols of the decision seam.
+
+Every agent the runtime steps is a :class:`Decider`: it ``observe()``s the world,
+``decide(observation)`` returns an action and ``act(action)`` changes the world. An agent
+that decides with a language model is also a :class:`ModelDecider`: it gives the runtime
+its chat model, its action space and the exact prompt of an observation, and the runtime
+gives back the observation and record of its latest decision. :class:`~mesa_llm.LLMDecider`
+implements it; so may any class of your own, without inheriting from it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from mesa import Model
+
+    from mesa_llm.actions import ActionSpace
+    from mesa_llm.prompts import Messages
+    from mesa_llm.records import CallRecord
+
+__all__ = ["Decider", "ModelDecider", "asks_model"]
+
+
+class Decider(Protocol):
+    """An agent with the decision seam: observe, decide, act."""
+
+    def observe(self) -> Any:
+        """The agent's observation of the current snapshot."""
+        ...
+
+    def decide(self, observation: Any) -> Any:
+        """The action the agent takes for ``observation``."""
+        ...
+
+    def act(self, action: Any) -> None:
+        """Change the world by ``action``."""
+        ...
+
+
+@runtime_checkable
+class ModelDecider(Protocol):
+    """An agent whose decisions the runtime asks of a language model.
+
+    Attributes:
+        unique_id: the agent's Mesa id (in its call records).
+        model: the agent's Mesa model (``model.steps`` and ``model.time`` go into its
+            records; ``model.rng`` draws its action from option probabilities).
+        action_space: the actions it may take, with their fallback.
+        chat_model: the chat model it asks.
+        last_observation: set by the runtime: the observation of its latest decision.
+        last_record: set by the runtime: the call record of its latest decision.
+    """
+
+    unique_id: int
+    model: Model
+    chat_model: BaseChatModel
+    last_observation: Any
+    last_record: CallRecord | None
+
+    @property
+    def action_space(self) -> ActionSpace[Any]:
+        """The actions it may take, with their fallback (a class or an instance attribute)."""
+        ...
+
+    def messages(self, observation: Any) -> Messages:
+        """The exact prompt for ``observation``."""
+        ...
+
+    def decide_without_model(self, observation: Any) -> Any | None:
+        """An action taken without asking the model, or None to ask it."""
+        ...
+
+
+_ASKS: dict[type, bool] = {}
+
+
+def asks_model(agent: object) -> bool:
+    """Whether ``agent`` decides with a language model (is a :class:`ModelDecider`).
+
+    Checked once per class: the runtime calls it for every agent of every step.
+    """
+    kind = type(agent)
+    asks = _ASKS.get(kind)
+    if asks is None:
+        asks = _ASKS[kind] = isinstance(agent, ModelDecider)
+    return asks

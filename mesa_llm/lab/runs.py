@@ -1,0 +1,286 @@
+"""Running a scenario: the logic behind ``mesa-llm run``, reused by the dashboards and sweeps.
+
+A run is a :class:`RunConfig`: a scenario, its complete parameters, steps, a seed and a
+backend string. :meth:`Run.build` builds the scenario's model; its LLM agents' chat model
+is created when the first of them is (so a bad backend fails at once, and a model without
+LLM agents never creates one). :meth:`Run.advance` steps it with a progress callback and
+stops cleanly on Ctrl-C, and :func:`~mesa_llm.lab.outputs.write_outputs` writes the
+frames, the call records, the metadata and a plot of the metrics to a folder::
+
+    spec = find_scenario("schelling")
+    config = RunConfig(spec, model_parameters(spec, {"llm_share": 0.5}), steps=30, seed=1, backend="rule")
+    result = execute(config)
+    write_outputs(Path("runs/demo"), config, result)
+
+A scenario's model collects its data once when built and once per step, so row ``i`` of
+its model frame is the state after step ``i``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from langchain_core.language_models import BaseChatModel
+from mesa import Model
+
+from mesa_llm.backends import DEFAULT_BACKEND, BackendError, backend_name, resolve_backend
+from mesa_llm.cache import InMemoryCache, ResponseCache, SQLiteCache
+from mesa_llm.lab.specs import ScenarioSpec
+from mesa_llm.records import CallLog
+
+__all__ = [
+    "RULE_BACKEND",
+    "Run",
+    "RunBackend",
+    "RunConfig",
+    "RunResult",
+    "execute",
+    "open_cache",
+    "resolve_run_backend",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The backend string that asks the scenario for its rule-following chat model.
+RULE_BACKEND = "rule"
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """What to run.
+
+    Attributes:
+        scenario: the scenario.
+        params: the model's complete parameters (see
+            :func:`~mesa_llm.lab.specs.model_parameters`).
+        steps: how many steps to run (fewer if the model stops running).
+        seed: the model's ``rng``.
+        backend: ``"rule"`` (the scenario's rule-following chat model), ``"local"`` (the
+            embedded local model, the default) or a LangChain ``"provider:model"`` string.
+        temperature: the sampling temperature passed to the backend (not to ``"rule"``);
+            None leaves the backend's default.
+        cache: a SQLite response cache file, or None for an in-memory cache of this run.
+    """
+
+    scenario: ScenarioSpec
+    params: Mapping[str, Any]
+    steps: int
+    seed: int
+    backend: str = DEFAULT_BACKEND
+    temperature: float | None = None
+    cache: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What a run computed, up to its last completed step.
+
+    Attributes:
+        model: the model, as left by the run.
+        steps_completed: the steps that completed.
+        interrupted: whether Ctrl-C stopped the run.
+        elapsed_s: wall time spent stepping.
+        model_frame: the model reporters, one row per step from step 0 (as built); the
+            index is named ``step``.
+        agent_frame: the agent reporters, indexed by ``Step`` and ``AgentID``.
+        log: the call records of the completed steps, with their totals.
+        backend_name: the short name of the chat model the LLM agents asked; None when
+            the model has no LLM agents (no backend was created).
+    """
+
+    model: Model
+    steps_completed: int
+    interrupted: bool
+    elapsed_s: float
+    model_frame: pd.DataFrame
+    agent_frame: pd.DataFrame
+    log: CallLog
+    backend_name: str | None
+
+
+def resolve_run_backend(config: RunConfig, named: Mapping[str, BaseChatModel] | None = None) -> BaseChatModel:
+    """The chat model ``config.backend`` names: one of ``named``, the scenario's rule, or a resolved string.
+
+    Raises:
+        BackendError: for a backend that cannot be created, saying what to change.
+    """
+    if named is not None and config.backend in named:
+        return named[config.backend]
+    if config.backend == RULE_BACKEND:
+        if config.scenario.rule_backend is None:
+            raise BackendError(
+                f"{config.scenario.name} has no rule-following chat model; choose another backend, "
+                "such as 'local' or 'openai:gpt-4o-mini'."
+            )
+        return config.scenario.rule_backend(config.params)
+    kwargs = {} if config.temperature is None else {"temperature": config.temperature}
+    return resolve_backend(config.backend, **kwargs)
+
+
+class RunBackend:
+    """The chat model of a run's LLM agents, created when the first of them needs it.
+
+    Given to the scenario's model as its ``backend``: a model without LLM agents never
+    calls it, so nothing is loaded, and a bad backend fails while the model is built.
+
+    Args:
+        config: the run.
+        named: chat models to use for some backend names (a dashboard's own models).
+    """
+
+    def __init__(self, config: RunConfig, named: Mapping[str, BaseChatModel] | None = None) -> None:
+        self.config = config
+        self.named = named
+        self.chat_model: BaseChatModel | None = None
+
+    def __call__(self) -> BaseChatModel:
+        """The chat model, created on the first call.
+
+        Raises:
+            BackendError: for a backend that cannot be created.
+        """
+        if self.chat_model is None:
+            self.chat_model = resolve_run_backend(self.config, self.named)
+        return self.chat_model
+
+    @property
+    def name(self) -> str | None:
+        """The chat model's short name; None if no LLM agent has needed it."""
+        return backend_name(self.chat_model) if self.chat_model is not None else None
+
+
+@contextmanager
+def open_cache(path: Path | None) -> Iterator[ResponseCache]:
+    """The SQLite response cache at ``path``, closed afterwards; an in-memory one for None.
+
+    Without a file the run still keeps its answers in memory: a prompt asked again in a
+    later step (the same neighbourhood, say) is answered from the cache, not the model.
+    """
+    if path is None:
+        yield InMemoryCache()
+        return
+    cache = SQLiteCache(path)
+    try:
+        yield cache
+    finally:
+        cache.close()
+
+
+@dataclass(slots=True)
+class Run:
+    """A scenario's model built from a :class:`RunConfig`, with the backend of its LLM agents.
+
+    Attributes:
+        config: what it runs.
+        model: the scenario's model.
+        backend: the chat model of its LLM agents (created only if it has some).
+    """
+
+    config: RunConfig
+    model: Model
+    backend: RunBackend
+
+    @classmethod
+    def build(
+        cls,
+        config: RunConfig,
+        cache: ResponseCache | None = None,
+        backends: Mapping[str, BaseChatModel] | None = None,
+    ) -> Run:
+        """The scenario's model with the run's parameters, backend, cache and seed.
+
+        Args:
+            config: the run.
+            cache: the response cache of its LLM calls.
+            backends: chat models to use for some backend names, instead of resolving them.
+
+        Raises:
+            BackendError: for a backend that cannot be created, when the model has LLM agents.
+            ValueError: for parameters the model rejects.
+        """
+        backend = RunBackend(config, backends)
+        model = config.scenario.model(**config.params, backend=backend, cache=cache, rng=config.seed)
+        return cls(config, model, backend)
+
+    def advance(self, steps: int, on_step: Callable[[Model, int], None] | None = None) -> RunResult:
+        """Step the model up to ``steps`` times, stopping early when it stops running or on Ctrl-C.
+
+        A KeyboardInterrupt ends the run at the last completed step: the result holds the
+        frames and call records of the steps that completed, and is marked interrupted.
+
+        Args:
+            steps: the most steps to run.
+            on_step: called with the model and the number of completed steps after each step.
+        """
+        model = self.model
+        completed = 0
+        interrupted = False
+        started = time.perf_counter()
+        try:
+            while completed < steps and model.running:
+                model.run_for(1)
+                completed += 1
+                if on_step is not None:
+                    on_step(model, completed)
+        except KeyboardInterrupt:
+            interrupted = True
+            logger.info("interrupted after %d of %d steps", completed, steps)
+        return RunResult(
+            model=model,
+            steps_completed=completed,
+            interrupted=interrupted,
+            elapsed_s=time.perf_counter() - started,
+            model_frame=_model_frame(model, completed),
+            agent_frame=_agent_frame(model, completed),
+            log=_completed_log(model.llm.log, completed) if interrupted else model.llm.log,
+            backend_name=self.backend.name,
+        )
+
+
+def execute(config: RunConfig, on_step: Callable[[Model, int], None] | None = None) -> RunResult:
+    """Build and run ``config`` with its response cache (closed afterwards).
+
+    Raises:
+        BackendError: for a backend that cannot be created, when the model has LLM agents.
+        ValueError: for parameters the model rejects.
+    """
+    with open_cache(config.cache) as cache:
+        return Run.build(config, cache).advance(config.steps, on_step)
+
+
+def _model_frame(model: Model, steps: int) -> pd.DataFrame:
+    """The model frame of steps 0 to ``steps``.
+
+    Built from the collected lists rather than with ``get_model_vars_dataframe`` because
+    an interrupted collection leaves the lists of different lengths.
+    """
+    collected = model.datacollector.model_vars
+    rows = min([steps + 1, *map(len, collected.values())])
+    return pd.DataFrame({name: values[:rows] for name, values in collected.items()}).rename_axis("step")
+
+
+def _agent_frame(model: Model, steps: int) -> pd.DataFrame:
+    """The agent frame of steps 0 to ``steps`` (empty if the model has no agent reporters)."""
+    collector = model.datacollector
+    if not collector.agent_reporters:
+        return pd.DataFrame()
+    frame = collector.get_agent_vars_dataframe()
+    return frame[frame.index.get_level_values("Step") <= steps]
+
+
+def _completed_log(log: CallLog, steps: int) -> CallLog:
+    """The records of steps up to ``steps``, with their totals (``log`` itself if it keeps none)."""
+    if not log.keep:
+        return log
+    completed = CallLog()
+    for record in log.records:
+        if record.step <= steps:
+            completed.add(record)
+    return completed

@@ -1,0 +1,84 @@
+"""What a backend can do: structured output, option scoring, dedup, parallel calls.
+
+The runtime probes each chat model once (:class:`Capabilities`) and asks for structured
+answers the cheapest way the model supports (:func:`structured_runnable`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+
+from mesa_llm.actions import ActionSpace
+from mesa_llm.backends import backend_identity, backend_name
+from mesa_llm.backends.scoring import OptionScorer
+
+__all__ = ["Capabilities", "binds_tools", "structured_runnable", "supports_structured_output"]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What the runtime derives once per chat model, under its settings.
+
+    Attributes:
+        model: the chat model.
+        identity: its identity in cache keys (model and every setting that changes answers).
+        name: its short, secret-free name for records.
+        dedup: whether identical prompts of one phase share one answer.
+        supports_structured: whether it is asked for structured output where wanted.
+        scores: whether it answers choices by option scoring.
+        temperature: its sampling temperature (0 when it has none), for option draws.
+        parallel: most calls it runs at once (None: no limit of its own).
+    """
+
+    model: BaseChatModel
+    identity: str
+    name: str
+    dedup: bool
+    supports_structured: bool
+    scores: bool
+    temperature: float
+    parallel: int | None
+
+    @classmethod
+    def probe(
+        cls, model: BaseChatModel, *, dedup: bool | None, structured: bool | None, scoring: bool
+    ) -> Capabilities:
+        """The capabilities of ``model`` under the runtime's ``dedup``, ``structured`` and ``scoring``."""
+        temperature = getattr(model, "temperature", None)
+        return cls(
+            model=model,
+            identity=backend_identity(model),
+            name=backend_name(model),
+            dedup=dedup if dedup is not None else temperature == 0,
+            supports_structured=structured is not False and supports_structured_output(model),
+            scores=scoring and isinstance(model, OptionScorer),
+            temperature=float(temperature or 0.0),
+            parallel=getattr(model, "max_parallel_calls", None),
+        )
+
+
+def binds_tools(model: BaseChatModel) -> bool:
+    """Whether the model implements tool binding."""
+    return type(model).bind_tools is not BaseChatModel.bind_tools
+
+
+def supports_structured_output(model: BaseChatModel) -> bool:
+    """Whether the model implements tool binding or structured output itself."""
+    own_structured_output = type(model).with_structured_output is not BaseChatModel.with_structured_output
+    return binds_tools(model) or own_structured_output
+
+
+def structured_runnable(model: BaseChatModel, space: ActionSpace[Any]) -> Runnable[Any, Any]:
+    """``model`` asked to answer in ``space``'s schema; either way its result holds the raw message.
+
+    A forced tool call where the model binds tools (the answer is parsed by the action
+    space, so LangChain's own parsing chain would be work done twice), else the model's
+    ``with_structured_output(include_raw=True)``.
+    """
+    if binds_tools(model):
+        return model.bind_tools([space.schema], tool_choice="any")
+    return model.with_structured_output(space.schema, include_raw=True)

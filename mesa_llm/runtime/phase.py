@@ -1,0 +1,342 @@
+"""The decision phase: concurrent, bounded, deduplicated, cached, retried, recorded.
+
+A step of a model is two phases (DESIGN.md, principle 3): every agent observes the same
+snapshot and decides (LLM decisions run concurrently on one event loop), then the actions
+are applied in the model's activation order. The same rng and the same answers give the
+same run whatever order the calls complete in: each answer belongs to its agent, and
+records are kept in request order.
+
+The phase uses the rest of the package: requests and their keys (:mod:`.requests`), what
+each backend can do (:mod:`.capabilities`), one call's lifecycle (:mod:`.calls`), and the
+event loop and bounds (:mod:`.loop`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.rate_limiters import BaseRateLimiter
+
+from mesa_llm.backends import DEFAULT_BACKEND, resolve_backend
+from mesa_llm.backends.scoring import draw_option
+from mesa_llm.cache import ResponseCache
+from mesa_llm.decider import Decider, ModelDecider, asks_model
+from mesa_llm.records import CallLog, CallRecord
+from mesa_llm.runtime.calls import Calls
+from mesa_llm.runtime.loop import LoopThread, Slots
+from mesa_llm.runtime.requests import Request, Requests
+
+__all__ = ["LLMRuntime", "PhaseProgress"]
+
+
+@dataclass(slots=True)
+class PhaseProgress:
+    """How far the latest LLM decision phase has come, for progress displays.
+
+    Each phase that asks a language model starts a new ``PhaseProgress`` (the runtime's
+    :attr:`~LLMRuntime.progress`), so a display that keeps the one it saw before a step
+    knows when the step's phase has begun.
+
+    Attributes:
+        prompts: the distinct prompts of the phase (identical prompts are asked once).
+        answered: how many of them have been answered (by the backend, the cache or the
+            fallback).
+    """
+
+    prompts: int = 0
+    answered: int = 0
+
+
+class LLMRuntime:
+    """Runs the LLM decisions of a model.
+
+    Args:
+        backend: the default chat model of the model's LLM agents: a LangChain chat
+            model, a ``"provider:model"`` string for LangChain's ``init_chat_model``
+            (resolved now, so a bad one fails here), or a function that returns a chat
+            model, called when an agent first needs it (a model without LLM agents never
+            creates one). None uses the embedded local model (``"local"``), likewise
+            created when an agent first needs it.
+        max_concurrency: most calls in flight at once.
+        timeout: seconds before one call is abandoned (counted as a timeout, retried).
+        retries: extra attempts after an error, a timeout or an unparseable answer;
+            then the action space's fallback is used.
+        rate_limiter: a LangChain rate limiter (e.g. ``InMemoryRateLimiter``) acquired
+            before every backend call.
+        dedup: send identical prompts of one decision phase once and share the answer.
+            None (default) turns it on only for backends at temperature 0, where sharing
+            an answer is the same as asking again; at a higher temperature it would
+            correlate agents, so turn it on there only on purpose.
+        cache: a response cache (:class:`~mesa_llm.cache.InMemoryCache` or
+            :class:`~mesa_llm.cache.SQLiteCache`) looked up before every call.
+        structured: ask for structured output (tool calling / JSON schema) where the
+            backend supports it. None (default) asks for it for pydantic action spaces
+            only: a choice is one word, which the tolerant parser reads reliably. Where the
+            backend binds tools, the schema is bound as a forced tool call (the raw tool
+            call is parsed by the action space); otherwise its own
+            ``with_structured_output`` is used, whose LangChain parsing chain costs ~20x
+            the framework time of a plain call (benchmarks/README.md). Backends with
+            neither always answer in text.
+        scoring: answer choice spaces by option scoring with backends that can
+            (:class:`~mesa_llm.backends.scoring.OptionScorer`, such as the embedded local
+            model): the backend gives a probability to every option, each agent draws its
+            action from them with ``model.rng`` (the most probable at temperature 0), and
+            the probabilities go into the call record. Agents that send the same prompt
+            share one scoring (unless ``dedup=False``) but draw their own actions.
+        log: where call records go; a new in-memory :class:`~mesa_llm.records.CallLog`
+            by default.
+
+    Raises:
+        ValueError: for a non-positive ``max_concurrency`` or ``timeout`` or negative ``retries``.
+
+    """
+
+    def __init__(
+        self,
+        backend: BaseChatModel | str | Callable[[], BaseChatModel] | None = None,
+        *,
+        max_concurrency: int = 16,
+        timeout: float = 60.0,
+        retries: int = 2,
+        rate_limiter: BaseRateLimiter | None = None,
+        dedup: bool | None = None,
+        cache: ResponseCache | None = None,
+        structured: bool | None = None,
+        scoring: bool = True,
+        log: CallLog | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}.")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive (seconds), got {timeout}.")
+        if retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {retries}.")
+        self.backend: BaseChatModel | None = None
+        self._create: Callable[[], BaseChatModel] | None = None
+        if callable(backend) and not isinstance(backend, BaseChatModel):
+            self._create = backend
+        elif backend is not None:
+            self.backend = resolve_backend(backend)
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.retries = retries
+        self.rate_limiter = rate_limiter
+        self.dedup = dedup
+        self.cache = cache
+        self.structured = structured
+        self.scoring = scoring
+        self.log = log if log is not None else CallLog()
+        self.progress = PhaseProgress()
+        self._requests = Requests()
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots]
+        self._slots = weakref.WeakKeyDictionary()
+        self._flush_after_decisions = True
+
+    @classmethod
+    def for_model(
+        cls,
+        backend: BaseChatModel | str | Callable[[], BaseChatModel] | None = None,
+        cache: ResponseCache | None = None,
+        runtime: LLMRuntime | None = None,
+    ) -> LLMRuntime:
+        """The runtime of a scenario model that takes ``backend``, ``cache`` and ``runtime`` options.
+
+        Raises:
+            ValueError: if ``runtime`` is given together with ``backend`` or ``cache``.
+        """
+        if runtime is None:
+            return cls(backend, cache=cache)
+        if backend is not None or cache is not None:
+            raise ValueError("Pass backend= and cache= to your LLMRuntime, or pass no runtime=, not both.")
+        return runtime
+
+    @property
+    def default_backend(self) -> BaseChatModel:
+        """The backend of agents that have none: the runtime's, created on first use.
+
+        Raises:
+            BackendError: if it cannot be created (for the embedded local model: when it
+                is not installed).
+        """
+        if self.backend is None:
+            self.backend = resolve_backend(self._create() if self._create is not None else DEFAULT_BACKEND)
+        return self.backend
+
+    # ----------------------------------------------------------------- the step
+    def step(
+        self,
+        agents: Iterable[Decider],
+        *,
+        rng: random.Random | None = None,
+        observations: Mapping[Any, Any] | None = None,
+        sequential: bool = False,
+    ) -> dict[Any, Any]:
+        """One step of ``agents``: observe, decide, act.
+
+        The activation order is drawn first. Simultaneous (default): every agent observes
+        the same snapshot and decides (LLM agents concurrently), then the actions are
+        applied in activation order.
+        Sequential: in activation order, each agent observes, decides and acts before the
+        next observes, so it sees earlier actions; LLM calls then run one at a time
+        (slower, for models that need it).
+
+        Args:
+            agents: the agents to step (rule agents and LLM agents alike).
+            rng: shuffles the activation order (pass ``model.random`` to shuffle the way
+                ``AgentSet.shuffle_do`` does); None keeps the order of ``agents``.
+            observations: observations already taken of this snapshot (e.g. at the end of
+                the previous step for reporters); agents missing from it observe now.
+            sequential: use sequential instead of simultaneous activation.
+
+        Returns:
+            The action each agent took.
+
+        """
+        order = list(agents)
+        if rng is not None:
+            rng.shuffle(order)
+        self._flush_after_decisions = False  # one flush of the records per step
+        try:
+            if sequential:
+                actions = {}
+                for agent in order:
+                    action = agent.decide(agent.observe())
+                    agent.act(action)
+                    actions[agent] = action
+                return actions
+            actions = dict(zip(order, self.decide_all(order, observations or {}), strict=True))
+            for agent in order:
+                agent.act(actions[agent])
+            return actions
+        finally:
+            self._flush_after_decisions = True
+            self.log.flush()
+
+    def decide_all(
+        self, agents: Sequence[Decider], observations: Sequence[Any] | Mapping[Any, Any]
+    ) -> list[Any]:
+        """Decisions of agents on one snapshot: rule agents in order, LLM agents concurrently.
+
+        Args:
+            agents: the deciding agents.
+            observations: their observations, in the order of ``agents``; or a mapping
+                with some of them, the others observing when their turn comes. A rule
+                agent decides as soon as it has observed (nothing acts before every agent
+                has decided, so the snapshot is the same, and no observation has to be
+                kept); only LLM agents' observations wait for their concurrent calls.
+
+        Returns:
+            The actions, in the order of ``agents``.
+        """
+        given = (
+            observations
+            if isinstance(observations, Mapping)
+            else dict(zip(agents, observations, strict=True))
+        )
+        actions: list[Any] = []
+        llm: list[tuple[int, Any]] = []
+        asks: dict[type, bool] = {}  # asks_model of each class, looked up once per phase
+        for i, agent in enumerate(agents):
+            observation = given[agent] if agent in given else agent.observe()
+            kind = type(agent)
+            if kind not in asks:
+                asks[kind] = asks_model(agent)
+            if asks[kind]:
+                llm.append((i, observation))
+                actions.append(None)
+            else:
+                actions.append(agent.decide(observation))
+        if llm:
+            decided = self.decide_many([(cast(ModelDecider, agents[i]), obs) for i, obs in llm])
+            for (i, _), action in zip(llm, decided, strict=True):
+                actions[i] = action
+        return actions
+
+    # --------------------------------------------------------- LLM decisions
+    def decide(self, agent: ModelDecider, observation: Any) -> Any:
+        """One LLM agent's decision (sync)."""
+        return self.decide_many([(agent, observation)])[0]
+
+    def decide_many(self, items: Sequence[tuple[ModelDecider, Any]]) -> list[Any]:
+        """LLM agents' decisions, run concurrently on the runtime's event loop (sync)."""
+        return LoopThread.shared().run(self.adecide_many(items))
+
+    async def adecide_many(self, items: Sequence[tuple[ModelDecider, Any]]) -> list[Any]:
+        """LLM agents' decisions, run concurrently; one record per decision, in order.
+
+        An agent whose :meth:`~mesa_llm.agent.LLMDecider.decide_without_model` gives an
+        action for its observation takes it without a call (and without a record).
+        """
+        preset = [agent.decide_without_model(observation) for agent, observation in items]
+        asked = [item for item, action in zip(items, preset, strict=True) if action is None]
+        answers = iter(await self._ask(asked) if asked else [])
+        return [next(answers) if action is None else action for action in preset]
+
+    async def _ask(self, items: Sequence[tuple[ModelDecider, Any]]) -> list[Any]:
+        """Ask the language models, concurrently; one record per decision, in order."""
+        requests = [
+            self._requests.of(
+                agent, observation, structured=self.structured, dedup=self.dedup, scoring=self.scoring
+            )
+            for agent, observation in items
+        ]
+        calls = Calls(self.timeout, self.retries, self.rate_limiter, self.cache)
+        slots = self._loop_slots()
+        # Requests share a key only when dedup is on for their backend (see Requests).
+        leaders: dict[str, Request] = {}
+        for request in requests:
+            leaders.setdefault(request.key, request)
+        progress = self.progress = PhaseProgress(prompts=len(leaders))
+
+        async def decide(request: Request) -> tuple[Any, CallRecord]:
+            try:
+                return await calls.decide(request, slots)
+            finally:
+                progress.answered += 1
+
+        outcomes = dict(zip(leaders, await asyncio.gather(*map(decide, leaders.values())), strict=True))
+        actions = []
+        for request in requests:
+            action, record = outcomes[request.key]
+            agent = request.agent
+            if leaders[request.key] is not request:
+                record = replace(
+                    record,
+                    agent_id=agent.unique_id,
+                    agent_type=type(agent).__name__,
+                    backend_calls=0,
+                    latency_s=0.0,
+                    tokens_in=0,
+                    tokens_out=0,
+                    cache_hit=False,
+                    shared=True,
+                )
+            if record.probabilities is not None and not record.fallback:
+                # Each agent draws its own action from the (possibly shared) distribution.
+                label = draw_option(record.probabilities, request.backend.temperature, agent.model.rng)
+                action = request.space.validate(label)
+                record = replace(record, action=label)
+            agent.last_observation = request.observation
+            agent.last_record = record
+            self.log.add(record)
+            actions.append(action)
+        if self._flush_after_decisions:
+            self.log.flush()
+        return actions
+
+    def _loop_slots(self) -> Slots:
+        """The bounds on calls in flight, one set per event loop the runtime is used from."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._slots:
+            self._slots[loop] = Slots(self.max_concurrency)
+        return self._slots[loop]
+
+    def reporters(self, prefix: str = "llm_") -> dict[str, Any]:
+        """Model reporters for Mesa's ``DataCollector`` (see :meth:`CallLog.reporters`)."""
+        return self.log.reporters(prefix)

@@ -1,0 +1,172 @@
+"""The model behind a dashboard page: built from its settings, stepped in a thread, drawn from snapshots.
+
+A :class:`Session` is a :class:`~mesa_llm.lab.Run` with Mesa's space renderer; a
+:class:`Snapshot` is what the page draws of it between two steps, so the space and the
+plots never show a model half-way through a step.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import pandas as pd
+from langchain_core.language_models import BaseChatModel
+from mesa import Agent, Model
+from mesa.visualization import SpaceRenderer
+from mesa.visualization.components import AgentPortrayalStyle
+from mesa.visualization.user_param import Slider
+
+from mesa_llm.cache import InMemoryCache, ResponseCache
+from mesa_llm.lab import Run, RunConfig, ScenarioSpec, model_parameters
+from mesa_llm.populations import LLM, population
+
+__all__ = ["Session", "Snapshot", "in_thread", "page_inputs", "page_parameters"]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the page draws of a model between two steps.
+
+    Attributes:
+        steps: the model's completed steps.
+        running: whether the model can step further.
+        frame: its model reporters so far (a copy).
+        agents: the Altair layer of its agents (None when the space is empty).
+    """
+
+    steps: int
+    running: bool
+    frame: pd.DataFrame
+    agents: alt.Chart | None
+
+
+@dataclass(slots=True)
+class Session:
+    """A model built from the page's settings, with what draws it.
+
+    Attributes:
+        run: the run it was built as (its configuration, model and backend).
+        renderer: Mesa's space renderer bound to the model.
+        structure: the Altair layer of the space's structure (drawn once).
+    """
+
+    run: Run
+    renderer: SpaceRenderer
+    structure: alt.Chart | None
+
+    @property
+    def config(self) -> RunConfig:
+        """The run configuration it was built from."""
+        return self.run.config
+
+    @property
+    def model(self) -> Model:
+        """The model."""
+        return self.run.model
+
+    @classmethod
+    def start(
+        cls,
+        config: RunConfig,
+        portrayal: Callable[[Agent], AgentPortrayalStyle],
+        backends: Mapping[str, BaseChatModel],
+        cache: ResponseCache | None,
+    ) -> Session:
+        """Build the model of ``config`` and its renderer.
+
+        Raises:
+            BackendError: for a backend that cannot be created.
+            ValueError: for parameters the model rejects.
+        """
+        run = Run.build(config, cache if cache is not None else InMemoryCache(), backends)
+        renderer = SpaceRenderer(run.model, backend="altair").setup_agents(portrayal)
+        return cls(run, renderer, renderer.draw_structure())
+
+    def snapshot(self) -> Snapshot:
+        """The model's state for drawing; call it between steps."""
+        model = self.model
+        return Snapshot(
+            steps=model.steps,
+            running=model.running,
+            frame=model.datacollector.get_model_vars_dataframe().copy(),
+            agents=self.renderer.draw_agents() if len(model.agents) else None,
+        )
+
+    def first_llm_agent(self) -> int | None:
+        """The smallest id of an LLM agent, or None when all agents follow rules."""
+        ids = [a.unique_id for a in self.model.agents if population(a) == LLM]
+        return min(ids) if ids else None
+
+
+def in_thread(function: Callable[[], Any]) -> Future:
+    """Run ``function`` in a new daemon thread; its result or exception comes in the future."""
+    future: Future = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(function())
+        except BaseException as exc:  # handed to the waiting thread
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="mesa-llm-step", daemon=True).start()
+    return future
+
+
+def page_inputs(spec: ScenarioSpec, model_params: Mapping[str, Any] | None) -> tuple[dict, dict]:
+    """Mesa-style user inputs and fixed values of a scenario's page.
+
+    Without ``model_params`` every settable parameter of the scenario gets an input
+    (a checkbox for a flag, a text field otherwise). ``llm_share`` gets a slider unless
+    ``model_params`` sets it.
+    """
+    if model_params is None:
+        model_params = {
+            name: {"type": "Checkbox" if p.kind is bool else "InputText", "value": p.default, "label": name}
+            for name, p in spec.parameters().items()
+            if name != "llm_share"
+        }
+    inputs, fixed = {}, {}
+    for name, options in model_params.items():
+        if isinstance(options, Slider):
+            inputs[name] = {
+                "type": "SliderFloat" if options.is_float_slider else "SliderInt",
+                "label": options.label,
+                "value": options.value,
+                "min": options.min,
+                "max": options.max,
+                "step": options.step,
+            }
+        elif isinstance(options, dict) and "type" in options:
+            inputs[name] = dict(options)
+        else:
+            fixed[name] = options
+    if "llm_share" in spec.parameters() and "llm_share" not in model_params:
+        inputs["llm_share"] = {
+            "type": "SliderFloat",
+            "label": "LLM share",
+            "value": 0.25,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.05,
+        }
+    return inputs, fixed
+
+
+def page_parameters(spec: ScenarioSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's parameters from a page's values: the scenario's, typed, and any others as given.
+
+    The scenario's parameters are its defaults overridden by ``values`` (text converted,
+    see :func:`~mesa_llm.lab.model_parameters`); values of other model arguments (objects
+    such as a graph, fixed by the page) pass as they are.
+
+    Raises:
+        ValueError: for a value that is not of its parameter's type.
+    """
+    known = spec.parameters()
+    settings = {name: value for name, value in values.items() if name in known}
+    return model_parameters(spec, settings) | {n: v for n, v in values.items() if n not in known}
