@@ -241,13 +241,9 @@ class LLMRuntime:
         )
         actions: list[Any] = []
         llm: list[tuple[int, Any]] = []
-        asks: dict[type, bool] = {}  # asks_model of each class, looked up once per phase
         for i, agent in enumerate(agents):
             observation = given[agent] if agent in given else agent.observe()
-            kind = type(agent)
-            if kind not in asks:
-                asks[kind] = asks_model(agent)
-            if asks[kind]:
+            if asks_model(agent):
                 llm.append((i, observation))
                 actions.append(None)
             else:
