@@ -20,7 +20,7 @@ from mesa_llm.backends import (
     ScriptedChatModel,
     resolve_backend,
 )
-from mesa_llm.cache import InMemoryCache, SQLiteCache
+from mesa_llm.cache import CacheError, InMemoryCache, SQLiteCache
 from mesa_llm.decider import Decider, ModelDecider
 from mesa_llm.prompts import PromptTemplate
 from mesa_llm.records import CallLog, CallRecord
@@ -30,6 +30,7 @@ __all__ = [
     "ActionParseError",
     "ActionSpace",
     "BackendError",
+    "CacheError",
     "CallLog",
     "CallRecord",
     "Decider",

@@ -11,13 +11,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["CachedAnswer", "InMemoryCache", "ResponseCache", "SQLiteCache", "cache_key"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "CacheError",
+    "CachedAnswer",
+    "InMemoryCache",
+    "ResponseCache",
+    "SQLiteCache",
+    "cache_key",
+]
+
+SCHEMA_VERSION = 1
+"""The ``PRAGMA user_version`` of a :class:`SQLiteCache` file of this schema."""
+
+# The answers table of this schema: (column, declared type), in order.
+_COLUMNS = (("key", "TEXT"), ("raw", "TEXT"), ("tokens_in", "INTEGER"), ("tokens_out", "INTEGER"))
+
+
+class CacheError(ValueError):
+    """A cache file that is not a response cache of this schema; the message says what to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,24 +92,95 @@ class InMemoryCache:
 class SQLiteCache:
     """A persistent response cache in one SQLite file, safe to share across processes.
 
+    The file's schema is checked when it is opened and versioned with ``PRAGMA
+    user_version`` (:data:`SCHEMA_VERSION`); a file of this schema written before the
+    version was recorded (``user_version`` 0) is accepted and stamped.
+
     Args:
         path: the database file; created with its folder if missing.
 
+    Raises:
+        TypeError: for a ``path`` that is not a file path.
+        CacheError: for a file that cannot be opened, is not SQLite, holds other tables,
+            or has another schema or schema version, naming the file and the fix.
+        OSError: for a folder that cannot be created.
+
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, str | os.PathLike) or not str(path).strip():
+            raise TypeError(f"path must be the path of a cache file, such as 'cache.sqlite', got {path!r}.")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-        with self._lock, self._conn:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS answers ("
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
+        except sqlite3.OperationalError as exc:
+            raise self._cannot_open(exc) from exc
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        """Check the schema (creating or stamping it) in one transaction, then set the journal mode.
+
+        A refused file is left as it was.
+
+        Raises:
+            CacheError: for a file that cannot be opened, is not SQLite or is of another schema.
+        """
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # two processes opening a new file create it once
+            problem = self._check_schema()
+            conn.execute("ROLLBACK" if problem else "COMMIT")
+            if not problem:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.OperationalError as exc:  # a folder, an unreadable or a locked file
+            raise self._cannot_open(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._error(f"it is not a SQLite database ({exc})") from exc
+        if problem:
+            raise self._error(problem)
+
+    def _check_schema(self) -> str | None:
+        """Create the schema in an empty file, stamp an unversioned one; what is wrong, or None."""
+        conn = self._conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version not in (0, SCHEMA_VERSION):
+            return f"its schema version is {version}, this version of mesa_llm reads {SCHEMA_VERSION}"
+        if "answers" not in tables:
+            if tables:
+                return f"it is another program's database (tables: {', '.join(sorted(tables))})"
+            conn.execute(
+                "CREATE TABLE answers ("
                 "key TEXT PRIMARY KEY, raw TEXT NOT NULL, "
                 "tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL)"
             )
+        else:
+            columns = tuple((row[1], row[2].upper()) for row in conn.execute("PRAGMA table_info(answers)"))
+            if columns != _COLUMNS:
+                found = ", ".join(f"{name} {kind}" for name, kind in columns)
+                return f"its answers table has the columns ({found}), not those of a response cache"
+        if version != SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return None
+
+    def _cannot_open(self, exc: sqlite3.Error) -> CacheError:
+        return CacheError(
+            f"The cache file {str(self.path)!r} cannot be opened: {exc}; "
+            "check that it is a file you can write, or choose another --cache file."
+        )
+
+    def _error(self, problem: str) -> CacheError:
+        return CacheError(
+            f"The cache file {str(self.path)!r} is not a mesa_llm response cache: {problem}; "
+            "delete it or choose another --cache file."
+        )
 
     def get(self, key: str) -> CachedAnswer | None:  # noqa: D102
         with self._lock:

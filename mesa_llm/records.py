@@ -34,13 +34,20 @@ class CallRecord:
         raw: the last raw answer received (text, or the JSON arguments of structured
             output); empty when every attempt failed.
         action: the action taken, as a label of the action space.
-        attempts: how many answers were requested (1 + retries).
+        attempts: how many answers were requested (1 + retries; 0 for a shared answer).
         backend_calls: how many of them reached the backend (0 for a cache hit or a
             shared answer).
-        parse_failures: answers that could not be parsed into the action space.
+        parse_failures: answers that could not be parsed into the action space
+            (``oversized`` ones included).
+        oversized: answers longer than the runtime's ``max_answer_chars``, rejected unread.
         errors: attempts that raised an exception or timed out.
         timeouts: attempts that exceeded the per-call timeout.
+        rate_limited: errors that were the provider's rate limit (HTTP 429).
         fallback: whether the action is the space's fallback because no answer was valid.
+
+    A failure event (a call, an error, a parse failure) is counted once, in the record of
+    the agent whose request met it: an answer shared with other agents (``shared``)
+    carries the action, and none of the events, so the totals equal the events.
         latency_s: wall time spent waiting for the backend, all attempts together.
         tokens_in: prompt tokens the backend reported for the calls that reached it (not
             for answers from the cache or shared; 0 if it reports none).
@@ -64,8 +71,10 @@ class CallRecord:
     attempts: int = 0
     backend_calls: int = 0
     parse_failures: int = 0
+    oversized: int = 0
     errors: int = 0
     timeouts: int = 0
+    rate_limited: int = 0
     fallback: bool = False
     latency_s: float = 0.0
     tokens_in: int = 0
@@ -92,9 +101,11 @@ class _Totals:
     tokens_out: int = 0
     latency_s: float = 0.0
     parse_failures: int = 0
+    oversized: int = 0
     retries: int = 0
     errors: int = 0
     timeouts: int = 0
+    rate_limited: int = 0
     fallbacks: int = 0
 
 
@@ -130,14 +141,26 @@ class CallLog:
         t.tokens_out += record.tokens_out
         t.latency_s += record.latency_s
         t.parse_failures += record.parse_failures
+        t.oversized += record.oversized
         t.retries += max(record.attempts - 1, 0)
         t.errors += record.errors
         t.timeouts += record.timeouts
+        t.rate_limited += record.rate_limited
         t.fallbacks += record.fallback
         if self.keep:
             self.records.append(record)
         if self.path is not None:
             self._pending.append(record)
+
+    def restore(self, records: list[CallRecord]) -> None:
+        """Replace the records kept and the totals by those of ``records`` (a resumed run's).
+
+        Records already written to ``path`` stay there; none of ``records`` is written again.
+        """
+        self.records, self.totals, self._pending = [], _Totals(), []
+        for record in records:
+            self.add(record)
+        self._pending = []
 
     def __len__(self) -> int:
         return len(self.records)
@@ -154,8 +177,8 @@ class CallLog:
         ``cache_hits`` decisions answered from the response cache, ``shared`` decisions
         answered by an identical prompt of the same step, ``tokens_in``/``tokens_out``
         tokens of backend calls, ``mean_latency_s`` the mean backend latency per call,
-        ``parse_failures``, ``retries``, ``errors``, ``timeouts`` and ``fallbacks`` the
-        failure events.
+        ``parse_failures``, ``oversized``, ``retries``, ``errors``, ``timeouts``,
+        ``rate_limited`` and ``fallbacks`` the failure events.
         """
         names = [f.name for f in dataclasses.fields(_Totals) if f.name != "latency_s"]
         out: dict[str, Callable[[Any], Any]] = {

@@ -1,8 +1,12 @@
 """Action spaces: construction, tolerant parsing, structured parsing, validation, instructions."""
 
 import enum
+import gc
 import json
-from typing import Literal
+import sys
+import time
+import unicodedata
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel
@@ -97,8 +101,21 @@ def test_int_literal_space_parses_numbers():
         ("I think I should stay here.", "stay"),
         ('{"action": "move"}', "move"),
         ('{"action": "Stay", "reason": "I like it"}', "stay"),
-        ("Let me think about whether to stay or move.\nOn balance, moving is better.\nmove", "move"),
+        (
+            "Let me think about whether to stay or move.\nOn balance, moving is better.\nFinal answer: move",
+            "move",
+        ),
         ("Weighing stay against move...\n\nFinal answer: STAY", "stay"),
+        ("**Final answer:** move", "move"),
+        ("Decision:\n\nstay", "stay"),
+        ("Answer: stay. Final answer: move", "move"),
+        ("stay, or move?\nMy choice: move", "move"),
+        ('{"action": "move", "reason": "I do not want to stay"}', "move"),
+        ("No, I will stay.", "stay"),
+        ("Not sure, but stay", "stay"),
+        ("I'll stay, no doubt.", "stay"),
+        ("I'll stay instead of moving.", "stay"),
+        ("Stay.", "stay"),
     ],
 )
 def test_choice_parse_is_tolerant(move_space, answer, expected):
@@ -107,7 +124,17 @@ def test_choice_parse_is_tolerant(move_space, answer, expected):
 
 @pytest.mark.parametrize(
     "answer",
-    ["", "hmm", "I don't know", "movement", "stay or move", "I could stay, or I could move.", "¯\\_(ツ)_/¯"],
+    [
+        "",
+        "hmm",
+        "I don't know",
+        "movement",
+        "stay or move",
+        "I could stay, or I could move.",
+        "¯\\_(ツ)_/¯",
+        # Several options and no final-answer marker: no longer read by its last line.
+        "Let me think about whether to stay or move.\nOn balance, moving is better.\nmove",
+    ],
 )
 def test_choice_parse_rejects_no_option_or_several(move_space, answer):
     with pytest.raises(ActionParseError, match="exactly one"):
@@ -259,3 +286,236 @@ def test_structured_instructions_contain_the_schema(tell_space):
 def test_repr_names_options_and_fallback(move_space, tell_space):
     assert repr(move_space) == "ActionSpace(('stay', 'move'), fallback='stay')"
     assert "Tell" in repr(tell_space)
+
+
+# ------------------------------------------------------- hostile and ambiguous answers
+class Play(enum.StrEnum):
+    COOPERATE = "cooperate"
+    DEFECT = "defect"
+
+
+class Note(BaseModel):
+    target: int
+    detail: Any = None
+
+
+@pytest.fixture
+def play_space() -> ActionSpace:
+    return ActionSpace(Play, fallback=Play.COOPERATE)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I will not stay",
+        "Don't move.",
+        "Don’t move.",  # a curly apostrophe
+        "dont move",
+        "I won't move",
+        "I do not want to move",
+        "I'd rather not move",
+        "I refuse to move",
+        "I cannot stay",
+        "I can't stay here",
+        "I shouldn't move",
+        "I wouldn't stay.",
+        "I never move",
+        "I don't think I should stay",
+        "I will not, under any circumstances, move",
+        "Not sure, stay",
+        "Stay? No.",
+        "move - not really",
+        "Instead of move, I pick nothing",
+        "Final answer: I will not move",
+    ],
+)
+def test_an_answer_negating_an_option_is_rejected(move_space, answer):
+    with pytest.raises(ActionParseError, match="negates an option"):
+        move_space.parse(answer)
+
+
+@pytest.mark.parametrize("answer", ["I will not cooperate", "never defect", "I won’t defect."])
+def test_negated_enum_options_are_rejected(play_space, answer):
+    with pytest.raises(ActionParseError, match="negates an option"):
+        play_space.parse(answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "stay\nmove",
+        "move\nstay",
+        "stay or move",
+        "I will stay, not move",
+        "I won't move; I'll stay",
+        '{"first": "stay", "then": "move"}',
+        "Final answer: stay or move",
+    ],
+)
+def test_an_answer_naming_several_options_is_rejected(move_space, answer):
+    with pytest.raises(ActionParseError, match="names several options"):
+        move_space.parse(answer)
+
+
+def test_the_last_final_answer_marker_naming_an_option_wins(move_space):
+    assert move_space.parse("stay\nFinal answer: move") == "move"
+    assert move_space.parse("Final answer: stay\nAnswer: (see above)") == "stay"
+    assert move_space.parse("Answer: move\n**FINAL ANSWER**: stay") == "stay"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "ѕtay",
+        "Cyrillic ѕtay",
+        "I will ѕtay.",
+        "mоve",
+        "ＭＯＶＥ",
+        "ｓｔａｙ",
+        "st\u200bay",
+        "mo\u200dve",
+        "s\u0301tay",
+    ],
+)
+def test_confusable_answers_give_an_option_or_a_parse_error(move_space, answer):
+    try:
+        action = move_space.parse(answer)
+    except ActionParseError:
+        return
+    assert action in move_space.options
+
+
+@pytest.mark.parametrize("answer", ["ѕtay", "Cyrillic ѕtay", "mоve", "s\u0301tay"])
+def test_letters_of_another_script_name_no_option(move_space, answer):
+    with pytest.raises(ActionParseError, match="names none"):
+        move_space.parse(answer)
+
+
+def test_full_width_letters_read_as_their_plain_letters(move_space):
+    assert move_space.parse("ＭＯＶＥ") == "move"
+    assert move_space.parse("I will ｓｔａｙ.") == "stay"
+    assert move_space.validate("ｍｏｖｅ") == "move"
+
+
+def test_every_format_character_is_ignored(move_space):
+    formats = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    assert len(formats) > 100
+    for char in formats:
+        assert move_space.parse(f"st{char}ay") == "stay", hex(ord(char))
+
+
+def test_a_negation_hidden_by_a_zero_width_character_still_counts(move_space):
+    with pytest.raises(ActionParseError, match="negates an option"):
+        move_space.parse("Do\u200bn't move")
+
+
+@pytest.mark.parametrize("answer", ["", "   ", "\n\t \n"])
+def test_empty_answers_are_parse_errors(move_space, tell_space, answer):
+    with pytest.raises(ActionParseError, match="names none"):
+        move_space.parse(answer)
+    with pytest.raises(ActionParseError, match="no JSON object"):
+        tell_space.parse(answer)
+
+
+@pytest.mark.parametrize("answer", ['{"a":' * 2000, "{" * 1_000_000, "[" * 100_000, '{"a": [' * 1000])
+def test_deep_or_huge_answers_are_parse_errors(move_space, tell_space, answer):
+    with pytest.raises(ActionParseError) as choice:
+        move_space.parse(answer)
+    with pytest.raises(ActionParseError) as structured:
+        tell_space.parse(answer)
+    with pytest.raises(ActionParseError):
+        tell_space.validate(answer)
+    with pytest.raises(ActionParseError):
+        move_space.validate(answer)
+    assert len(str(choice.value)) < 600  # the answer is quoted in part only
+    assert len(str(structured.value)) < 600
+
+
+def test_a_megabyte_of_option_words_is_read(move_space):
+    assert move_space.parse("stay " * 200_000) == "stay"
+    with pytest.raises(ActionParseError, match="several"):
+        move_space.parse("stay move " * 100_000)
+
+
+def test_json_nested_64_levels_is_read_and_65_is_not():
+    space = ActionSpace(Note, fallback=Note(target=0))
+
+    def answer(levels: int) -> str:  # the object itself is one level
+        return '{"target": 1, "detail": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+    assert space.parse(answer(64)).target == 1
+    with pytest.raises(ActionParseError, match="no JSON object"):
+        space.parse(answer(65))
+
+
+def test_an_integer_too_long_to_convert_is_a_parse_error(tell_space):
+    with pytest.raises(ActionParseError, match="no JSON object"):
+        tell_space.parse('{"target": ' + "1" * 5000 + ', "topic": "news"}')
+
+
+def test_braces_and_quotes_inside_json_strings_do_not_count(tell_space):
+    answer = 'Here: {"target": 3, "topic": "news", "why": "a } and a \\" and a {"} done'
+    assert tell_space.parse(answer) == Tell(target=3, topic="news")
+
+
+def test_a_braced_span_that_is_not_json_is_skipped_whole(tell_space):
+    assert tell_space.parse('I followed {target, topic}: {"target": 3, "topic": "news"}') == Tell(
+        target=3, topic="news"
+    )
+    with pytest.raises(ActionParseError, match="no JSON object"):  # not searched inside
+        tell_space.parse('{broken {"target": 3, "topic": "news"}}')
+
+
+def test_an_unclosed_brace_ends_the_search(tell_space):
+    with pytest.raises(ActionParseError, match="no JSON object"):
+        tell_space.parse('{ oops {"target": 3, "topic": "news"}')
+
+
+def test_labels_that_collide_after_normalisation_are_rejected():
+    with pytest.raises(ValueError, match="distinct"):
+        ActionSpace(Literal["Stay", "stay"], fallback="stay")
+    with pytest.raises(ValueError, match="distinct"):
+        ActionSpace(Literal["tit-for-tat", "tit for tat"], fallback="tit-for-tat")
+
+
+def test_the_longest_label_wins_and_negation_words_in_labels_are_labels():
+    verdicts = ActionSpace(Literal["guilty", "not guilty"], fallback="guilty")
+    assert verdicts.parse("Not guilty.") == "not guilty"
+    assert verdicts.parse("I find him not guilty") == "not guilty"
+    assert verdicts.parse("guilty!") == "guilty"
+    answers = ActionSpace(Literal["yes", "no"], fallback="no")
+    assert answers.parse("No.") == "no"
+    assert answers.parse("I say no") == "no"
+    with pytest.raises(ActionParseError, match="negates"):
+        answers.parse("not yes")
+
+
+# Inputs that made the old parser quadratic (a decode from every "{") or deep (RecursionError).
+ADVERSARIAL = {
+    "braces": ("choice", "", "{"),
+    "quotes": ("choice", "", '"{\\"'),
+    "option words": ("choice", "", "I will not stay "),
+    "json fragments": ("structured", '{"a": [', '{"b": {}}, "\\"}{", '),
+    "quoted braces": ("structured", '{"a": "', '}{\\"'),
+}
+
+
+@pytest.mark.parametrize("case", list(ADVERSARIAL))
+def test_parsing_takes_linear_time(move_space, tell_space, case):
+    kind, head, unit = ADVERSARIAL[case]
+    space = move_space if kind == "choice" else tell_space
+    n = 100_000
+
+    def best_of_3(length: int) -> float:
+        text = head + unit * (length // len(unit))
+        times = []
+        for _ in range(3):
+            gc.collect()
+            started = time.perf_counter()
+            with pytest.raises(ActionParseError):
+                space.parse(text)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    small, large = best_of_3(n), best_of_3(8 * n)
+    assert large / small < 24, f"{case}: {small:.4f} s for {n}, {large:.4f} s for {8 * n} characters"

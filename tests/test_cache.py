@@ -15,8 +15,8 @@ from mesa_llm import (
     SQLiteCache,
 )
 from mesa_llm.backends import backend_identity, backend_name
-from mesa_llm.cache import CachedAnswer, cache_key
-from tests.world import LLM, World, chat
+from mesa_llm.cache import SCHEMA_VERSION, CachedAnswer, CacheError, cache_key
+from tests.world import LLM, World, chat, crowd_rule
 
 SECRET = "sk-test-SECRET123"
 MESSAGES = (("system", "You are a resident."), ("human", "Stay or move?"))
@@ -173,7 +173,7 @@ def test_cache_misses_when_the_backend_settings_change():
     assert calls == 1
 
 
-def test_retried_answers_are_cached_and_replayed():
+def test_only_used_answers_are_cached_and_a_replay_asks_the_first_question():
     cache = InMemoryCache()
     script = ["hmm", "move"]
 
@@ -185,10 +185,37 @@ def test_retried_answers_are_cached_and_replayed():
 
     action, calls, record = run()
     assert (action, calls, record.parse_failures, record.cache_hit) == ("move", 2, 1, False)
+    # "hmm" is not kept; "move" answers both the retry and, for a replay, the first question
     assert len(cache) == 2
+    assert "hmm" not in {cache.get(key).raw for key in cache._data}
     action, calls, record = run()
-    assert (action, calls, record.parse_failures, record.cache_hit) == ("move", 0, 1, True)
-    assert record.attempts == 2
+    assert (action, calls, record.parse_failures, record.cache_hit) == ("move", 0, 0, True)
+    assert record.attempts == 1
+
+
+def test_unparseable_answers_are_not_cached_so_an_outage_is_not_replayed():
+    """The reviewer's flaky backend: the first three answers to each prompt are garbage."""
+    seen: dict[str, int] = {}
+
+    def flaky(messages):
+        question = messages[:2]  # system and user: a retry appends the answer and a correction
+        prompt = str(question[1].content)
+        seen[prompt] = seen.get(prompt, 0) + 1
+        return "???" if seen[prompt] <= 3 else crowd_rule(question)
+
+    cache = InMemoryCache()
+    backend = FunctionChatModel(fn=flaky, model_name="flaky")
+    for _ in range(2):
+        runtime = LLMRuntime(backend, cache=cache, retries=0)
+        agent = LLM(World(), crowd=3, runtime=runtime)
+        agent.decide(agent.observe())
+        assert agent.last_record.fallback
+    assert len(cache) == 0
+    runtime = LLMRuntime(backend, cache=cache, retries=1)  # answers come back: used, then cached
+    agent = LLM(World(), crowd=3, runtime=runtime)
+    assert agent.decide(agent.observe()) == "move"
+    assert not agent.last_record.fallback
+    assert len(cache) == 2
 
 
 def test_failed_calls_are_not_cached():
@@ -260,3 +287,87 @@ def test_failing_real_backend_falls_back_and_leaves_no_secret_on_disk(tmp_path, 
             assert SECRET.encode() not in path.read_bytes(), path
     with closing(sqlite3.connect(tmp_path / "cache.sqlite")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 0
+
+
+# --------------------------------------------------------------------------- the file's schema
+
+
+def test_a_new_cache_file_records_its_schema_version(tmp_path):
+    SQLiteCache(tmp_path / "c.sqlite").close()
+    with closing(sqlite3.connect(tmp_path / "c.sqlite")) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+
+
+def test_a_cache_file_of_this_schema_without_a_version_is_accepted_and_stamped(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with closing(sqlite3.connect(path)) as conn, conn:  # as written before the version was recorded
+        conn.execute(
+            "CREATE TABLE answers (key TEXT PRIMARY KEY, raw TEXT NOT NULL, "
+            "tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL)"
+        )
+        conn.execute("INSERT INTO answers VALUES ('k', 'stay', 3, 1)")
+    cache = SQLiteCache(path)
+    try:
+        assert cache.get("k") == CachedAnswer("stay", 3, 1)
+    finally:
+        cache.close()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def _answers_table_with_other_columns(conn):
+    conn.execute("CREATE TABLE answers (id INTEGER, question TEXT)")
+
+
+def _another_version(conn):
+    conn.execute(
+        "CREATE TABLE answers (key TEXT PRIMARY KEY, raw TEXT NOT NULL, "
+        "tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL)"
+    )
+    conn.execute("PRAGMA user_version = 7")
+
+
+def _another_programs_tables(conn):
+    conn.execute("CREATE TABLE users (name TEXT)")
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (_answers_table_with_other_columns, r"answers table has the columns \(id INTEGER, question TEXT\)"),
+        (_another_version, "its schema version is 7, this version of mesa_llm reads 1"),
+        (_another_programs_tables, r"another program's database \(tables: users\)"),
+    ],
+    ids=["other-columns", "other-version", "other-tables"],
+)
+def test_a_sqlite_file_of_another_schema_is_refused_and_left_alone(tmp_path, make, problem):
+    path = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        make(conn)
+    before = path.read_bytes()
+    with pytest.raises(CacheError, match=problem) as info:
+        SQLiteCache(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert message.endswith("delete it or choose another --cache file.")
+    assert path.read_bytes() == before
+    assert isinstance(info.value, ValueError)
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, just some notes\n" * 10)
+    with pytest.raises(CacheError, match="is not a mesa_llm response cache: it is not a SQLite database"):
+        SQLiteCache(path)
+    assert path.read_text().startswith("not a database")
+
+
+def test_a_folder_as_cache_file_is_refused(tmp_path):
+    with pytest.raises(CacheError, match="cannot be opened"):
+        SQLiteCache(tmp_path)
+
+
+@pytest.mark.parametrize("path", [None, 42, b"cache.sqlite", "", "  ", InMemoryCache()])
+def test_a_cache_path_that_is_not_a_path_is_refused(path):
+    with pytest.raises(TypeError, match=r"path must be the path of a cache file, such as 'cache\.sqlite'"):
+        SQLiteCache(path)

@@ -143,6 +143,8 @@ def test_reporter_names():
             "decisions",
             "calls",
             "cache_hits",
+            "oversized",
+            "rate_limited",
             "shared",
             "tokens_in",
             "tokens_out",
@@ -287,3 +289,22 @@ def test_write_an_empty_log_to_parquet(tmp_path):
     frame = pd.read_parquet(tmp_path / "empty.parquet")
     assert len(frame) == 0
     assert list(frame.columns) == COLUMNS
+
+
+def test_restore_replaces_records_and_totals_without_writing_them_again(tmp_path):
+    path = tmp_path / "calls.jsonl"
+    log = CallLog(path=path)
+    log.add(CallRecord(step=1, time=1.0, agent_id=1, agent_type="A", backend="b", messages=(), errors=2))
+    log.flush()
+    stored = [
+        CallRecord(
+            step=s, time=float(s), agent_id=2, agent_type="A", backend="b", messages=(), backend_calls=1
+        )
+        for s in (1, 2)
+    ]
+    log.add(CallRecord(step=3, time=3.0, agent_id=1, agent_type="A", backend="b", messages=()))
+    log.restore(stored)
+    assert log.records == stored
+    assert (log.totals.decisions, log.totals.calls, log.totals.errors) == (2, 2, 0)
+    assert log.flush() == 0  # neither the restored records nor the replaced pending one
+    assert len(path.read_text().splitlines()) == 1

@@ -69,12 +69,17 @@ class World(mesa.Model):
         self.runtime.step(self.agents, rng=self.random)
 
 
+def _question(messages) -> str:
+    """The user's prompt: the last message that states the facts (a retry adds an answer and a correction)."""
+    return next(str(m.content) for m in reversed(messages) if "There are " in str(m.content))
+
+
 def crowd_of(messages) -> int:
-    return int(str(messages[-1].content).split("There are ")[1].split(" ")[0])
+    return int(_question(messages).split("There are ")[1].split(" ")[0])
 
 
 def moved_of(messages) -> int:
-    return int(str(messages[-1].content).split(" have moved")[0])
+    return int(_question(messages).split(" have moved")[0])
 
 
 class Recorder:

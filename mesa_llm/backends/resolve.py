@@ -13,6 +13,12 @@ __all__ = ["DEFAULT_BACKEND", "BackendError", "backend_identity", "backend_name"
 DEFAULT_BACKEND: Final = "local"
 """The backend of LLM agents that are given none: the embedded local model."""
 
+# How to name a backend, for error messages.
+_NAMING = (
+    "Name it as 'local' (the embedded model) or 'provider:model', such as 'openai:gpt-4o-mini' "
+    "or 'ollama:llama3.2'."
+)
+
 # Environment variables read by the most common providers, for error messages.
 _KEY_VARIABLES = {
     "openai": "OPENAI_API_KEY",
@@ -39,21 +45,25 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
             ``"local:PATH"`` for another GGUF file run the same way; or a string for
             LangChain's ``init_chat_model``, such as ``"openai:gpt-4o-mini"`` or
             ``"ollama:llama3.2"``.
-        **kwargs: settings passed to the model (``temperature=0``, ...).
+        **kwargs: settings passed to the model (``temperature=0``, ...). Unless they
+            set ``max_retries``, a provider's client that retries on its own is given
+            ``max_retries=0``: the runtime retries, with backoff, and counts every attempt.
 
     Raises:
-        BackendError: for an unknown provider, a missing provider package or a
-            missing API key, with the fix in the message.
-        TypeError: for anything that is neither a chat model nor a string.
+        BackendError: for anything that is neither a chat model nor a string, an empty
+            string or one naming no model, an unknown provider, a missing provider
+            package or a missing API key, with the fix in the message.
 
     """
     if isinstance(backend, BaseChatModel):
         return backend
     if not isinstance(backend, str):
-        raise TypeError(
-            f"backend must be a LangChain BaseChatModel or a 'provider:model' string, "
-            f"not {type(backend).__name__}."
+        raise BackendError(
+            f"backend must be a LangChain BaseChatModel or a string naming one, got "
+            f"{type(backend).__name__} {backend!r}. {_NAMING}"
         )
+    if not backend.strip() or backend.endswith(":"):
+        raise BackendError(f"The backend {backend!r} names no model. {_NAMING}")
     if backend == "local" or backend.startswith("local:"):
         from mesa_llm.backends.local import LocalChatModel
 
@@ -63,7 +73,7 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
 
     provider = backend.split(":", 1)[0] if ":" in backend else None
     try:
-        return init_chat_model(backend, **kwargs)
+        model = init_chat_model(backend, **kwargs)
     except ImportError as exc:
         raise BackendError(f"Backend {backend!r} needs its provider package: {exc}") from exc
     except ValueError as exc:
@@ -75,6 +85,12 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
         raise _construction_error(backend, provider, exc) from exc
     except Exception as exc:  # a provider client refusing to start, e.g. without a key
         raise _construction_error(backend, provider, exc) from exc
+    if not isinstance(model, BaseChatModel):  # init_chat_model's configurable stand-in
+        raise BackendError(f"The backend {backend!r} names no model. {_NAMING}")
+    if "max_retries" not in kwargs and "max_retries" in type(model).model_fields and model.max_retries != 0:
+        # The runtime retries (with backoff, counting every attempt): client retries would multiply.
+        model = init_chat_model(backend, **kwargs, max_retries=0)
+    return model
 
 
 def _construction_error(backend: str, provider: str | None, exc: Exception) -> BackendError:

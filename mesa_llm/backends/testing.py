@@ -26,7 +26,9 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from mesa_llm.backends.scoring import OptionScorer, OptionScores
 
 __all__ = [
+    "FAULTS",
     "BackendFaultError",
+    "BackendRateLimitError",
     "FaultyChatModel",
     "FunctionChatModel",
     "ScoringChatModel",
@@ -217,45 +219,79 @@ class ScriptedChatModel(_DeterministicChatModel):
         return self.responses[position % len(self.responses)]
 
 
-class FaultyChatModel(_DeterministicChatModel):
-    """Wraps a chat model and injects latency, errors, hangs and malformed answers.
+class BackendRateLimitError(BackendFaultError):
+    """The provider's rate limit (HTTP 429) that a :class:`FaultyChatModel` injects.
 
-    Every call first waits ``latency`` seconds (or a uniform draw from a
-    ``(low, high)`` range), then fails with one of the configured probabilities: raise
-    :class:`BackendFaultError` (``error_rate``), hang for ``hang_s`` seconds so a caller's
-    timeout fires (``timeout_rate``), answer ``malformed_answer`` (``malformed_rate``);
-    otherwise it answers as the wrapped model. Draws come from its own seeded generator.
-    It also counts calls and the peak number of calls in flight at once.
+    Attributes:
+        status_code: 429, as the HTTP status of a provider's error.
+        retry_after: the seconds it asks to wait, as a ``Retry-After`` header would.
+    """
+
+    status_code = 429
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"injected rate limit: retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+#: The kinds of fault a :class:`FaultyChatModel` injects, in the order their rates apply.
+FAULTS = ("error", "rate_limit", "hang", "malformed")
+
+
+class FaultyChatModel(_DeterministicChatModel):
+    """Wraps a chat model and injects latency, errors, rate limits, hangs and malformed answers.
+
+    Every call first waits ``latency`` seconds (or a draw from a ``(low, high)`` range),
+    then fails with one of the configured probabilities: raise
+    :class:`BackendFaultError` (``error_rate``), raise :class:`BackendRateLimitError`
+    asking to retry after ``retry_after_s`` (``rate_limit_rate``), hang for ``hang_s``
+    seconds so a caller's timeout fires (``timeout_rate``), or answer one of
+    ``malformed_answers`` (``malformed_rate``); otherwise it answers as the wrapped model.
+
+    A call's latency and fate are drawn from a hash of the seed, the messages and how
+    many times these exact messages were asked before: the n-th asking of a prompt meets
+    the same fault in every run, whatever order concurrent calls run in, so a
+    fault-injected run replays exactly (as long as identical prompts are not in flight
+    at once, which dedup ensures at temperature 0). A retry after a corrective message is
+    a new prompt; a retry after an error is the prompt's next asking.
+    It counts calls, the faults its callers met (:attr:`injected`: counted when the call
+    ends, a hang when its caller gives up on it) and the peak number of calls in flight.
 
     Args:
         inner: the model that gives the real answers.
         latency: seconds per call, or a ``(low, high)`` range.
         error_rate: probability of raising :class:`BackendFaultError`.
+        rate_limit_rate: probability of raising :class:`BackendRateLimitError`.
         timeout_rate: probability of hanging for ``hang_s`` seconds.
-        malformed_rate: probability of answering ``malformed_answer``.
+        malformed_rate: probability of answering one of ``malformed_answers``.
+        retry_after_s: the wait a rate limit asks for.
         hang_s: how long a hanging call waits before answering.
-        malformed_answer: the answer that cannot be parsed.
-        seed: seed of the fault generator.
+        malformed_answers: answers that cannot be used, one drawn per malformed answer.
+        seed: seed of the fault draws.
 
     """
 
     inner: BaseChatModel
     latency: float | tuple[float, float] = 0.0
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    rate_limit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     malformed_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    retry_after_s: float = Field(default=0.05, ge=0.0)
     hang_s: float = 3600.0
-    malformed_answer: str = "¯\\_(ツ)_/¯ hmm, hard to say"
+    malformed_answers: tuple[str, ...] = Field(default=("¯\\_(ツ)_/¯ hmm, hard to say",), min_length=1)
     seed: int = 0
     model_name: str = "faulty"
-    _rng: random.Random = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _asked: dict[str, int] = PrivateAttr(default_factory=dict)
+    _injected: dict[str, int] = PrivateAttr(default_factory=lambda: dict.fromkeys(FAULTS, 0))
     _in_flight: int = PrivateAttr(default=0)
     _peak: int = PrivateAttr(default=0)
     _calls: int = PrivateAttr(default=0)
 
     def model_post_init(self, context: Any) -> None:  # noqa: D102
-        self._rng = random.Random(self.seed)
+        if sum((self.error_rate, self.rate_limit_rate, self.timeout_rate, self.malformed_rate)) > 1.0:
+            raise ValueError("the fault rates of a FaultyChatModel must add up to at most 1.")
         if "temperature" not in self.model_fields_set:  # sample like the wrapped model
             self.temperature = getattr(self.inner, "temperature", None) or 0.0
 
@@ -264,7 +300,8 @@ class FaultyChatModel(_DeterministicChatModel):
         return {
             "inner": self.inner._get_llm_string(),
             "latency": self.latency,
-            "rates": (self.error_rate, self.timeout_rate, self.malformed_rate),
+            "rates": (self.error_rate, self.rate_limit_rate, self.timeout_rate, self.malformed_rate),
+            "malformed": self.malformed_answers,
             "seed": self.seed,
         }
 
@@ -274,39 +311,56 @@ class FaultyChatModel(_DeterministicChatModel):
         return self._calls
 
     @property
+    def injected(self) -> dict[str, int]:
+        """How many faults of each kind (:data:`FAULTS`) calls have delivered so far."""
+        with self._lock:
+            return dict(self._injected)
+
+    @property
     def peak_in_flight(self) -> int:
         """The largest number of calls that were in flight at the same time."""
         return self._peak
 
-    def _plan(self) -> tuple[float, str]:
-        """Draw this call's latency and fate: "error", "hang", "malformed" or "ok"."""
+    def _plan(self, messages: list[BaseMessage]) -> tuple[float, str, str]:
+        """Draw this call's latency and fate ("ok" or one of :data:`FAULTS`), and the malformed answer."""
+        prompt = json.dumps([[m.type, str(m.content)] for m in messages], ensure_ascii=False)
         with self._lock:
-            self._calls += 1
-            self._in_flight += 1
-            self._peak = max(self._peak, self._in_flight)
-            low, high = self.latency if isinstance(self.latency, tuple) else (self.latency,) * 2
-            delay = self._rng.uniform(low, high)
-            u = self._rng.random()
+            asked = self._asked.get(prompt, 0)
+            self._asked[prompt] = asked + 1
+        draws = random.Random(f"{self.seed}:{asked}:{prompt}")  # a string seed is hashed by SHA-512
+        low, high = self.latency if isinstance(self.latency, tuple) else (self.latency,) * 2
+        delay, u = draws.uniform(low, high), draws.random()
         fate = "ok"
-        for name, rate in (
-            ("error", self.error_rate),
-            ("hang", self.timeout_rate),
-            ("malformed", self.malformed_rate),
-        ):
+        rates = (self.error_rate, self.rate_limit_rate, self.timeout_rate, self.malformed_rate)
+        for name, rate in zip(FAULTS, rates, strict=True):
             if u < rate:
                 fate = name
                 break
             u -= rate
-        return (delay + self.hang_s if fate == "hang" else delay), fate
-
-    def _finish(self, messages: list[BaseMessage], fate: str, kwargs: dict[str, Any]) -> ChatResult:
         with self._lock:
-            self._in_flight -= 1
+            self._calls += 1
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+        return (delay + self.hang_s if fate == "hang" else delay), fate, draws.choice(self.malformed_answers)
+
+    def _finish(
+        self, messages: list[BaseMessage], fate: str, answer: str, kwargs: dict[str, Any]
+    ) -> ChatResult:
+        self._delivered(fate)
         if fate == "error":
             raise BackendFaultError("injected backend failure")
+        if fate == "rate_limit":
+            raise BackendRateLimitError(self.retry_after_s)
         if fate == "malformed":
-            return self._result(messages, self.malformed_answer, kwargs.get("tools"))
+            return self._result(messages, answer, kwargs.get("tools"))
         return self.inner._generate(messages, **kwargs)
+
+    def _delivered(self, fate: str) -> None:
+        """A call ends: count its fault, which its caller has now met."""
+        with self._lock:
+            self._in_flight -= 1
+            if fate != "ok":
+                self._injected[fate] += 1
 
     def _generate(
         self,
@@ -315,9 +369,9 @@ class FaultyChatModel(_DeterministicChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        delay, fate = self._plan()
+        delay, fate, answer = self._plan(messages)
         time.sleep(delay)
-        return self._finish(messages, fate, kwargs)
+        return self._finish(messages, fate, answer, kwargs)
 
     async def _agenerate(
         self,
@@ -326,11 +380,10 @@ class FaultyChatModel(_DeterministicChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        delay, fate = self._plan()
+        delay, fate, answer = self._plan(messages)
         try:
             await asyncio.sleep(delay)
-        except asyncio.CancelledError:
-            with self._lock:
-                self._in_flight -= 1
+        except asyncio.CancelledError:  # the caller gave up: only a hang counts as delivered
+            self._delivered(fate if fate == "hang" else "ok")
             raise
-        return self._finish(messages, fate, kwargs)
+        return self._finish(messages, fate, answer, kwargs)

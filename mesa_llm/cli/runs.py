@@ -1,30 +1,37 @@
-"""``mesa-llm run``: run a scenario, show its progress and summary, write its outputs."""
+"""``mesa-llm run``: run a scenario, writing its folder as it goes; resume one that was cut short."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from mesa import Model
 from rich.console import Console
 from rich.markup import escape
 
 from mesa_llm.backends import DEFAULT_BACKEND
 from mesa_llm.cli.display import fail, show_summary, step_progress
+from mesa_llm.cli.guards import FallbackPolicy, discard_folder, fallback_exit, new_folder, sigterm_interrupts
+from mesa_llm.cli.settings import scenario_settings
 from mesa_llm.lab import (
-    Parameter,
+    RUN_CACHE,
+    ResumedJournal,
+    ResumeError,
     Run,
     RunConfig,
-    ScenarioSpec,
+    RunJournal,
+    RunResult,
+    StoredRun,
     find_scenario,
+    load_run,
     model_parameters,
     open_cache,
-    write_outputs,
 )
 
 __all__ = ["RUN_EPILOG", "run"]
@@ -35,10 +42,15 @@ RUN_EPILOG = (
     "--steps 30 --seed 1 --backend rule --out runs/demo"
 )
 
+# Options that go with --resume: they change what is shown and the exit code, not the run.
+_WITH_RESUME = {"resume", "quiet", "fail_on_fallback"}
+
 
 def run(
     ctx: typer.Context,
-    scenario: Annotated[str, typer.Argument(help="The scenario to run (see 'mesa-llm models').")],
+    scenario: Annotated[
+        str | None, typer.Argument(help="The scenario to run (see 'mesa-llm models').", show_default=False)
+    ] = None,
     steps: Annotated[int, typer.Option(min=0, help="Steps to run (fewer if the model stops).")] = 50,
     seed: Annotated[
         int | None, typer.Option(help="The model's rng seed; drawn and recorded if not given.")
@@ -63,125 +75,214 @@ def run(
     ] = None,
     cache: Annotated[
         Path | None,
-        typer.Option(help="SQLite response cache, replayed by a rerun (default: in memory, this run only)."),
+        typer.Option(
+            help="SQLite response cache, replayed by a rerun or a --resume.",
+            show_default=f"<out>/{RUN_CACHE}",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Output folder.", show_default="runs/<scenario>-<time>"),
+        typer.Option(
+            help="Output folder (new, or without a run.json).", show_default="runs/<scenario>-<time>"
+        ),
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FOLDER",
+            help="Continue the run in FOLDER that was killed or interrupted, with the settings of its "
+            "run.json (give no other run option).",
+            show_default=False,
+        ),
+    ] = None,
+    fail_on_fallback: Annotated[
+        FallbackPolicy,
+        typer.Option(
+            help="Exit with 3 when all LLM decisions fell back (all), when any did (any), or never.",
+        ),
+    ] = FallbackPolicy.ALL,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
 ) -> None:
-    """Run a scenario; write model.csv, agents.csv, calls.jsonl, run.json and metrics.png.
+    """Run a scenario, writing its folder as the run goes.
 
-    Ctrl-C stops the run after the last completed step, writes what was computed and exits with 130.
+    The folder gets run.json (the settings, the steps completed so far, at the end the
+    results), model.csv, agents.csv and calls.jsonl (extended after every step) and
+    metrics.png. Without --cache the answers are kept in <out>/cache.sqlite, so that
+    --resume <out> can continue the run, replaying its completed steps from the cache,
+    if it is killed or interrupted. Ctrl-C or SIGTERM stops the run at once, keeping the
+    completed steps.
+
+    Exit codes: 0 done; 2 an error, named in its message (bad input is refused before
+    anything runs); 3 LLM decisions fell back (see --fail-on-fallback; the outputs are
+    written); 130 interrupted (the completed steps are written).
     """
     err = Console(stderr=True, soft_wrap=True)
+    if resume is not None:
+        stored = _stored_run(err, ctx, scenario, resume)
+        config, folder, created = _resumed_config(err, stored), resume, []
+    else:
+        stored = None
+        config, folder = _new_config(
+            err, ctx, scenario, steps, seed, llm_share, backend, temperature, param, cache, out
+        )
+        created = new_folder(err, folder)
+    result, journal = _execute(err, config, folder, stored, created, quiet)
+    interrupted, code = result.interrupted, 0
+    try:
+        if not quiet:
+            show_summary(Console(), config.scenario, config.steps, result)
+            err.print(f"Outputs in [bold]{escape(str(folder))}[/]")
+        code = fallback_exit(err, result.log, fail_on_fallback)
+    except KeyboardInterrupt:  # the folder is written: only the summary is cut short
+        interrupted = True
+    if interrupted:
+        _interrupted(err, journal, config, folder)
+    raise typer.Exit(code)
+
+
+def _new_config(
+    err: Console,
+    ctx: typer.Context,
+    scenario: str | None,
+    steps: int,
+    seed: int | None,
+    llm_share: float | None,
+    backend: str,
+    temperature: float | None,
+    param: list[str] | None,
+    cache: Path | None,
+    out: Path | None,
+) -> tuple[RunConfig, Path]:
+    """The run the options ask for, and its folder; exits with 2 for bad options."""
+    if scenario is None:
+        fail(err, "Name the scenario to run (see 'mesa-llm models'), or continue a run with --resume FOLDER.")
     try:
         spec = find_scenario(scenario)
     except (ValueError, TypeError) as exc:  # unknown, or a package publishes a bad entry point
         fail(err, exc)
+    folder = out if out is not None else _default_folder(spec.name)
     try:
-        params = model_parameters(spec, _settings(spec, param or [], ctx.args, llm_share))
+        params = model_parameters(spec, scenario_settings(spec, param or [], ctx.args, llm_share))
+        config = RunConfig(
+            scenario=spec,
+            params=params,
+            steps=steps,
+            seed=seed if seed is not None else random.SystemRandom().randrange(2**32),
+            backend=backend,
+            temperature=temperature,
+            cache=cache if cache is not None else folder / RUN_CACHE,
+        )
+    except (ValueError, TypeError) as exc:
+        fail(err, exc)
+    return config, folder
+
+
+def _stored_run(err: Console, ctx: typer.Context, scenario: str | None, folder: Path) -> StoredRun:
+    """The run to resume from ``folder``; exits with 2 for other run options, 0 for a complete run."""
+    given = [  # typer has its own copy of click's ParameterSource: compared by name
+        f"--{name.replace('_', '-')}"
+        for name in ctx.params
+        if name not in {*_WITH_RESUME, "scenario"} and ctx.get_parameter_source(name).name != "DEFAULT"
+    ]
+    if scenario is not None or given or ctx.args:
+        extra = [*([scenario] if scenario else []), *given, *ctx.args]
+        fail(
+            err,
+            f"--resume continues a run with the settings of its run.json and takes no other run option "
+            f"(got {' '.join(extra)}); only --quiet and --fail-on-fallback go with it.",
+        )
+    try:
+        stored = load_run(folder)
     except ValueError as exc:
         fail(err, exc)
-    config = RunConfig(
-        scenario=spec,
-        params=params,
-        steps=steps,
-        seed=seed if seed is not None else random.SystemRandom().randrange(2**32),
-        backend=backend,
-        temperature=temperature,
-        cache=cache,
-    )
-    folder = out if out is not None else _default_folder(spec.name)
-    with ExitStack() as stack:
-        try:
-            response_cache = stack.enter_context(open_cache(config.cache))
-        except (OSError, sqlite3.Error) as exc:
-            fail(err, f"Could not open the cache {str(cache)!r}: {exc}")
-        try:  # the backend is created with the first LLM agent: a bad one fails here, at once
-            with nullcontext() if quiet else err.status(f"Building the model (backend {escape(backend)})"):
-                built = Run.build(config, response_cache)
-        except ValueError as exc:  # bad parameters, or a BackendError
-            fail(err, exc)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            fail(err, f"Could not create the output folder {str(folder)!r}: {exc}")
-        if not quiet:
-            err.print(_header(built, folder))
-        with step_progress(err, steps, quiet) as on_step:
-            result = built.advance(steps, on_step)
-    write_outputs(folder, config, result)
-    if not quiet:
-        show_summary(Console(), spec, steps, result)
-        err.print(f"Outputs in [bold]{escape(str(folder))}[/]")
-    if result.interrupted:
+    if stored.complete:
         err.print(
-            f"[yellow]Interrupted[/] after {result.steps_completed} of {steps} steps; "
+            f"The run in {escape(str(folder))} is complete ({stored.steps_completed} of "
+            f"{stored.record['steps_requested']} steps); nothing to resume."
+        )
+        raise typer.Exit(0)
+    return stored
+
+
+def _resumed_config(err: Console, stored: StoredRun) -> RunConfig:
+    try:
+        return stored.config()
+    except (ValueError, TypeError) as exc:
+        fail(err, f"The run in {str(stored.folder)!r} cannot be resumed: {exc}")
+
+
+def _execute(
+    err: Console, config: RunConfig, folder: Path, stored: StoredRun | None, created: list[Path], quiet: bool
+) -> tuple[RunResult, RunJournal]:
+    """Build and step the run, writing its folder as it goes (a resumed one replaying its steps first).
+
+    SIGTERM stops it like Ctrl-C. A run that never started leaves no folder of its own.
+
+    Raises:
+        typer.Exit: with code 2 for a cache, backend or folder that fails, 130 for an
+            interrupt that stopped the final writing or came before the run started.
+    """
+    journal: RunJournal | None = None
+    try:
+        with sigterm_interrupts(), ExitStack() as stack:
+            built = _build(err, stack, config, quiet)
+            if stored is None:
+                journal = RunJournal.start(folder, config, built.model, built.backend.name)
+            else:
+                journal = ResumedJournal(stored, config)
+            stack.enter_context(journal)
+            if not quiet:
+                err.print(_header(built, folder, stored))
+            with step_progress(err, config.steps, quiet) as progress:
+                result = built.advance(config.steps, _each(journal.step, progress))
+            journal.finish(result)
+    except BaseException as exc:
+        if journal is None:
+            discard_folder(created)
+        if isinstance(exc, KeyboardInterrupt):  # a second one, during the final writing
+            _interrupted(err, journal, config, folder)
+        if isinstance(exc, ResumeError):
+            fail(err, exc)
+        if isinstance(exc, OSError):
+            fail(err, f"Could not write the run's folder {str(folder)!r}: {exc}")
+        raise
+    return result, journal
+
+
+def _build(err: Console, stack: ExitStack, config: RunConfig, quiet: bool) -> Run:
+    """The run's model with its response cache (closed by ``stack``); exits with 2 when either fails."""
+    try:
+        response_cache = stack.enter_context(open_cache(config.cache))
+    except (OSError, ValueError, sqlite3.Error) as exc:  # a CacheError is a ValueError
+        fail(err, f"Could not open the cache {str(config.cache)!r}: {exc}")
+    try:  # the backend is created with the first LLM agent: a bad one fails here, at once
+        with nullcontext() if quiet else err.status(f"Building the model (backend {escape(config.backend)})"):
+            return Run.build(config, response_cache)
+    except ValueError as exc:  # bad parameters, or a BackendError
+        fail(err, exc)
+
+
+def _each(*callbacks: Callable[[Model, int], None] | None) -> Callable[[Model, int], None]:
+    """One step callback calling each of ``callbacks`` (None ones left out) in turn."""
+    given = [callback for callback in callbacks if callback is not None]
+
+    def on_step(model: Model, completed: int) -> None:
+        for callback in given:
+            callback(model, completed)
+
+    return on_step
+
+
+def _interrupted(err: Console, journal: RunJournal | None, config: RunConfig, folder: Path) -> None:
+    """Say what an interrupt left and exit with 130."""
+    if journal is None:
+        err.print("[yellow]Interrupted[/] before the run started; nothing was written.")
+    else:
+        err.print(
+            f"[yellow]Interrupted[/] after {journal.steps} of {config.steps} steps; "
             f"wrote the completed steps to {escape(str(folder))}."
         )
-        raise typer.Exit(130)
-
-
-def _settings(
-    spec: ScenarioSpec, params: list[str], extra: list[str], llm_share: float | None
-) -> dict[str, Any]:
-    """The scenario settings of ``--param name=value`` and ``--name value`` (text) and ``--llm-share``.
-
-    Raises:
-        ValueError: for a malformed setting or one given twice.
-    """
-    pairs: list[tuple[str, Any]] = [_split_param(text) for text in params]
-    pairs += _named_settings(extra, spec.parameters())
-    if llm_share is not None:
-        pairs.append(("llm_share", llm_share))  # typed by typer already
-    settings: dict[str, Any] = {}
-    for name, value in pairs:
-        key = name.replace("-", "_")
-        if key in settings:
-            raise ValueError(f"The parameter {key} is given twice.")
-        settings[key] = value
-    return settings
-
-
-def _split_param(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise ValueError(f"--param takes name=value, got {text!r}.")
-    return name, value
-
-
-def _named_settings(args: list[str], known: Mapping[str, Parameter]) -> list[tuple[str, str]]:
-    """``(name, value)`` pairs of ``--name value`` and ``--name=value`` arguments.
-
-    A boolean parameter given without a value (``--torus``) is true.
-
-    Raises:
-        ValueError: for an argument that is not an option, or an option without a value.
-    """
-    pairs = []
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if not token.startswith("--") or token == "--":
-            raise ValueError(
-                f"Unexpected argument {token!r}: set scenario parameters as --name value "
-                "or --param name=value."
-            )
-        name, sep, value = token[2:].partition("=")
-        if not sep:
-            following = args[i + 1] if i + 1 < len(args) else None
-            if following is not None and not following.startswith("--"):
-                value = following
-                i += 1
-            elif getattr(known.get(name.replace("-", "_")), "kind", None) is bool:
-                value = "true"
-            else:
-                raise ValueError(f"The option --{name} needs a value.")
-        pairs.append((name, value))
-        i += 1
-    return pairs
+    raise typer.Exit(130)
 
 
 def _default_folder(scenario: str) -> Path:
@@ -194,13 +295,21 @@ def _default_folder(scenario: str) -> Path:
     return folder
 
 
-def _header(built: Run, folder: Path) -> str:
+def _header(built: Run, folder: Path, stored: StoredRun | None) -> str:
     config = built.config
     asked = built.backend.chat_model is not None
     backend = config.backend if asked else "none (no LLM agents)"
-    header = (
-        f"Running [bold]{config.scenario.name}[/] for {config.steps} steps: seed {config.seed}, "
-        f"llm_share {config.params.get('llm_share')}, backend {escape(backend)} -> {escape(str(folder))}"
+    if stored is None:
+        header = f"Running [bold]{config.scenario.name}[/] for {config.steps} steps"
+    else:
+        done = stored.steps_completed
+        header = (
+            f"Resuming [bold]{config.scenario.name}[/] after {done} of {config.steps} steps "
+            f"(replaying them from the cache {escape(str(config.cache))})"
+        )
+    header += (
+        f": seed {config.seed}, llm_share {config.params.get('llm_share')}, "
+        f"backend {escape(backend)} -> {escape(str(folder))}"
     )
     if asked and config.backend == DEFAULT_BACKEND:
         header += (

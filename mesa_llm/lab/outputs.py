@@ -1,17 +1,14 @@
-"""A run's outputs: its frames, call records, metadata and plot in a folder, and their summaries.
+"""A run's summaries: final metrics, LLM totals, versions and the command line that repeats it.
 
-:func:`write_outputs` writes ``model.csv``, ``agents.csv``, ``calls.jsonl``, ``run.json``
-and ``metrics.png``; :func:`final_metrics` and :func:`llm_totals` are the summaries the
-command line prints and ``run.json`` records.
+They are what the command line prints and what ``run.json`` records; the folder itself is
+written by :mod:`mesa_llm.lab.journal`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import platform
-import shlex
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -19,12 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from mesa_llm.lab.plots import metrics_figure
-from mesa_llm.lab.runs import RunConfig, RunResult
+from mesa_llm.lab.runs import RunConfig
 from mesa_llm.populations import ALL, POPULATIONS, column
 from mesa_llm.records import CallLog
 
-__all__ = ["final_metrics", "llm_totals", "rerun_argv", "versions", "write_outputs"]
+__all__ = ["RUN_CACHE", "final_metrics", "llm_totals", "parameter_text", "rerun_argv", "versions"]
+
+#: The response cache the command line keeps in a run's folder when given no ``--cache``.
+RUN_CACHE = "cache.sqlite"
 
 # Distributions whose versions a run records, where installed.
 _PACKAGES = (
@@ -72,70 +71,36 @@ def versions() -> dict[str, str]:
     return found
 
 
-def rerun_argv(config: RunConfig) -> list[str]:
+def rerun_argv(config: RunConfig, folder: Path | None = None) -> list[str]:
     """The ``mesa-llm run`` command line that repeats the run (into a new output folder).
 
     Every parameter is given as ``--param name=value``, defaults included, so the command
-    repeats the run even if a default changes.
+    repeats the run even if a default changes. The cache in the run's own ``folder``
+    (:data:`RUN_CACHE`, the command line's default) is left out: the repeated run keeps
+    its own in its folder.
     """
     argv = ["mesa-llm", "run", config.scenario.name, "--steps", str(config.steps)]
     argv += ["--seed", str(config.seed), "--backend", config.backend]
     if config.temperature is not None:
         argv += ["--temperature", str(config.temperature)]
-    if config.cache is not None:
+    if config.cache is not None and (folder is None or config.cache != folder / RUN_CACHE):
         argv += ["--cache", str(config.cache)]
     for name, value in config.params.items():
-        argv += ["--param", f"{name}={value}"]
+        argv += ["--param", f"{name}={parameter_text(value)}"]
     return argv
 
 
-def write_outputs(folder: Path, config: RunConfig, result: RunResult) -> dict[str, Any]:
-    """Write a run's outputs to ``folder`` (created if missing) and return its metadata.
+def parameter_text(value: Any) -> str:
+    """A parameter's value as the command line takes it (``--param name=TEXT``).
 
-    The files: ``model.csv`` (model frame), ``agents.csv`` (agent frame), ``calls.jsonl``
-    (call records), ``run.json`` (the returned metadata: scenario, parameters, seed,
-    steps, backend, cache, interruption, timing, the command line to rerun it, final
-    metrics, LLM totals, versions; no environment values) and ``metrics.png``.
+    A sequence's items, or a mapping's ``name=value`` pairs, are joined by commas
+    (``1.0,0.0,1.6,0.0``); anything else is its ``str``.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    result.model_frame.to_csv(folder / "model.csv")
-    result.agent_frame.to_csv(folder / "agents.csv")
-    result.log.write(folder / "calls.jsonl")
-    argv = rerun_argv(config)
-    record = {
-        "scenario": config.scenario.name,
-        "params": dict(config.params),
-        "seed": config.seed,
-        "steps_requested": config.steps,
-        "steps_completed": result.steps_completed,
-        "interrupted": result.interrupted,
-        "backend": config.backend,
-        "backend_name": result.backend_name,
-        "temperature": config.temperature,
-        "cache": str(config.cache) if config.cache is not None else None,
-        "elapsed_s": round(result.elapsed_s, 3),
-        "argv": argv,
-        "command": shlex.join(argv),
-        "final_metrics": final_metrics(result.model_frame, config.scenario.metrics),
-        "llm_totals": llm_totals(result.log),
-        "versions": versions(),
-    }
-    (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    figure = metrics_figure(result.model_frame, config.scenario.metrics, _title(config, record))
-    figure.savefig(folder / "metrics.png", dpi=100)
-    return record
-
-
-def _title(config: RunConfig, record: Mapping[str, Any]) -> str:
-    name = record["backend_name"]
-    if name is None:
-        backend = "no LLM backend"
-    elif name in config.backend:
-        backend = f"backend {config.backend}"
-    else:
-        backend = f"backend {config.backend} ({name})"
-    share = config.params.get("llm_share")
-    return f"{config.scenario.name}: {backend}, llm_share {share}, seed {config.seed}"
+    if isinstance(value, Mapping):
+        return ",".join(f"{name}={item}" for name, item in value.items())
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def _number(value: Any) -> float | None:

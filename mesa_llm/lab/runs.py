@@ -4,8 +4,9 @@ A run is a :class:`RunConfig`: a scenario, its complete parameters, steps, a see
 backend string. :meth:`Run.build` builds the scenario's model; its LLM agents' chat model
 is created when the first of them is (so a bad backend fails at once, and a model without
 LLM agents never creates one). :meth:`Run.advance` steps it with a progress callback and
-stops cleanly on Ctrl-C, and :func:`~mesa_llm.lab.outputs.write_outputs` writes the
-frames, the call records, the metadata and a plot of the metrics to a folder::
+stops cleanly on Ctrl-C, and :func:`~mesa_llm.lab.journal.write_outputs` writes the
+frames, the call records, the metadata and a plot of the metrics to a folder (the
+command line writes it as the run goes, with a :class:`~mesa_llm.lab.journal.RunJournal`)::
 
     spec = find_scenario("schelling")
     config = RunConfig(spec, model_parameters(spec, {"llm_share": 0.5}), steps=30, seed=1, backend="rule")
@@ -19,6 +20,7 @@ its model frame is the state after step ``i``.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ from mesa import Model
 
 from mesa_llm.backends import DEFAULT_BACKEND, BackendError, backend_name, resolve_backend
 from mesa_llm.cache import InMemoryCache, ResponseCache, SQLiteCache
+from mesa_llm.checks import check_int, check_number
 from mesa_llm.lab.specs import ScenarioSpec
 from mesa_llm.records import CallLog
 
@@ -67,6 +70,12 @@ class RunConfig:
         temperature: the sampling temperature passed to the backend (not to ``"rule"``);
             None leaves the backend's default.
         cache: a SQLite response cache file, or None for an in-memory cache of this run.
+
+    Raises:
+        TypeError: for a value of the wrong type (steps or seed that are not whole
+            numbers, a backend that is not a string, a cache that is not a path).
+        ValueError: for negative steps or seed, a NaN, infinite or negative temperature;
+            a :class:`~mesa_llm.backends.BackendError` for an empty backend.
     """
 
     scenario: ScenarioSpec
@@ -76,6 +85,25 @@ class RunConfig:
     backend: str = DEFAULT_BACKEND
     temperature: float | None = None
     cache: Path | None = None
+
+    def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: the checked values are stored this way
+        set_field(self, "steps", check_int("steps", self.steps, minimum=0))
+        set_field(self, "seed", check_int("seed", self.seed, minimum=0))
+        if self.temperature is not None:
+            set_field(self, "temperature", check_number("temperature", self.temperature, minimum=0))
+        naming = (
+            f"'{RULE_BACKEND}' (the scenario's rule-following chat model), '{DEFAULT_BACKEND}' "
+            "(the embedded model) or 'provider:model', such as 'openai:gpt-4o-mini'"
+        )
+        if not isinstance(self.backend, str):
+            raise TypeError(f"backend must be a string naming a chat model ({naming}), got {self.backend!r}.")
+        if not self.backend.strip():
+            raise BackendError(f"The backend {self.backend!r} names no chat model; name one: {naming}.")
+        if self.cache is not None:
+            if not isinstance(self.cache, str | os.PathLike):
+                raise TypeError(f"cache must be the path of a SQLite file or None, got {self.cache!r}.")
+            set_field(self, "cache", Path(self.cache))
 
 
 @dataclass(frozen=True, slots=True)

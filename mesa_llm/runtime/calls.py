@@ -2,16 +2,24 @@
 
 :meth:`Calls.decide` never raises for a failing backend: every error, timeout and
 unparseable answer is counted in the decision's :class:`~mesa_llm.records.CallRecord`,
-retried with a corrective message, and finally replaced by the action space's fallback.
+retried (after an error, with exponential backoff and jitter, and at least as long as the
+provider's ``Retry-After`` says; after an unusable answer, at once, with a corrective
+message) and finally replaced by the action space's fallback. Only answers that were
+used go into the response cache, so an outage is never replayed; no secret of the
+backend goes into a record or a log message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import hashlib
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage
@@ -22,12 +30,16 @@ from mesa_llm.backends.scoring import OptionScorer, OptionScores, normalise
 from mesa_llm.cache import CachedAnswer, ResponseCache
 from mesa_llm.prompts import Messages, to_langchain
 from mesa_llm.records import CallRecord
+from mesa_llm.runtime.capabilities import redact
 from mesa_llm.runtime.loop import Slots
 from mesa_llm.runtime.requests import Request
 
-__all__ = ["Calls"]
+__all__ = ["Calls", "retry_after"]
 
 logger = logging.getLogger(__name__)
+
+#: Answers at least this long are parsed in a worker thread, not on the event loop.
+_PARSE_IN_THREAD_CHARS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +48,23 @@ class Calls:
 
     Attributes:
         timeout: seconds before one call is abandoned (counted as a timeout, retried).
-        retries: extra attempts after an error, a timeout or an unparseable answer.
+        retries: extra attempts after an error, a timeout or an unusable answer.
         rate_limiter: acquired before every backend call, if given.
-        cache: looked up before every call and filled after it, if given.
+        cache: looked up before every call, and given every answer that was used.
+        backoff_s: the wait before the first retry after an error; it doubles with each
+            further error (with jitter), up to ``max_backoff_s``.
+        max_backoff_s: the longest wait before a retry, ``Retry-After`` included.
+        max_answer_chars: longer answers are rejected unread (a parse failure, counted as
+            ``oversized``).
     """
 
     timeout: float
     retries: int
     rate_limiter: BaseRateLimiter | None
     cache: ResponseCache | None
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    max_answer_chars: int = 20_000
 
     async def decide(self, request: Request, slots: Slots) -> tuple[Any, CallRecord]:
         """The action of ``request`` and its record: ask, parse, retry, fall back."""
@@ -58,34 +78,41 @@ class Calls:
             backend=backend.name,
             messages=request.messages,
         )
-        messages, key, hits = request.messages, request.key, 0
+        messages, key, hits, wait = request.messages, request.key, 0, 0.0
         for attempt in range(self.retries + 1):
+            if wait:
+                await asyncio.sleep(wait)
+                wait = 0.0
             record.attempts += 1
             if attempt:
                 key = request.key_of(messages)
             answer = self.cache.get(key) if self.cache is not None else None
-            if answer is not None:
+            cached = answer is not None
+            if cached:
                 hits += 1
             else:
-                answer = await self._call(request, messages, record, slots)
+                answer, error = await self._call(request, messages, record, slots)
                 if answer is None:
+                    wait = self._backoff(request.key, record.errors, error)
                     continue
                 record.tokens_in += answer.tokens_in
                 record.tokens_out += answer.tokens_out
-                if self.cache is not None:
-                    self.cache.put(key, answer)
-            record.raw = answer.raw
+            record.raw = redact(answer.raw, backend.secrets) if backend.secrets else answer.raw
             try:
-                action = _interpret(request, answer.raw, record)
-            except ActionParseError as exc:
+                action = await self._interpret(request, answer.raw, record)
+            except Exception as exc:  # every way an answer can be unusable is a parse failure
                 record.parse_failures += 1
-                record.error = str(exc)
+                record.error = redact(_describe(exc), backend.secrets)
                 messages = (
                     *messages,
-                    ("ai", answer.raw),
-                    ("human", f"That answer could not be used: {exc}. {space.instructions()}"),
+                    ("ai", answer.raw[: self.max_answer_chars]),
+                    ("human", f"That answer could not be used: {record.error}. {space.instructions()}"),
                 )
                 continue
+            if self.cache is not None and not cached:
+                self.cache.put(key, answer)
+                if attempt:  # a replay asks the first question: give it the answer that was used
+                    self.cache.put(request.key, answer)
             record.action = space.label(action)
             record.cache_hit = hits == record.attempts
             return action, record
@@ -97,40 +124,140 @@ class Calls:
 
     async def _call(
         self, request: Request, messages: Messages, record: CallRecord, slots: Slots
-    ) -> CachedAnswer | None:
-        """One backend call, bounded and timed; None (with the error recorded) if it failed."""
+    ) -> tuple[CachedAnswer | None, Exception | None]:
+        """One backend call, bounded and timed: its answer, or None and the error (recorded)."""
         backend = request.backend
         async with slots.total, slots.of(backend.model, backend.parallel):
+            if slots.paused(backend.model):
+                await slots.ready(backend.model, _fraction(request.key, record.attempts))
             if self.rate_limiter is not None:
                 await self.rate_limiter.aacquire()
             record.backend_calls += 1
             started = time.perf_counter()
             try:
-                result = await asyncio.wait_for(_invoke(request, messages), self.timeout)
-            except TimeoutError:
+                result = await asyncio.wait_for(_invoke(request, messages, slots), self.timeout)
+            except TimeoutError as exc:
                 record.errors += 1
                 record.timeouts += 1
                 record.error = f"timed out after {self.timeout} s"
-                return None
+                return None, exc
             except Exception as exc:  # a failing backend must never end the run
                 record.errors += 1
-                record.error = f"{type(exc).__name__}: {exc}"
+                if _status(exc) == 429:
+                    record.rate_limited += 1
+                    if (asked := retry_after(exc)) is not None:  # no call of this backend is let through
+                        slots.pause(backend.model, min(asked, self.max_backoff_s))
+                record.error = redact(_describe(exc), backend.secrets)
                 logger.warning(
                     "backend %s failed for agent %s: %s", backend.name, record.agent_id, record.error
                 )
-                return None
+                return None, exc
             finally:
                 record.latency_s += time.perf_counter() - started
-        return _answer(request, result)
+        return _answer(request, result), None
+
+    async def _interpret(self, request: Request, raw: str, record: CallRecord) -> Any:
+        """The action of an answer, parsed in a worker thread when it is long.
+
+        Raises:
+            ActionParseError: for an answer longer than ``max_answer_chars`` (counted as
+                oversized), or one that is not an action.
+            Exception: whatever else parsing raised, for an unusable answer.
+        """
+        if len(raw) > self.max_answer_chars:
+            record.oversized += 1
+            raise ActionParseError(
+                f"the answer has {len(raw):,} characters, "
+                f"more than max_answer_chars={self.max_answer_chars:,}"
+            )
+        if len(raw) < _PARSE_IN_THREAD_CHARS:
+            return _interpret(request, raw, record)
+        return await asyncio.to_thread(_interpret, request, raw, record)
+
+    def _backoff(self, key: str, errors: int, error: Exception | None) -> float:
+        """Seconds to wait before retrying after the ``errors``-th error of a request.
+
+        ``backoff_s`` doubled for each earlier error, and at least the provider's
+        ``Retry-After``; with up to 50% jitter, at most ``max_backoff_s``.
+        """
+        if not self.backoff_s:
+            return 0.0
+        jitter = _fraction(key, errors)
+        base = self.backoff_s * 2.0 ** max(errors - 1, 0)
+        asked = retry_after(error) if error is not None else None
+        if asked is not None:
+            base = max(base, asked)
+        return min(base * (1.0 + 0.5 * jitter), self.max_backoff_s)
 
 
-async def _invoke(request: Request, messages: Messages) -> Any:
-    """The backend's result for ``messages``: option scores, or a message (or a dict holding it)."""
-    model = request.backend.model
+def retry_after(error: BaseException) -> float | None:
+    """The seconds a provider asked to wait before retrying, if the error says.
+
+    Read from the error's ``retry_after`` attribute, or from the ``retry-after-ms`` or
+    ``retry-after`` header (seconds or an HTTP date) of its ``response``, as the OpenAI
+    and Anthropic clients' rate-limit errors carry it.
+    """
+    value = getattr(error, "retry_after", None)
+    headers = getattr(getattr(error, "response", None), "headers", None)
+    if value is None and headers is not None:
+        if (ms := _seconds(headers.get("retry-after-ms"))) is not None:
+            return ms / 1000.0
+        value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _seconds(value)
+    if seconds is None:
+        try:
+            when = email.utils.parsedate_to_datetime(str(value))
+        except (TypeError, ValueError):
+            return None
+        seconds = max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return seconds
+
+
+def _fraction(key: str, n: int) -> float:
+    """A number in [0, 1] drawn from a request key: jitter that never touches the model's rng."""
+    return int(hashlib.sha256(f"{key}:{n}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _status(error: BaseException) -> int | None:
+    """The HTTP status of a provider's error, where it carries one."""
+    status = getattr(error, "status_code", None)
+    if status is None:
+        status = getattr(getattr(error, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _describe(error: BaseException) -> str:
+    """An error as recorded: the message of a parse error, else its type and message."""
+    return str(error) if isinstance(error, ActionParseError) else f"{type(error).__name__}: {error}"
+
+
+async def _invoke(request: Request, messages: Messages, slots: Slots) -> Any:
+    """The backend's result for ``messages``: option scores, or a message (or a dict holding it).
+
+    A backend with only a sync API runs on its own threads (:class:`~.loop.Workers`).
+    """
+    backend = request.backend
+    chat = to_langchain(messages)
     if request.scored:  # only for an OptionScorer (Capabilities.scores)
-        return await cast(OptionScorer, model).ascore_options(to_langchain(messages), request.space.labels)
-    runnable = request.runnable if request.runnable is not None else model
-    return await runnable.ainvoke(to_langchain(messages))
+        scorer, labels = cast(OptionScorer, backend.model), request.space.labels
+        if backend.sync_only:
+            workers = slots.workers(backend.model, backend.name)
+            return await workers.run(lambda: scorer.score_options(chat, labels))
+        return await scorer.ascore_options(chat, labels)
+    runnable = request.runnable if request.runnable is not None else backend.model
+    if backend.sync_only:
+        return await slots.workers(backend.model, backend.name).run(lambda: runnable.invoke(chat))
+    return await runnable.ainvoke(chat)
 
 
 def _answer(request: Request, result: Any) -> CachedAnswer:

@@ -1,4 +1,4 @@
-"""What a backend can do: structured output, option scoring, dedup, parallel calls.
+"""What a backend can do: structured output, option scoring, dedup, parallel calls, its secrets.
 
 The runtime probes each chat model once (:class:`Capabilities`) and asks for structured
 answers the cheapest way the model supports (:func:`structured_runnable`).
@@ -6,17 +6,34 @@ answers the cheapest way the model supports (:func:`structured_runnable`).
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
+from pydantic import BaseModel, SecretStr
 
 from mesa_llm.actions import ActionSpace
 from mesa_llm.backends import backend_identity, backend_name
 from mesa_llm.backends.scoring import OptionScorer
 
-__all__ = ["Capabilities", "binds_tools", "structured_runnable", "supports_structured_output"]
+__all__ = [
+    "Capabilities",
+    "binds_tools",
+    "redact",
+    "secret_values",
+    "structured_runnable",
+    "supports_structured_output",
+]
+
+#: Environment variables whose values are secrets, wherever they appear.
+SECRET_VARIABLE = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+#: Shorter values are not redacted: they would match ordinary text.
+_MIN_SECRET_LENGTH = 8
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +49,9 @@ class Capabilities:
         scores: whether it answers choices by option scoring.
         temperature: its sampling temperature (0 when it has none), for option draws.
         parallel: most calls it runs at once (None: no limit of its own).
+        sync_only: whether it only implements the sync API (its calls then run on its
+            own threads, see :class:`~mesa_llm.runtime.loop.Workers`).
+        secrets: values that must never be recorded or logged (see :func:`secret_values`).
     """
 
     model: BaseChatModel
@@ -42,6 +62,8 @@ class Capabilities:
     scores: bool
     temperature: float
     parallel: int | None
+    sync_only: bool
+    secrets: tuple[str, ...]
 
     @classmethod
     def probe(
@@ -58,7 +80,49 @@ class Capabilities:
             scores=scoring and isinstance(model, OptionScorer),
             temperature=float(temperature or 0.0),
             parallel=getattr(model, "max_parallel_calls", None),
+            sync_only=_sync_only(model),
+            secrets=secret_values(model),
         )
+
+
+def _sync_only(model: BaseChatModel) -> bool:
+    """Whether LangChain would run ``model``'s calls in a thread pool (it has no async code of its own)."""
+    if isinstance(model, OptionScorer):
+        return type(model).ascore_options is OptionScorer.ascore_options
+    return type(model)._agenerate is BaseChatModel._agenerate
+
+
+def secret_values(model: BaseModel) -> tuple[str, ...]:
+    """The secrets an error about ``model`` could reflect, longest first.
+
+    The values of its ``SecretStr`` settings (API keys; those of wrapped chat models
+    too) and of the environment variables named like secrets (``*_API_KEY``,
+    ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``), read now.
+    """
+    found = {value for value in _secret_settings(model) if len(value) >= _MIN_SECRET_LENGTH}
+    found |= {
+        value
+        for name, value in os.environ.items()
+        if SECRET_VARIABLE.search(name) and len(value) >= _MIN_SECRET_LENGTH
+    }
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _secret_settings(model: BaseModel) -> Iterator[str]:
+    for name in type(model).model_fields:
+        value = getattr(model, name, None)
+        if isinstance(value, SecretStr):
+            yield value.get_secret_value()
+        elif isinstance(value, BaseModel):
+            yield from _secret_settings(value)
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every one of ``secrets`` replaced by ``[redacted]``."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def binds_tools(model: BaseChatModel) -> bool:

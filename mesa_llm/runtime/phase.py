@@ -14,6 +14,7 @@ event loop and bounds (:mod:`.loop`).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ from langchain_core.rate_limiters import BaseRateLimiter
 from mesa_llm.backends import DEFAULT_BACKEND, resolve_backend
 from mesa_llm.backends.scoring import draw_option
 from mesa_llm.cache import ResponseCache
+from mesa_llm.checks import check_bool, check_instance, check_int, check_number
 from mesa_llm.decider import Decider, ModelDecider, asks_model
 from mesa_llm.records import CallLog, CallRecord
 from mesa_llm.runtime.calls import Calls
@@ -65,8 +67,18 @@ class LLMRuntime:
             created when an agent first needs it.
         max_concurrency: most calls in flight at once.
         timeout: seconds before one call is abandoned (counted as a timeout, retried).
-        retries: extra attempts after an error, a timeout or an unparseable answer;
-            then the action space's fallback is used.
+        retries: extra attempts after an error, a timeout or an unusable answer; then
+            the action space's fallback is used. The runtime does the retrying: give the
+            chat model's client no retries of its own (``max_retries=0``; backends made
+            from a string get it), or they multiply.
+        backoff_s: the wait before retrying after the first error of a decision; it
+            doubles with each further error, with up to 50% jitter. A provider's
+            ``Retry-After`` (HTTP 429) is waited instead. 0 retries at once. Answers that
+            could not be used are retried at once, with a corrective message.
+        max_backoff_s: the longest wait before a retry, ``Retry-After`` included.
+        max_answer_chars: answers longer than this are rejected unread, as parse
+            failures (counted as ``oversized``); parsing is linear in the length, and
+            long answers are parsed off the event loop.
         rate_limiter: a LangChain rate limiter (e.g. ``InMemoryRateLimiter``) acquired
             before every backend call.
         dedup: send identical prompts of one decision phase once and share the answer.
@@ -74,7 +86,9 @@ class LLMRuntime:
             an answer is the same as asking again; at a higher temperature it would
             correlate agents, so turn it on there only on purpose.
         cache: a response cache (:class:`~mesa_llm.cache.InMemoryCache` or
-            :class:`~mesa_llm.cache.SQLiteCache`) looked up before every call.
+            :class:`~mesa_llm.cache.SQLiteCache`) looked up before every call. Only
+            answers that were used are stored (never one that failed to parse), so a rerun
+            replays every decision that did not fall back, and asks again for those that did.
         structured: ask for structured output (tool calling / JSON schema) where the
             backend supports it. None (default) asks for it for pydantic action spaces
             only: a choice is one word, which the tolerant parser reads reliably. Where the
@@ -93,7 +107,10 @@ class LLMRuntime:
             by default.
 
     Raises:
-        ValueError: for a non-positive ``max_concurrency`` or ``timeout`` or negative ``retries``.
+        TypeError: for an argument of the wrong type (a path as ``cache``, a float as
+            ``retries``), naming what to pass.
+        ValueError: for a value out of range (a non-positive or non-finite ``timeout``,
+            negative ``retries``).
 
     """
 
@@ -104,6 +121,9 @@ class LLMRuntime:
         max_concurrency: int = 16,
         timeout: float = 60.0,
         retries: int = 2,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        max_answer_chars: int = 20_000,
         rate_limiter: BaseRateLimiter | None = None,
         dedup: bool | None = None,
         cache: ResponseCache | None = None,
@@ -111,26 +131,24 @@ class LLMRuntime:
         scoring: bool = True,
         log: CallLog | None = None,
     ) -> None:
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}.")
-        if timeout <= 0:
-            raise ValueError(f"timeout must be positive (seconds), got {timeout}.")
-        if retries < 0:
-            raise ValueError(f"retries must be 0 or more, got {retries}.")
+        _check_collaborators(backend, rate_limiter, cache, log)
         self.backend: BaseChatModel | None = None
         self._create: Callable[[], BaseChatModel] | None = None
         if callable(backend) and not isinstance(backend, BaseChatModel):
             self._create = backend
         elif backend is not None:
             self.backend = resolve_backend(backend)
-        self.max_concurrency = max_concurrency
-        self.timeout = timeout
-        self.retries = retries
+        self.max_concurrency = check_int("max_concurrency", max_concurrency, minimum=1)
+        self.timeout = check_number("timeout (seconds)", timeout, above=0)
+        self.retries = check_int("retries", retries, minimum=0)
+        self.backoff_s = check_number("backoff_s", backoff_s, minimum=0)
+        self.max_backoff_s = check_number("max_backoff_s", max_backoff_s, minimum=0)
+        self.max_answer_chars = check_int("max_answer_chars", max_answer_chars, minimum=1)
         self.rate_limiter = rate_limiter
-        self.dedup = dedup
+        self.dedup = dedup if dedup is None else check_bool("dedup", dedup)
         self.cache = cache
-        self.structured = structured
-        self.scoring = scoring
+        self.structured = structured if structured is None else check_bool("structured", structured)
+        self.scoring = check_bool("scoring", scoring)
         self.log = log if log is not None else CallLog()
         self.progress = PhaseProgress()
         self._requests = Requests()
@@ -148,8 +166,11 @@ class LLMRuntime:
         """The runtime of a scenario model that takes ``backend``, ``cache`` and ``runtime`` options.
 
         Raises:
+            TypeError: for a ``runtime`` that is not an LLMRuntime, or a ``backend`` or
+                ``cache`` of the wrong kind.
             ValueError: if ``runtime`` is given together with ``backend`` or ``cache``.
         """
+        check_instance("runtime", runtime, LLMRuntime, "an LLMRuntime or None")
         if runtime is None:
             return cls(backend, cache=cache)
         if backend is not None or cache is not None:
@@ -282,7 +303,15 @@ class LLMRuntime:
             )
             for agent, observation in items
         ]
-        calls = Calls(self.timeout, self.retries, self.rate_limiter, self.cache)
+        calls = Calls(
+            self.timeout,
+            self.retries,
+            self.rate_limiter,
+            self.cache,
+            self.backoff_s,
+            self.max_backoff_s,
+            self.max_answer_chars,
+        )
         slots = self._loop_slots()
         # Requests share a key only when dedup is on for their backend (see Requests).
         leaders: dict[str, Request] = {}
@@ -301,12 +330,18 @@ class LLMRuntime:
         for request in requests:
             action, record = outcomes[request.key]
             agent = request.agent
-            if leaders[request.key] is not request:
+            if leaders[request.key] is not request:  # the answer, without the leader's events
                 record = replace(
                     record,
                     agent_id=agent.unique_id,
                     agent_type=type(agent).__name__,
+                    attempts=0,
                     backend_calls=0,
+                    parse_failures=0,
+                    oversized=0,
+                    errors=0,
+                    timeouts=0,
+                    rate_limited=0,
                     latency_s=0.0,
                     tokens_in=0,
                     tokens_out=0,
@@ -336,3 +371,28 @@ class LLMRuntime:
     def reporters(self, prefix: str = "llm_") -> dict[str, Any]:
         """Model reporters for Mesa's ``DataCollector`` (see :meth:`CallLog.reporters`)."""
         return self.log.reporters(prefix)
+
+
+def _check_collaborators(backend: Any, rate_limiter: Any, cache: Any, log: Any) -> None:
+    """Refuse collaborators of the wrong kind at construction, naming what to pass.
+
+    Raises:
+        TypeError: for a backend, rate limiter, cache or log of the wrong kind.
+    """
+    if backend is not None and not isinstance(backend, BaseChatModel | str) and not callable(backend):
+        raise TypeError(
+            f"backend must be a LangChain chat model, a 'provider:model' string or a function "
+            f"returning a chat model, got {backend!r}."
+        )
+    if rate_limiter is not None and not isinstance(rate_limiter, BaseRateLimiter):
+        raise TypeError(
+            f"rate_limiter must be a LangChain rate limiter such as "
+            f"InMemoryRateLimiter(requests_per_second=2), got {rate_limiter!r}."
+        )
+    if cache is not None and not (
+        callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))
+    ):
+        fix = f"SQLiteCache({str(cache)!r})" if isinstance(cache, str | os.PathLike) else "InMemoryCache()"
+        raise TypeError(f"cache must be a response cache such as {fix}, got {cache!r}.")
+    if log is not None and not isinstance(log, CallLog):
+        raise TypeError(f"log must be a mesa_llm.CallLog, got {log!r}.")

@@ -8,7 +8,10 @@ from mesa_llm_models.cooperation.rule_backend import rule_following_backend, tit
 
 
 def _rule_backend(parameters):
-    return rule_following_backend(parameters["ties"], parameters["update_every"], parameters["imitate_first"])
+    """Imitating ALLC/ALLD players' chat model; it answers LLMPlayer and LLMPartnerPlayer prompts alike."""
+    return rule_following_backend(
+        parameters["ties"], parameters["update_every"], parameters["imitate_first"], parameters["update"]
+    )
 
 
 SCENARIO = ScenarioSpec(

@@ -247,8 +247,8 @@ class LLMPlayer(LLMDecider, Player):
             f"and they defect you get {payoffs.S!r} and they get {payoffs.T!r}; if you both "
             f"defect you each get {payoffs.P!r}."
         )
-        if observation.round == 0:
-            history = "You have not played yet."
+        if observation.round == 0:  # asked only with imitate_first; neighbours see its opening move
+            history = f"You have not played yet. Your opening move is {observation.move}."
         else:
             history = f"Last round you played {observation.move} and your score is {observation.score!r}."
         neighbours = self.neighbour_lines(observation)

@@ -5,10 +5,11 @@ Payoffs are computed in code from the matrix, never by a language model.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, NamedTuple
+
+from mesa_llm.checks import check_number
 
 __all__ = [
     "PD_GRID_PAYOFFS",
@@ -100,15 +101,26 @@ def parse_payoffs(payoffs: Payoffs | Sequence[float] | str) -> Payoffs:
     """Payoffs from a ``Payoffs``, an (R, S, T, P) sequence or ``"R,S,T,P"`` text.
 
     Raises:
-        ValueError: for anything else, with the expected form.
+        TypeError: for something that is neither text nor a sequence, or a payoff that
+            is not a number.
+        ValueError: for text that is not four numbers, not four values, or a payoff
+            that is not finite; with the expected form.
     """
-    try:
-        values = [float(v) for v in payoffs.split(",")] if isinstance(payoffs, str) else list(payoffs)
-        return Payoffs(*values)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"payoffs are four numbers R, S, T, P (e.g. '1,0,1.6,0'), got {payoffs!r}."
-        ) from None
+    form = f"payoffs are four numbers R, S, T, P (e.g. '1,0,1.6,0'), got {payoffs!r}."
+    if isinstance(payoffs, str):
+        try:
+            values = [float(v) for v in payoffs.split(",")]
+        except ValueError:
+            raise ValueError(form) from None
+    elif isinstance(payoffs, Iterable) and not isinstance(payoffs, Mapping):
+        values = list(payoffs)
+    else:
+        raise TypeError(form)
+    if len(values) != len(Payoffs._fields):
+        raise ValueError(form)
+    return Payoffs(
+        *(check_number(f"payoffs.{name}", v) for name, v in zip(Payoffs._fields, values, strict=True))
+    )
 
 
 def strategy_mix(strategies: Sequence[str] | Mapping[str, float] | str) -> tuple[list[str], list[float]]:
@@ -119,18 +131,29 @@ def strategy_mix(strategies: Sequence[str] | Mapping[str, float] | str) -> tuple
             "ALLD": 3}``), or either as text (``"ALLC,TFT"``, ``"ALLC=1,ALLD=3"``).
 
     Raises:
+        TypeError: for something that is neither text, a sequence nor a mapping, a name
+            that is not text, or a weight that is not a number.
         ValueError: for an unknown strategy, or weights that are negative, not finite or all 0.
     """
     if isinstance(strategies, str):
         strategies = _strategy_text(strategies)
     if isinstance(strategies, Mapping):
-        names, weights = list(strategies), [float(w) for w in strategies.values()]
+        names = list(strategies)
+        weights = [check_number(f"the weight of {name!r} in strategies", w) for name, w in strategies.items()]
+    elif isinstance(strategies, Iterable):
+        names = list(strategies)
+        weights = [1.0] * len(names)
     else:
-        names, weights = list(strategies), [1.0] * len(strategies)
+        raise TypeError(
+            f"strategies must be names ('ALLC,TFT', ('ALLC', 'TFT')) or names with weights "
+            f"('ALLC=1,ALLD=3', {{'ALLC': 1, 'ALLD': 3}}), got {strategies!r}."
+        )
+    if not all(isinstance(name, str) for name in names):
+        raise TypeError(f"strategies are named by text, among {', '.join(STRATEGIES)}; got {names!r}.")
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
         raise ValueError(f"Unknown strategies {unknown or names}: choose among {', '.join(STRATEGIES)}.")
-    if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
         given = dict(zip(names, weights, strict=True))
         raise ValueError(f"Strategy weights must be non-negative and not all 0, got {given}.")
     return names, weights

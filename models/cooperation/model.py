@@ -13,6 +13,7 @@ from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeuma
 
 from mesa_llm import LLMRuntime
 from mesa_llm.cache import ResponseCache
+from mesa_llm.checks import check_number, check_seed
 from mesa_llm.datacollection import DataCollector
 from mesa_llm.populations import llm_share_indices
 from mesa_llm_models.cooperation.agents import (
@@ -31,10 +32,10 @@ from mesa_llm_models.cooperation.game import (
     strategy_move,
 )
 from mesa_llm_models.cooperation.metrics import Tally
+from mesa_llm_models.cooperation.parameters import ACTIVATIONS, check_options, check_values
 
 __all__ = ["ACTIVATIONS", "CooperationModel"]
 
-ACTIVATIONS = ("simultaneous", "random", "sequential")
 _score = attrgetter("score")
 
 
@@ -47,7 +48,9 @@ class CooperationModel(Model):
     of the highest-scoring player among its neighbours and itself; then every player
     makes its move towards each neighbour, and payoffs are computed from ``payoffs`` (plus
     a game against itself with ``self_interaction``). Scores are this round's payoff
-    (``scores="round"``) or accumulated since the start (``"cumulative"``).
+    (``scores="round"``) or accumulated since the start (``"cumulative"``). A player is
+    never its own neighbour, even where Mesa's neighbourhood holds its cell (a torus one
+    cell wide, a graph with a self-loop).
 
     Activation: ``"simultaneous"`` decides every player's round on one snapshot and
     then applies them (Mesa's ``do("step").do("advance")``); ``"random"`` (shuffled each
@@ -97,8 +100,10 @@ class CooperationModel(Model):
         rng: seed or generator, as for ``mesa.Model``.
 
     Raises:
-        ValueError: for an unknown strategy, activation or option, or payoffs that are
-            not a prisoner's dilemma when ``require_dilemma`` is set.
+        TypeError: for an argument of the wrong type (``"20"`` for a number, ``"false"``
+            for a flag), naming it and what to pass.
+        ValueError: for an unknown strategy, activation or option, a number out of range,
+            or payoffs that are not a prisoner's dilemma when ``require_dilemma`` is set.
     """
 
     def __init__(
@@ -126,28 +131,35 @@ class CooperationModel(Model):
         llm_moves: str = "one",
         rng: Any = None,
     ) -> None:
-        self.payoffs = parse_payoffs(payoffs)
-        names, weights = _check(
-            width,
-            height,
-            neighbourhood,
-            self.payoffs,
-            strategies,
-            update,
-            update_every,
-            ties,
-            scores,
-            activation,
-            require_dilemma,
+        check_options(
+            neighbourhood=neighbourhood,
+            update=update,
+            ties=ties,
+            scores=scores,
+            activation=activation,
+            llm_imitation=llm_imitation,
+            llm_moves=llm_moves,
         )
-        if llm_moves not in ("one", "each"):
-            raise ValueError(f"llm_moves must be 'one' or 'each', got {llm_moves!r}.")
-        if llm_imitation not in ("llm", "rule"):
-            raise ValueError(f"llm_imitation must be 'llm' or 'rule', got {llm_imitation!r}.")
-        if not 0.0 <= llm_share <= 1.0:
-            raise ValueError(f"llm_share must be a fraction in [0, 1], got {llm_share}.")
+        check_values(
+            width=width,
+            height=height,
+            torus=torus,
+            graph=graph,
+            update_every=update_every,
+            imitate_first=imitate_first,
+            self_interaction=self_interaction,
+            require_dilemma=require_dilemma,
+            llm_share=llm_share,
+        )
+        self.payoffs = parse_payoffs(payoffs)
+        if require_dilemma and not self.payoffs.is_dilemma:
+            raise ValueError(
+                f"{self.payoffs} is not a prisoner's dilemma: it needs T > R > P >= S. "
+                "Pass require_dilemma=False to play another 2x2 game."
+            )
+        names, weights = strategy_mix(strategies)
         llm_runtime = LLMRuntime.for_model(backend, cache, runtime)
-        super().__init__(rng=rng)
+        super().__init__(rng=check_seed(rng))
         self.update = update
         self.update_every = update_every
         self.ties = ties
@@ -181,7 +193,9 @@ class CooperationModel(Model):
                 RulePlayer(self, cell, strategy)
         players: list[Player] = list(self.agents)
         for player in players:
-            player.neighbours = list(player.cell.neighborhood.agents)
+            # never itself: on a torus one cell wide (or a graph with a self-loop) Mesa's
+            # neighbourhood holds the cell itself; the game against oneself is self_interaction
+            player.neighbours = [n for n in player.cell.neighborhood.agents if n is not player]
             if isinstance(player, LLMPartnerPlayer):
                 player.action_space = partner_moves_space(len(player.neighbours))
         for player in players:  # the opening move, seen by neighbours that decide first
@@ -221,7 +235,7 @@ class CooperationModel(Model):
             ties="first",
             imitate_first=True,
             scores="cumulative",
-            activation=activation.lower(),
+            activation=activation.lower() if isinstance(activation, str) else activation,
             **kwargs,
         )
 
@@ -243,7 +257,7 @@ class CooperationModel(Model):
             width=width,
             height=height,
             torus=True,
-            payoffs=Payoffs(R=1.0, S=0.0, T=b, P=0.0),
+            payoffs=Payoffs(R=1.0, S=0.0, T=check_number("b", b), P=0.0),
             scores="round",
             self_interaction=True,
             activation="simultaneous",
@@ -311,38 +325,3 @@ class CooperationModel(Model):
                         player.defected_towards.add(n.unique_id)
             elif player.move is defect:
                 player.defected_all = True
-
-
-def _check(
-    width: int,
-    height: int,
-    neighbourhood: str,
-    payoffs: Payoffs,
-    strategies: Sequence[str] | Mapping[str, float],
-    update: str,
-    update_every: int,
-    ties: str,
-    scores: str,
-    activation: str,
-    require_dilemma: bool,
-) -> tuple[list[str], list[float]]:
-    """The initial strategies and their weights; a ValueError naming the first bad argument."""
-    if width < 1 or height < 1:
-        raise ValueError(f"width and height must be at least 1, got {width} x {height}.")
-    for name, value, allowed in (
-        ("neighbourhood", neighbourhood, ("moore", "von_neumann")),
-        ("update", update, ("imitate", "keep")),
-        ("ties", ties, ("keep", "first")),
-        ("scores", scores, ("round", "cumulative")),
-        ("activation", activation, ACTIVATIONS),
-    ):
-        if value not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}.")
-    if update_every < 1 or int(update_every) != update_every:
-        raise ValueError(f"update_every must be a whole number of rounds >= 1, got {update_every}.")
-    if require_dilemma and not payoffs.is_dilemma:
-        raise ValueError(
-            f"{payoffs} is not a prisoner's dilemma: it needs T > R > P >= S. "
-            "Pass require_dilemma=False to play another 2x2 game."
-        )
-    return strategy_mix(strategies)

@@ -13,6 +13,7 @@ from mesa.discrete_space import DiscreteSpace, Network, OrthogonalMooreGrid
 
 from mesa_llm import LLMRuntime
 from mesa_llm.cache import ResponseCache
+from mesa_llm.checks import check_bool, check_instance, check_int, check_number, check_seed
 from mesa_llm.datacollection import DataCollector
 from mesa_llm.populations import LLM, POPULATIONS, RULE, llm_share_indices, per_population, ratio
 from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
@@ -34,10 +35,14 @@ class SchellingModel(Model):
     "Happy" is measured for every resident with the homophily threshold, whatever
     decides for it; an LLM resident may stay while unhappy or move while happy.
 
+    At least one cell stays empty, so that an unhappy resident always has somewhere to
+    move: if the density draw fills every cell (likely on a tiny grid), one resident,
+    chosen with ``model.rng``, is left out. A run with an empty cell draws nothing more.
+
     Args:
         width: grid width (ignored with ``graph``).
         height: grid height (ignored with ``graph``).
-        density: chance that a cell holds a resident, in [0, 1).
+        density: chance that a cell holds a resident, in [0, 1) (one cell is always left empty).
         minority_pc: chance that a resident belongs to the minority group 1, in [0, 1].
         homophily: the share of own-group neighbours a rule resident needs, in [0, 1].
         radius: neighbourhood radius (Moore on a grid, hops on a network).
@@ -58,6 +63,8 @@ class SchellingModel(Model):
         rng: seed or generator, as for ``mesa.Model``.
 
     Raises:
+        TypeError: for a parameter of the wrong type (``"20"`` for a number, ``"false"``
+            for a flag), naming the parameter and what to pass.
         ValueError: for parameters out of range, with the range in the message.
 
     """
@@ -80,8 +87,20 @@ class SchellingModel(Model):
         sequential: bool = False,
         rng: Any = None,
     ) -> None:
-        _check_parameters(width, height, density, minority_pc, homophily, radius, llm_share, llm_counts)
-        super().__init__(rng=rng)
+        _check_parameters(
+            width=width,
+            height=height,
+            density=density,
+            minority_pc=minority_pc,
+            homophily=homophily,
+            radius=radius,
+            torus=torus,
+            graph=graph,
+            llm_share=llm_share,
+            llm_counts=llm_counts,
+            sequential=sequential,
+        )
+        super().__init__(rng=check_seed(rng))
         self.density = density
         self.minority_pc = minority_pc
         self.homophily = homophily
@@ -98,6 +117,8 @@ class SchellingModel(Model):
             for cell in self.grid.all_cells
             if self.random.random() < density
         ]
+        if placements and len(placements) == len(self.grid.all_cells):  # nobody could move: free a cell
+            del placements[int(self.rng.integers(len(placements)))]
         llm = self._choose_llm_residents([group for _, group in placements], llm_share, llm_counts)
         self.llm = LLMRuntime.for_model(backend, cache, runtime)
         for index, (cell, group) in enumerate(placements):
@@ -239,33 +260,51 @@ class NeighbourIndex:
 
 
 def _check_parameters(
+    *,
     width: int,
     height: int,
     density: float,
     minority_pc: float,
     homophily: float,
     radius: int,
+    torus: bool,
+    graph: nx.Graph | None,
     llm_share: float,
     llm_counts: Mapping[int, int] | None,
+    sequential: bool,
 ) -> None:
-    """Raise a ValueError naming the first parameter out of range and the fix."""
-    if width < 1 or height < 1:
+    """Raise a TypeError naming the first parameter of a wrong type, a ValueError for one out of range."""
+    if check_int("width", width) < 1 or check_int("height", height) < 1:
         raise ValueError(f"width and height must be at least 1, got {width} x {height}.")
-    if not 0.0 <= density < 1.0:
+    if not 0.0 <= check_number("density", density) < 1.0:
         raise ValueError(
             f"density must be in [0, 1), got {density}: residents need empty cells to move "
             "to, so the number of residents must stay below the number of cells."
         )
     for name, value in (("minority_pc", minority_pc), ("homophily", homophily), ("llm_share", llm_share)):
-        if not 0.0 <= value <= 1.0:
+        if not 0.0 <= check_number(name, value) <= 1.0:
             raise ValueError(f"{name} must be a fraction in [0, 1], got {value}.")
-    if radius < 1 or int(radius) != radius:
+    if check_int("radius", radius) < 1:
         raise ValueError(f"radius must be a whole number of at least 1, got {radius}.")
+    check_bool("torus", torus)
+    check_bool("sequential", sequential)
+    check_instance("graph", graph, nx.Graph, "a networkx Graph or None (for a grid)")
     if llm_counts is not None:
-        if llm_share:
-            raise ValueError("Give either llm_share or llm_counts, not both.")
-        for group, k in llm_counts.items():
-            if group not in (0, 1) or int(k) != k or k < 0:
-                raise ValueError(
-                    f"llm_counts maps a group (0 or 1) to a number of LLM residents >= 0, got {group}: {k}."
-                )
+        _check_llm_counts(llm_counts, llm_share)
+
+
+def _check_llm_counts(llm_counts: Mapping[int, int], llm_share: float) -> None:
+    """Raise a TypeError or ValueError unless ``llm_counts`` maps groups 0 and 1 to counts >= 0."""
+    if not isinstance(llm_counts, Mapping):
+        raise TypeError(
+            f"llm_counts must map a group (0 or 1) to a number of LLM residents, such as "
+            f"{{0: 10, 1: 5}}, got {llm_counts!r}."
+        )
+    if llm_share:
+        raise ValueError("Give either llm_share or llm_counts, not both.")
+    for group, k in llm_counts.items():
+        check_int(f"llm_counts[{group!r}]", k)
+        if isinstance(group, bool) or group not in (0, 1) or k < 0:
+            raise ValueError(
+                f"llm_counts maps a group (0 or 1) to a number of LLM residents >= 0, got {group!r}: {k}."
+            )

@@ -56,9 +56,20 @@ def test_missing_api_key_names_the_environment_variable(monkeypatch):
 
 
 @pytest.mark.parametrize("backend", [42, None, b"openai:gpt-4o-mini", ["openai:gpt-4o-mini"], object()])
-def test_non_string_non_model_raises_type_error(backend):
-    with pytest.raises(TypeError, match="BaseChatModel or a 'provider:model' string"):
+def test_non_string_non_model_is_a_backend_error_naming_the_forms(backend):
+    with pytest.raises(BackendError, match="backend must be a LangChain BaseChatModel or a string") as info:
         resolve_backend(backend)
+    assert "'local' (the embedded model) or 'provider:model', such as 'openai:gpt-4o-mini'" in str(info.value)
+    assert type(backend).__name__ in str(info.value)
+
+
+@pytest.mark.parametrize("backend", ["", "   ", "openai:", "local:"])
+def test_a_string_naming_no_model_is_a_backend_error_naming_the_forms(monkeypatch, backend):
+    """``init_chat_model("")`` would give a configurable stand-in, which is no chat model."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    with pytest.raises(BackendError, match=f"The backend {backend!r} names no model") as info:
+        resolve_backend(backend)
+    assert "Name it as 'local' (the embedded model) or 'provider:model'" in str(info.value)
 
 
 def test_backend_name_prefers_the_model_name():
@@ -84,3 +95,9 @@ def test_backend_identity_names_the_class_and_settings():
     assert identity.startswith("mesa_llm.backends.testing.FunctionChatModel|")
     assert "rule" in identity
     assert "0.3" in identity
+
+
+def test_a_backend_from_a_string_leaves_retrying_to_the_runtime(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    assert resolve_backend("openai:gpt-4o-mini").max_retries == 0
+    assert resolve_backend("openai:gpt-4o-mini", max_retries=5).max_retries == 5  # asked for: kept

@@ -166,7 +166,7 @@ def test_error_rate_is_respected(rate):
 
 
 def test_malformed_rate_is_respected():
-    model = FaultyChatModel(inner=inner(), malformed_rate=0.4, malformed_answer="¯\\_(ツ)_/¯", seed=3)
+    model = FaultyChatModel(inner=inner(), malformed_rate=0.4, malformed_answers=("¯\\_(ツ)_/¯",), seed=3)
     outcomes = fates(model, 200)
     assert abs(outcomes.count("¯\\_(ツ)_/¯") / 200 - 0.4) < 0.1
     assert set(outcomes) == {"¯\\_(ツ)_/¯", "fine"}
@@ -175,7 +175,7 @@ def test_malformed_rate_is_respected():
 
 def test_rates_combine():
     outcomes = fates(
-        FaultyChatModel(inner=inner(), error_rate=0.5, malformed_rate=0.5, malformed_answer="??"), 100
+        FaultyChatModel(inner=inner(), error_rate=0.5, malformed_rate=0.5, malformed_answers=("??",)), 100
     )
     assert set(outcomes) == {"fault", "??"}
 

@@ -3,8 +3,10 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
 
 import pandas as pd
 import pytest
@@ -247,3 +249,104 @@ def test_the_demo_command_runs_the_local_model_and_replays_from_its_cache(tmp_pa
     assert second_calls["backend_calls"].sum() == 0
     pd.testing.assert_frame_equal(first[METRIC_COLUMNS], second[METRIC_COLUMNS])
     assert first_calls["action"].tolist() == second_calls["action"].tolist()
+
+
+def test_an_output_folder_that_cannot_be_written_fails_before_the_run(tmp_path):
+    (tmp_path / "file").write_text("a regular file")
+    result = invoke("run", "schelling", *SMALL, "--steps", 1, "--out", tmp_path / "file" / "run")
+    assert result.exit_code == 2
+    assert "Cannot write the output folder" in result.stderr
+    assert "Choose another --out folder" in result.stderr
+    assert "Running schelling" not in result.stderr  # nothing was built or run
+    assert (tmp_path / "file").read_text() == "a regular file"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_output_folder_fails_before_the_run(tmp_path):
+    (tmp_path / "locked").mkdir(mode=0o555)
+    result = invoke("run", "schelling", *SMALL, "--steps", 1, "--out", tmp_path / "locked" / "run")
+    assert result.exit_code == 2
+    assert "Cannot write the output folder" in result.stderr
+
+
+def test_an_output_folder_holding_a_run_is_not_overwritten(tmp_path):
+    _, record = run_in_process(tmp_path / "out", "--steps", 1)
+    again = invoke("run", "schelling", *SMALL, "--steps", 2, "--out", tmp_path / "out")
+    assert again.exit_code == 2
+    assert f"already holds a run (run.json): continue it with --resume {tmp_path / 'out'}" in again.stderr
+    assert json.loads((tmp_path / "out" / "run.json").read_text()) == record
+
+
+def test_an_empty_backend_exits_2_naming_the_backends(tmp_path):
+    result = invoke("run", "schelling", *SMALL, "--llm-share", 0.5, "--backend", "", "--out", tmp_path / "x")
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "The backend '' names no chat model; name one: 'rule'" in message
+    assert "'local' (the embedded model) or 'provider:model'" in message
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--temperature", "nan"], "temperature must be a finite number, got nan"),
+        (["--temperature", "-1"], "temperature must be at least 0, got -1.0"),
+        (["--seed", "-1"], "seed must be at least 0, got -1"),
+    ],
+)
+def test_bad_run_settings_exit_2_before_the_run(tmp_path, args, message):
+    result = invoke("run", "schelling", *SMALL[:4], "--steps", 1, "--out", tmp_path / "x", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_cache_file_of_another_program_exits_2_with_the_fix(tmp_path):
+    other = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(other)) as conn, conn:
+        conn.execute("CREATE TABLE answers (question TEXT, votes INTEGER)")
+    args = ("--llm-share", 0.5, "--backend", "rule", "--cache", other, "--out", tmp_path / "x")
+    result = invoke("run", "schelling", *SMALL, "--steps", 1, *args)
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert f"The cache file '{other}' is not a mesa_llm response cache" in message
+    assert "delete it or choose another --cache file" in message
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_help_gives_the_exit_codes_and_the_default_cache():
+    text = " ".join(invoke("run", "--help").output.split())
+    for code in ("Exit codes: 0 done", "2 an error", "3 LLM decisions fell back", "130 interrupted"):
+        assert code in text
+    assert "Without --cache the answers are kept in <out>/cache.sqlite" in text
+    assert "--fail-on-fallback" in text
+
+
+@pytest.fixture
+def closed_port(monkeypatch):
+    """An OpenAI backend on a port where nothing listens: every call fails (in about 4 s a step)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9")
+    return ["--llm-share", "0.5", "--backend", "openai:gpt-4o-mini", "--width", "4", "--height", "4"]
+
+
+def test_a_run_whose_every_decision_fell_back_exits_3_after_writing(tmp_path, closed_port):
+    result = invoke("run", "schelling", *closed_port, "--steps", 1, "--seed", 1, "-q", "--out", tmp_path)
+    assert result.exit_code == 3, result.output
+    record = json.loads((tmp_path / "run.json").read_text())
+    decisions = record["llm_totals"]["decisions"]
+    assert record["complete"]
+    assert record["llm_totals"]["fallbacks"] == decisions > 0
+    message = " ".join(result.stderr.split())
+    assert f"Warning: {decisions} of {decisions} LLM decisions fell back. Last error: " in message
+    assert "Connection error" in message
+    assert f"Error: All {decisions} LLM decisions fell back: the backend gave no usable answer." in message
+
+
+def test_a_run_without_fallbacks_exits_0_whatever_the_policy(tmp_path):
+    args = ("--llm-share", 0.5, "--backend", "rule", "--fail-on-fallback", "any", "--steps", 2)
+    result = invoke("run", "schelling", *SMALL, *args, "-q", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run.json").read_text())["llm_totals"]["fallbacks"] == 0
+    assert result.stderr == ""

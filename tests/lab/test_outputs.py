@@ -1,12 +1,9 @@
-"""A run's outputs: final metrics, the metrics figure, the files and the command to rerun it."""
+"""A run's summaries: final metrics, the metrics figure and the command to rerun it."""
 
-import json
 import math
 
-import pandas as pd
-from matplotlib.image import imread
-
 from mesa_llm.lab import outputs, plots
+from mesa_llm_models.cooperation import SCENARIO as COOPERATION
 from mesa_llm_models.schelling import SCENARIO
 from tests.lab.small import config, execute
 
@@ -33,33 +30,6 @@ def test_metrics_figure_draws_only_populations_with_values():
     assert [line.get_label() for line in figure.axes[0].lines] == ["all", "rule", "LLM"]
 
 
-def test_write_outputs(tmp_path):
-    cfg = config(steps=3, llm_share=0.5, temperature=0.2, cache=tmp_path / "c.db")
-    result = execute(cfg)
-    record = outputs.write_outputs(tmp_path / "out", cfg, result)
-    out = tmp_path / "out"
-    assert json.loads((out / "run.json").read_text()) == record
-    assert record["params"] == dict(cfg.params)
-    assert (record["steps_requested"], record["steps_completed"], record["interrupted"]) == (3, 3, False)
-    assert (record["backend"], record["backend_name"]) == ("rule", "schelling-rule-0.4")
-    assert (record["temperature"], record["cache"]) == (0.2, str(tmp_path / "c.db"))
-    assert record["llm_totals"]["decisions"] == result.log.totals.decisions > 0
-    assert {"python", "platform", "mesa", "mesa-llm-lab", "langchain-core", "numpy"} <= set(
-        record["versions"]
-    )
-    model = pd.read_csv(out / "model.csv", index_col="step")
-    assert len(model) == 4
-    assert list(model.columns) == list(result.model_frame.columns)
-    agents = pd.read_csv(out / "agents.csv")
-    assert list(agents.columns[:2]) == ["Step", "AgentID"]
-    assert len(agents) == len(result.agent_frame)
-    calls = (out / "calls.jsonl").read_text().splitlines()
-    assert len(calls) == result.log.totals.decisions
-    height, width, channels = imread(out / "metrics.png").shape
-    assert (height, width) == (400, 1350)
-    assert channels in (3, 4)
-
-
 def test_rerun_argv_gives_every_parameter():
     cfg = config(steps=3, seed=9, backend="openai:gpt-4o-mini", temperature=0.5, homophily=0.3)
     argv = outputs.rerun_argv(cfg)
@@ -77,3 +47,19 @@ def test_rerun_argv_gives_every_parameter():
     assert argv[9:11] == ["--temperature", "0.5"]
     assert "homophily=0.3" in argv
     assert argv.count("--param") == len(SCENARIO.parameters())
+
+
+def test_rerun_argv_leaves_out_the_cache_in_the_run_folder(tmp_path):
+    """The command line's default cache: a rerun into another folder keeps its own there."""
+    folder = tmp_path / "run"
+    assert "--cache" not in outputs.rerun_argv(config(cache=folder / "cache.sqlite"), folder)
+    argv = outputs.rerun_argv(config(cache=tmp_path / "shared.sqlite"), folder)
+    assert argv[argv.index("--cache") + 1] == str(tmp_path / "shared.sqlite")
+
+
+def test_parameter_text_is_what_the_command_line_reads_back():
+    assert outputs.parameter_text(0.5) == "0.5"
+    assert outputs.parameter_text(True) == "True"
+    assert outputs.parameter_text(COOPERATION.parameters()["payoffs"].default) == "1.0,0.0,1.6,0.0"
+    assert outputs.parameter_text(("ALLC", "ALLD")) == "ALLC,ALLD"
+    assert outputs.parameter_text({"ALLC": 0.25, "TFT": 0.75}) == "ALLC=0.25,TFT=0.75"

@@ -1,5 +1,8 @@
 """Runs of a scenario without the command line: backends, stepping, interruption."""
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -122,3 +125,37 @@ def test_ctrl_c_keeps_only_the_completed_steps(monkeypatch):
     assert {r.step for r in result.log.records} == {1, 2, 3}  # ... but is not part of the run
     assert result.log.totals.decisions == len(result.log.records)
     assert result.model_frame["llm_decisions"].iloc[-1] == result.log.totals.decisions
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"steps": -1}, ValueError, "steps must be at least 0, got -1"),
+        ({"steps": 2.5}, TypeError, "steps must be a whole number, got 2.5"),
+        ({"steps": "3"}, TypeError, r"steps must be a whole number, got '3'; pass 3 \(without quotes\)"),
+        ({"seed": 1.0}, TypeError, "seed must be a whole number, got 1.0"),
+        ({"seed": -2}, ValueError, "seed must be at least 0, got -2"),
+        ({"seed": None}, TypeError, "seed must be a whole number, got None"),
+        ({"temperature": float("nan")}, ValueError, "temperature must be a finite number, got nan"),
+        ({"temperature": -0.1}, ValueError, "temperature must be at least 0, got -0.1"),
+        ({"temperature": "0.5"}, TypeError, "temperature must be a number, got '0.5'"),
+        ({"backend": ""}, BackendError, "The backend '' names no chat model; name one: 'rule'"),
+        ({"backend": "  "}, BackendError, "'local' \\(the embedded model\\) or 'provider:model'"),
+        ({"backend": None}, TypeError, "backend must be a string naming a chat model"),
+        ({"cache": 3}, TypeError, "cache must be the path of a SQLite file or None, got 3"),
+    ],
+)
+def test_a_run_config_refuses_bad_values_at_construction(changes, error, message):
+    cfg = config()
+    values = {"scenario": cfg.scenario, "params": cfg.params, "steps": 1, "seed": 1} | changes
+    with pytest.raises(error, match=message):
+        RunConfig(**values)
+
+
+def test_a_run_config_keeps_checked_values():
+    cfg = config()
+    checked = RunConfig(
+        cfg.scenario, cfg.params, steps=np.int64(3), seed=np.int64(7), temperature=1, cache="c.db"
+    )
+    assert (type(checked.steps), type(checked.seed), checked.temperature) == (int, int, 1.0)
+    assert checked.cache == Path("c.db")

@@ -1,7 +1,10 @@
 """One call's lifecycle: records, retries, corrections, errors, timeouts, fallbacks, rate limits."""
 
+import threading
 import time
 
+import httpx
+import openai
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.rate_limiters import InMemoryRateLimiter
@@ -9,9 +12,11 @@ from langchain_core.rate_limiters import InMemoryRateLimiter
 from mesa_llm import (
     FaultyChatModel,
     FunctionChatModel,
+    InMemoryCache,
     LLMRuntime,
     ScriptedChatModel,
 )
+from mesa_llm.runtime.calls import Calls, retry_after
 from tests.world import (
     LLM,
     World,
@@ -146,7 +151,7 @@ def test_timeouts_are_counted_and_retried_then_fall_back():
 
 def test_a_timeout_then_a_good_answer():
     fates = FaultyChatModel(inner=chat()[0], timeout_rate=0.5, hang_s=5.0, seed=0)
-    runtime = LLMRuntime(fates, timeout=0.02, retries=10)
+    runtime = LLMRuntime(fates, timeout=0.02, retries=10, backoff_s=0.001)
     model = World(runtime)
     agents = [LLM(model, crowd=9, runtime=runtime, persona=f"Resident {i}") for i in range(6)]
     assert list(runtime.step(agents).values()) == ["move"] * 6
@@ -174,3 +179,121 @@ def test_rate_limiter_is_acquired_before_every_call():
     assert CountingLimiter.acquired == 5
     # 100 requests/s with a bucket of 1: five calls take at least four intervals
     assert elapsed >= 0.035
+
+
+# ------------------------------------------------------------ faults and hostile answers
+
+
+def decide_once(answer, **settings):
+    runtime = LLMRuntime(chat(answer, name=f"answer-{id(answer)}")[0], **settings)
+    agent = LLM(World(runtime), crowd=9, runtime=runtime)
+    return agent.decide(agent.observe()), agent.last_record, runtime
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ['{"a":' * 2000, "[" * 50_000, "{" * 100_000, '{"action": ' * 3000 + '"move"' + "}" * 3000],
+    ids=["nested-object", "nested-list", "braces", "deep-valid-looking"],
+)
+def test_a_hostile_answer_is_a_parse_failure_never_a_crash(answer):
+    action, record, runtime = decide_once(lambda _m: answer, retries=1)
+    assert action == "stay"
+    assert (record.fallback, record.parse_failures, record.errors) == (True, 2, 0)
+    assert runtime.log.totals.parse_failures == 2
+
+
+def test_an_exception_of_any_kind_while_parsing_is_a_parse_failure(monkeypatch):
+    def explode(self, text):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(LLM.action_space, "parse", explode.__get__(LLM.action_space))
+    action, record, _ = decide_once(lambda _m: "stay", retries=0)
+    assert (action, record.fallback, record.parse_failures) == ("stay", True, 1)
+    assert record.error == "RecursionError: maximum recursion depth exceeded"
+
+
+def test_answers_over_the_cap_are_rejected_unread_and_counted():
+    long = "I thought about it. " * 100 + "move"
+    action, record, runtime = decide_once(lambda _m: long, retries=1, max_answer_chars=500)
+    assert action == "stay"
+    assert (record.fallback, record.parse_failures, record.oversized) == (True, 2, 2)
+    assert "more than max_answer_chars=500" in record.error
+    assert runtime.log.totals.oversized == 2
+    # the retry shows the model its answer cut at the cap, not all of it
+    retried = decide_once(
+        lambda m: "move" if len(m) > 2 and len(m[2].content) == 500 else long, retries=1, max_answer_chars=500
+    )
+    assert retried[0] == "move"
+
+
+def test_a_long_answer_under_the_cap_is_parsed_off_the_loop(monkeypatch):
+    threads = []
+    original = LLM.action_space.parse
+
+    def parse(text):
+        threads.append(threading.current_thread().name)
+        return original(text)
+
+    monkeypatch.setattr(LLM.action_space, "parse", parse)
+    decide_once(lambda _m: "x " * 3000 + "\nmove", retries=0)
+    decide_once(lambda _m: "move", retries=0)
+    assert threads[0] != "mesa-llm-loop"  # 6,000 characters: in a worker thread
+    assert threads[1] == "mesa-llm-loop"  # a short answer is parsed where it arrives
+
+
+def test_the_rate_limit_of_a_provider_is_waited_and_counted():
+    backend = FaultyChatModel(inner=chat()[0], rate_limit_rate=1.0, retry_after_s=0.15)
+    runtime = LLMRuntime(backend, retries=2, backoff_s=0.01)
+    agent = LLM(World(runtime), crowd=9, runtime=runtime)
+    started = time.perf_counter()
+    agent.decide(agent.observe())
+    elapsed = time.perf_counter() - started
+    record = agent.last_record
+    assert (record.errors, record.rate_limited, record.fallback) == (3, 3, True)
+    assert elapsed >= 2 * 0.15  # two waits of Retry-After (not of backoff_s) before the retries
+    assert runtime.log.totals.rate_limited == 3
+
+
+def test_errors_back_off_exponentially_with_jitter_and_a_cap():
+    calls = Calls(timeout=1.0, retries=5, rate_limiter=None, cache=None, backoff_s=0.5, max_backoff_s=3.0)
+    waits = [calls._backoff("key", errors, RuntimeError("boom")) for errors in range(1, 6)]
+    for errors, wait in enumerate(waits[:3], start=1):
+        base = 0.5 * 2 ** (errors - 1)
+        assert base <= wait <= 1.5 * base
+    assert waits[-1] == 3.0
+    assert calls._backoff("other key", 1, RuntimeError("boom")) != waits[0]  # jitter differs by request
+    assert calls._backoff("key", 1, RuntimeError("boom")) == waits[0]  # and never touches an rng
+    assert Calls(1.0, 1, None, None, backoff_s=0.0)._backoff("key", 3, None) == 0.0
+
+
+def test_parse_errors_are_retried_at_once_without_backoff():
+    started = time.perf_counter()
+    _, record, _ = decide_once(lambda _m: "hmm", retries=3, backoff_s=5.0)
+    assert record.parse_failures == 4
+    assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past: at once
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_read_from_the_providers_response(headers, expected):
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    error = openai.RateLimitError(
+        "rate limited", response=httpx.Response(429, headers=headers, request=request), body=None
+    )
+    assert retry_after(error) == expected
+    assert retry_after(RuntimeError("no response")) is None
+
+
+def test_a_failure_after_an_answer_leaves_the_cache_without_it():
+    cache = InMemoryCache()
+    _, record, _ = decide_once(lambda _m: "who knows", retries=1, cache=cache)
+    assert record.fallback
+    assert len(cache) == 0

@@ -1,16 +1,22 @@
-"""What a backend can do: dedup by temperature, structured output, text answers."""
+"""What a backend can do: dedup by temperature, structured output, text answers, its secrets."""
+
+import json
+import logging
 
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.runnables import RunnableLambda
+from langchain_openai import ChatOpenAI
 from pydantic import Field
 
 from mesa_llm import (
+    CallLog,
     FaultyChatModel,
     FunctionChatModel,
     LLMRuntime,
 )
+from mesa_llm.runtime.capabilities import redact, secret_values
 from tests.world import (
     LLM,
     Tell,
@@ -115,3 +121,43 @@ def test_backend_with_only_with_structured_output_uses_it():
     assert agent.decide(agent.observe()) == Tell(target=2, topic="news")
     assert backend.schemas == [Tell]  # built once, reused
     assert agent.last_record.raw == '{"target": 2, "topic": "news"}'
+
+
+def test_secret_values_are_the_backends_secret_settings_and_secret_environment_variables(monkeypatch):
+    monkeypatch.setenv("EXAMPLE_API_KEY", "env-secret-0123456789")
+    monkeypatch.setenv("EXAMPLE_TOKEN", "tok")  # too short to redact safely
+    monkeypatch.setenv("EXAMPLE_PATH", "not-a-secret-0123456789")
+    model = ChatOpenAI(model="gpt-4o-mini", api_key="sk-setting-0123456789")
+    secrets = secret_values(FaultyChatModel(inner=model))  # a wrapped model's secrets too
+    assert "sk-setting-0123456789" in secrets
+    assert "env-secret-0123456789" in secrets
+    assert "tok" not in secrets
+    assert "not-a-secret-0123456789" not in secrets
+    assert redact("401: Bearer sk-setting-0123456789 rejected", secrets) == "401: Bearer [redacted] rejected"
+
+
+def test_a_reflected_secret_never_reaches_a_record_a_log_or_a_file(monkeypatch, caplog, tmp_path):
+    monkeypatch.setenv("EXAMPLE_API_KEY", "env-secret-0123456789")
+
+    calls = []
+
+    def reflect(_messages):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Unauthorized: header Authorization: Bearer env-secret-0123456789")
+        return "stay, env-secret-0123456789"  # an answer that repeats the key
+
+    caplog.set_level(logging.DEBUG, logger="mesa_llm")
+    log = CallLog(path=tmp_path / "calls.jsonl")
+    runtime = LLMRuntime(
+        FunctionChatModel(fn=reflect, model_name="reflect"), retries=2, backoff_s=0.0, log=log
+    )
+    model = World(runtime)
+    LLM(model, crowd=1, runtime=runtime)
+    model.step()
+    (record,) = log.records
+    assert (record.errors, record.action, record.raw) == (1, "stay", "stay, [redacted]")
+    assert record.error == "RuntimeError: Unauthorized: header Authorization: Bearer [redacted]"
+    assert "env-secret" not in json.dumps(record.to_dict())
+    assert "env-secret" not in caplog.text
+    assert "env-secret" not in (tmp_path / "calls.jsonl").read_text()

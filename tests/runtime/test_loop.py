@@ -1,20 +1,27 @@
 """The event-loop bridge and the bounds: concurrency, callers' loops, one shared loop thread."""
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from mesa_llm import (
     FaultyChatModel,
     LLMRuntime,
 )
-from mesa_llm.runtime.loop import Slots
+from mesa_llm.runtime.loop import Slots, Workers, WorkersExhaustedError
 from tests.world import (
     LLM,
     World,
     chat,
+    crowd_of,
+    crowd_rule,
 )
 
 
@@ -119,3 +126,76 @@ def test_slots_bound_each_backend_that_says_how_many_calls_it_runs_at_once():
         return slots.of(other, 2)._value, slots.total._value
 
     assert asyncio.run(main()) == (2, 4)
+
+
+class SyncOnly(BaseChatModel):
+    """A backend with only the sync API, that hangs on some prompts (as a stuck HTTP client would)."""
+
+    hang_s: float = 60.0
+    model_name: str = "sync-only"
+    temperature: float = 0.0
+
+    @property
+    def _llm_type(self) -> str:
+        return "sync-only"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        if crowd_of(messages) == 0:
+            time.sleep(self.hang_s)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=crowd_rule(messages)))])
+
+
+def test_sync_only_backends_run_on_their_own_threads_and_hung_calls_never_starve_later_ones():
+    backend = SyncOnly(hang_s=3.0)
+    runtime = LLMRuntime(backend, timeout=0.1, retries=0, max_concurrency=4)
+    model = World(runtime)
+    for c in range(12):
+        LLM(model, crowd=c % 3, runtime=runtime, persona=f"Resident {c}")  # 4 hang, 8 answer
+    for _ in range(3):  # more hung calls (12) than the concurrency (4): later calls still answer
+        model.step()
+    records = runtime.log.records
+    assert sum(r.timeouts for r in records) == 12
+    assert [r.action for r in records if r.timeouts == 0] == [
+        crowd_rule_action(r) for r in records if r.timeouts == 0
+    ]
+    assert sum(r.timeouts == 0 and not r.fallback for r in records) == 24
+    (slots,) = runtime._slots.values()
+    assert 4 <= slots.workers(backend, "sync-only").threads <= 12 + 4  # the hung ones and the concurrency
+
+
+def crowd_rule_action(record):
+    crowd = int(record.messages[-1][1].split("There are ")[1].split(" ")[0])
+    return "move" if crowd > 2 else "stay"
+
+
+def test_workers_refuse_calls_past_their_limit_with_a_clear_error():
+    workers = Workers("mesa-llm-test", limit=2)
+    release = threading.Event()
+
+    async def main():
+        first = [workers.run(release.wait) for _ in range(2)]
+        with pytest.raises(WorkersExhaustedError, match="all 2 threads of mesa-llm-test are still busy"):
+            workers.run(release.wait)
+        release.set()
+        return await asyncio.gather(*first)
+
+    assert asyncio.run(main()) == [True, True]
+
+
+def test_a_hung_sync_call_never_holds_up_the_end_of_the_process():
+    script = (
+        "from tests.runtime.test_loop import SyncOnly\n"
+        "from tests.world import LLM, World\n"
+        "from mesa_llm import LLMRuntime\n"
+        "runtime = LLMRuntime(SyncOnly(hang_s=120.0), timeout=0.2, retries=0)\n"
+        "model = World(runtime)\n"
+        "agent = LLM(model, crowd=0, runtime=runtime)\n"
+        "model.step()\n"
+        "print(agent.last_record.timeouts)\n"
+    )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "1"
+    assert time.perf_counter() - started < 30  # the hung call (120 s) is abandoned, not waited for

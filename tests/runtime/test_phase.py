@@ -1,5 +1,6 @@
 """The decision phase: construction, steps, activation, records, progress, dedup, determinism."""
 
+import math
 import random
 
 import pytest
@@ -21,10 +22,38 @@ from tests.world import (
 
 @pytest.mark.parametrize(
     ("kwargs", "word"),
-    [({"max_concurrency": 0}, "max_concurrency"), ({"timeout": 0}, "timeout"), ({"retries": -1}, "retries")],
+    [
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": math.nan}, "timeout .* finite"),
+        ({"timeout": math.inf}, "timeout .* finite"),
+        ({"retries": -1}, "retries"),
+        ({"backoff_s": -1.0}, "backoff_s"),
+        ({"max_answer_chars": 0}, "max_answer_chars"),
+    ],
 )
 def test_invalid_settings_raise_value_error(kwargs, word):
     with pytest.raises(ValueError, match=word):
+        LLMRuntime(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fix"),
+    [
+        ({"cache": "x.sqlite"}, r"cache must be a response cache such as SQLiteCache\('x.sqlite'\)"),
+        ({"cache": {}}, r"such as InMemoryCache\(\)"),
+        ({"retries": 1.5}, "retries must be a whole number"),
+        ({"max_concurrency": "8"}, "max_concurrency must be a whole number, got '8'; pass 8"),
+        ({"timeout": "5"}, "timeout .* must be a number, got '5'; pass 5"),
+        ({"rate_limiter": "x"}, "rate_limiter must be a LangChain rate limiter such as InMemoryRateLimiter"),
+        ({"dedup": "no"}, "dedup must be True or False, got 'no'; pass False"),
+        ({"scoring": 1}, "scoring must be True or False"),
+        ({"log": []}, "log must be a mesa_llm.CallLog"),
+        ({"backend": 3}, "backend must be a LangChain chat model"),
+    ],
+)
+def test_settings_of_the_wrong_type_fail_at_construction_with_the_fix(kwargs, fix):
+    with pytest.raises(TypeError, match=fix):
         LLMRuntime(**kwargs)
 
 
@@ -251,3 +280,51 @@ def test_a_failing_backend_function_fails_the_first_llm_agent_and_leaves_no_agen
     with pytest.raises(BackendError, match="no such backend"):
         LLM(model, runtime=model.runtime)
     assert len(model.agents) == 0
+
+
+def test_dedup_counts_each_backend_event_once():
+    """Shared answers carry the action, not the leader's events: totals equal the events."""
+    inner, _ = chat()
+    backend = FaultyChatModel(
+        inner=inner, error_rate=0.2, rate_limit_rate=0.1, malformed_rate=0.2, retry_after_s=0.0, seed=4
+    )
+    runtime = LLMRuntime(backend, retries=2, backoff_s=0.0)
+    model = World(runtime)
+    for c in range(60):
+        LLM(model, crowd=c % 4, runtime=runtime)  # 4 prompts, 15 agents each
+    for _ in range(5):
+        model.step()
+    totals, injected = runtime.log.totals, backend.injected
+    assert totals.shared > 0
+    assert totals.calls == backend.calls
+    assert totals.errors == injected["error"] + injected["rate_limit"] > 0
+    assert totals.rate_limited == injected["rate_limit"] > 0
+    assert totals.parse_failures == injected["malformed"] > 0
+    assert totals.retries == totals.errors + totals.parse_failures - _final_failures(runtime)
+    shared = [r for r in runtime.log.records if r.shared]
+    assert all((r.attempts, r.errors, r.parse_failures, r.backend_calls) == (0, 0, 0, 0) for r in shared)
+
+
+def _final_failures(runtime):
+    """Decisions that fell back: their last failed attempt has no retry after it."""
+    return sum(r.fallback and not r.shared for r in runtime.log.records)
+
+
+def test_fault_injected_runs_replay_exactly_at_any_concurrency():
+    def run(concurrency):
+        inner, _ = chat()
+        backend = FaultyChatModel(
+            inner=inner, latency=(0.0, 0.01), error_rate=0.2, malformed_rate=0.2, timeout_rate=0.1, hang_s=1.0
+        )
+        runtime = LLMRuntime(backend, max_concurrency=concurrency, timeout=0.2, backoff_s=0.0)
+        model = World(runtime)
+        for c in range(24):
+            LLM(model, crowd=c % 5, runtime=runtime, persona=f"You are resident {c}.")
+        for _ in range(2):
+            model.step()
+        return [
+            (r.agent_id, r.action, r.attempts, r.errors, r.timeouts, r.parse_failures)
+            for r in runtime.log.records
+        ]
+
+    assert run(1) == run(64)

@@ -26,6 +26,20 @@ def test_rule_following_llm_players_from_the_command_line_equal_rule_players(tmp
     assert mixed["llm_decisions"].iloc[-1] == 4 * 32  # the opening round asks nobody
 
 
+@pytest.mark.parametrize(
+    "rules", [[], ["--update", "keep"], ["--ties", "keep", "--imitate-first", "--update-every", "2"]]
+)
+def test_rule_following_llm_players_moving_towards_each_neighbour_equal_rule_players(tmp_path, rules):
+    """``--backend rule --llm-moves each``: the rule backend answers a move towards every neighbour."""
+    rule = run(tmp_path / "rule", "--llm-share", "0", *rules)
+    each = run(tmp_path / "each", "--llm-share", "0.5", "--backend", "rule", "--llm-moves", "each", *rules)
+    pd.testing.assert_frame_equal(each[COLUMNS], rule[COLUMNS])
+    assert each["players_llm"].iloc[-1] == 32
+    assert each["llm_decisions"].iloc[-1] > 0
+    assert each["llm_fallbacks"].iloc[-1] == each["llm_parse_failures"].iloc[-1] == 0
+    assert 0 < rule["cooperation"].iloc[1] < 1  # defectors and cooperators: the moves matter
+
+
 def test_parameters_reach_the_model(tmp_path):
     with_self = run(tmp_path / "self", "--payoffs", "1,0,1.9,0", "--self-interaction", "--scores", "round")
     without = run(tmp_path / "plain", "--payoffs", "1,0,1.9,0", "--scores", "round")

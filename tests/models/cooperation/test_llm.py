@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 
 from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime, ScoringChatModel
-from mesa_llm_models.cooperation import CooperationModel, Move
+from mesa_llm.lab import model_parameters
+from mesa_llm_models.cooperation import SCENARIO, CooperationModel, Move
 from mesa_llm_models.cooperation.agents import LLMPlayer
 from mesa_llm_models.cooperation.rule_backend import rule_following_backend, tit_for_tat_answer
+from tests.models.answers import garbage_first
 
 
 def state(model):
@@ -17,10 +19,13 @@ def state(model):
 
 @pytest.mark.parametrize("activation", ["Sequential", "Random", "Simultaneous"])
 @pytest.mark.parametrize("share", [0.5, 1.0])
-def test_llm_players_answering_like_the_rule_reproduce_the_all_rule_run(activation, share):
+@pytest.mark.parametrize("llm_moves", ["one", "each"])
+def test_llm_players_answering_like_the_rule_reproduce_the_all_rule_run(activation, share, llm_moves):
     backend = rule_following_backend(ties="first", update_every=1, imitate_first=True)
     rule = CooperationModel.pd_grid(activation, width=8, height=8, rng=5)
-    mixed = CooperationModel.pd_grid(activation, width=8, height=8, rng=5, llm_share=share, backend=backend)
+    mixed = CooperationModel.pd_grid(
+        activation, width=8, height=8, rng=5, llm_share=share, backend=backend, llm_moves=llm_moves
+    )
     assert sum(p.population == "llm" for p in mixed.agents) == round(share * 64)
     for _ in range(8):
         rule.step()
@@ -110,14 +115,18 @@ def test_llm_imitation_by_the_rule_asks_the_model_between_imitation_rounds():
 
 
 def test_llm_imitation_must_be_llm_or_rule():
-    with pytest.raises(ValueError, match="llm_imitation must be 'llm' or 'rule'"):
+    with pytest.raises(ValueError, match="llm_imitation must be one of 'llm', 'rule'"):
         CooperationModel(width=3, height=3, llm_imitation="mixed")
 
 
-def test_llm_players_moving_towards_each_partner_like_tit_for_tat_equal_tft_rule_players():
-    tft = FunctionChatModel(fn=tit_for_tat_answer, model_name="tit-for-tat")
+@pytest.mark.parametrize(
+    ("answer", "failures"), [(tit_for_tat_answer, 0), (garbage_first(tit_for_tat_answer), 1)]
+)
+def test_llm_players_moving_towards_each_partner_like_tit_for_tat_equal_tft_rule_players(answer, failures):
+    """Also when every first answer is garbage: the retry is answered by tit for tat."""
+    tft = FunctionChatModel(fn=answer, model_name=f"tit-for-tat-after-{failures}-failures")
     params = {"width": 7, "height": 7, "strategies": ("ALLC", "ALLD"), "update": "keep", "rng": 8}
-    mixed = CooperationModel(**params, llm_share=0.4, llm_moves="each", backend=tft)
+    mixed = CooperationModel(**params, llm_share=0.4, llm_moves="each", runtime=LLMRuntime(tft, dedup=False))
     rule = CooperationModel(**params)
     llm_cells = {p.cell.coordinate for p in mixed.agents if p.population == "llm"}
     mixed.step()
@@ -132,6 +141,51 @@ def test_llm_players_moving_towards_each_partner_like_tit_for_tat_equal_tft_rule
     records = mixed.llm.log.to_dataframe()
     assert not records["fallback"].any()
     assert len(records) == 5 * len(llm_cells)
+    assert (records["parse_failures"] == failures).all()
+
+
+@pytest.mark.parametrize("llm_moves", ["one", "each"])
+@pytest.mark.parametrize(
+    ("update", "update_every", "ties", "imitate_first"),
+    [
+        ("imitate", 1, "keep", False),
+        ("imitate", 1, "keep", True),  # imitating the opening moves, keeping one's own on all-zero scores
+        ("imitate", 2, "first", True),
+        ("imitate", 3, "keep", False),
+        ("keep", 1, "keep", False),  # nobody imitates
+    ],
+)
+def test_the_scenario_rule_backend_reproduces_the_all_rule_run_for_every_rule(
+    llm_moves, update, update_every, ties, imitate_first
+):
+    """The chat model of ``--backend rule``, built by the scenario spec from the run's parameters."""
+    settings = {"width": 6, "height": 6, "update": update, "update_every": update_every, "ties": ties}
+    params = model_parameters(SCENARIO, {**settings, "imitate_first": imitate_first, "llm_moves": llm_moves})
+    rule = CooperationModel(**{**params, "llm_share": 0.0}, rng=4)
+    mixed = CooperationModel(**{**params, "llm_share": 0.5}, rng=4, backend=SCENARIO.rule_backend(params))
+    for _ in range(6):
+        rule.step()
+        mixed.step()
+        assert towards_all(mixed) == towards_all(rule)
+    last = mixed.datacollector.get_model_vars_dataframe().iloc[-1]
+    assert last["llm_decisions"] > 0
+    assert last["llm_fallbacks"] == last["llm_parse_failures"] == 0
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 1), (1, 2), (2, 2), (1, 3)])
+@pytest.mark.parametrize("torus", [True, False])
+@pytest.mark.parametrize("llm_moves", ["one", "each"])
+def test_tiny_grids_run_with_rule_following_llm_players(width, height, torus, llm_moves):
+    """A player with one neighbour or none, on a torus whose cells Mesa makes their own neighbours."""
+    params = {"width": width, "height": height, "torus": torus, "imitate_first": True, "rng": 1}
+    rule = CooperationModel(**params)
+    backend = rule_following_backend(imitate_first=True)
+    mixed = CooperationModel(**params, llm_share=1.0, llm_moves=llm_moves, backend=backend)
+    for _ in range(3):
+        rule.step()
+        mixed.step()
+        assert towards_all(mixed) == towards_all(rule)
+    assert mixed.datacollector.get_model_vars_dataframe()["llm_fallbacks"].iloc[-1] == 0
 
 
 def test_per_partner_answers_of_the_wrong_length_fall_back():

@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 from mesa.examples import PdGrid
 
-from mesa_llm_models.cooperation import STRATEGIES, CooperationModel, Move, Payoffs
+from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime
+from mesa_llm.lab import model_parameters
+from mesa_llm_models.cooperation import SCENARIO, STRATEGIES, CooperationModel, Move, Payoffs
 from tests.models.cooperation.games import game
 
 C, D = Move.COOPERATE, Move.DEFECT
@@ -177,6 +179,28 @@ def test_torus_neighbourhoods(neighbourhood, around_centre, around_corner):
         assert set(neighbours) == expected
     model.step()
     assert {p.payoff for p in model.agents} == {len(around_centre) * 3.0}
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 1), (1, 2), (2, 1), (1, 5)])
+@pytest.mark.parametrize("neighbourhood", ["moore", "von_neumann"])
+def test_on_a_tiny_torus_no_player_is_its_own_neighbour(width, height, neighbourhood):
+    """Mesa's neighbourhood of a cell on a torus one cell wide holds the cell itself."""
+    model = CooperationModel(
+        width=width, height=height, neighbourhood=neighbourhood, strategies=("ALLC",), payoffs=AXELROD, rng=0
+    )
+    assert any(p.cell in p.cell.neighborhood for p in model.agents)
+    for player in model.agents:
+        assert player not in player.neighbours
+        assert len(set(player.neighbours)) == len(player.neighbours)
+    model.step()
+    assert {p.payoff for p in model.agents} == {3.0 * len(p.neighbours) for p in model.agents}
+
+
+def test_a_self_loop_of_a_graph_is_no_game_with_oneself():
+    model, (loop, other) = game(nx.Graph([(0, 0), (0, 1)]), "ALLC", "ALLC", payoffs=AXELROD)
+    assert loop.neighbours == [other]
+    model.step()
+    assert loop.payoff == other.payoff == 3.0
 
 
 def test_moore_grid_without_torus_has_fewer_neighbours_on_the_border():
@@ -472,3 +496,83 @@ def test_same_seed_gives_the_same_frames():
     other_model, other_agents = run(12)
     assert not other_model.equals(model_frame)
     assert not other_agents.equals(agent_frame)
+
+
+# --------------------------------------------------------------------------- parameters
+class NotACache:
+    """Has neither get nor put."""
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("width", "20"),
+        ("height", 3.0),
+        ("torus", "false"),
+        ("neighbourhood", 8),
+        ("graph", [(0, 1)]),
+        ("payoffs", 1.6),
+        ("payoffs", (1, 0, "1.6", 0)),
+        ("strategies", 2),
+        ("strategies", ["ALLC", 1]),
+        ("strategies", {"ALLC": "1"}),
+        ("update", True),
+        ("update_every", 1.0),
+        ("ties", None),
+        ("imitate_first", "no"),
+        ("scores", 0),
+        ("self_interaction", "no"),
+        ("activation", 1),
+        ("require_dilemma", 0),
+        ("llm_share", "0.5"),
+        ("backend", 42),
+        ("cache", NotACache()),
+        ("runtime", "fast"),
+        ("llm_imitation", 1),
+        ("llm_moves", ["each"]),
+        ("rng", "seed"),
+        ("rng", True),
+    ],
+)
+def test_a_parameter_of_the_wrong_type_raises_a_type_error_naming_it(name, value):
+    with pytest.raises(TypeError, match=name):
+        CooperationModel(**{"width": 3, "height": 3, name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "more"),
+    [
+        ("width", 0, {}),
+        ("height", -2, {}),
+        ("neighbourhood", "hex", {}),
+        ("payoffs", (1, 0, math.inf, 0), {}),
+        ("payoffs", (1, 0, 1.6), {}),
+        ("payoffs", "1;0;1.6;0", {}),
+        ("strategies", {"ALLC": math.nan}, {}),
+        ("strategies", "ALLC,NICE", {}),
+        ("update", "copy", {}),
+        ("update_every", 0, {}),
+        ("ties", "random", {}),
+        ("scores", "total", {}),
+        ("activation", "parallel", {}),
+        ("llm_share", 1.5, {}),
+        ("backend", "no_such_provider:model", {}),
+        ("cache", InMemoryCache(), {"runtime": LLMRuntime(FunctionChatModel(fn=lambda _m: "cooperate"))}),
+        ("runtime", LLMRuntime(FunctionChatModel(fn=lambda _m: "cooperate")), {"backend": "rule"}),
+        ("llm_imitation", "mixed", {}),
+        ("llm_moves", "all", {}),
+        ("rng", -1, {}),
+    ],
+)
+def test_a_parameter_of_a_wrong_value_raises_a_value_error_naming_it(name, value, more):
+    """Flags and graphs have no wrong value, only wrong types."""
+    with pytest.raises(ValueError, match=name):
+        CooperationModel(**{"width": 3, "height": 3, name: value, **more})
+
+
+def test_text_settings_of_the_lab_reach_the_model_typed():
+    settings = {"self-interaction": "yes", "torus": "false", "width": "4", "height": "4", "update_every": "2"}
+    model = CooperationModel(**model_parameters(SCENARIO, settings), rng=0)
+    assert (model.self_interaction, model.update_every) == (True, 2)
+    assert len(model.agents) == 16
+    assert {len(p.neighbours) for p in model.agents} == {3, 5, 8}  # no torus

@@ -14,8 +14,15 @@ import pytest
 from mesa.examples import Schelling
 from mesa.examples.basic.schelling.model import SchellingScenario
 
-from mesa_llm import FaultyChatModel, FunctionChatModel, LLMRuntime, SQLiteCache
-from mesa_llm_models.schelling import LLMResident, RuleResident, SchellingModel, rule_following_backend
+from mesa_llm import FaultyChatModel, FunctionChatModel, InMemoryCache, LLMRuntime, SQLiteCache
+from mesa_llm.lab import model_parameters
+from mesa_llm_models.schelling import (
+    SCENARIO,
+    LLMResident,
+    RuleResident,
+    SchellingModel,
+    rule_following_backend,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -123,7 +130,10 @@ def test_malformed_answers_are_retried_then_fall_back_and_counted():
     assert frame["llm_fallbacks"].iloc[-1] == totals.fallbacks > 0
     records = model.llm.log.to_dataframe()
     fallen = records[records["fallback"]]
-    assert (fallen["parse_failures"] == 2).all()  # first answer and its one retry both malformed
+    asked = fallen[~fallen["shared"]]  # a shared answer carries the action, not the failures
+    assert len(asked) > 0
+    assert (asked["parse_failures"] == 2).all()  # first answer and its one retry both malformed
+    assert (fallen[fallen["shared"]]["parse_failures"] == 0).all()
     assert (fallen["action"] == "stay").all()
     retried = records[(records["parse_failures"] == 1) & ~records["fallback"]]
     assert len(retried) > 0
@@ -135,13 +145,15 @@ def test_a_backend_failing_every_call_still_completes_the_run():
         raise ConnectionError("provider is down")
 
     backend = FunctionChatModel(fn=broken, model_name="down")
-    model = SchellingModel(width=10, height=10, llm_share=0.5, rng=4, backend=backend)
+    runtime = LLMRuntime(backend, backoff_s=0.001)  # the default waits 0.5 s, then 1 s, before retrying
+    model = SchellingModel(width=10, height=10, llm_share=0.5, rng=4, runtime=runtime)
     model.run_for(4)
     frame = model.datacollector.get_model_vars_dataframe()
     decisions = 4 * len(model.agents_by_type[LLMResident])
     assert len(frame) == 5
     assert frame["llm_fallbacks"].iloc[-1] == decisions
-    assert frame["llm_errors"].iloc[-1] == 3 * decisions  # the first attempt and 2 retries, each
+    asked = decisions - frame["llm_shared"].iloc[-1]  # identical prompts of a step are asked once
+    assert frame["llm_errors"].iloc[-1] == frame["llm_calls"].iloc[-1] == 3 * asked  # 1 attempt + 2 retries
     assert frame["moves_llm"].sum() == 0  # the fallback is "stay"
     assert frame["moves_rule"].sum() > 0
     assert "ConnectionError: provider is down" in model.llm.log.records[0].error
@@ -341,3 +353,96 @@ def test_missing_provider_key_raises_at_construction(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):
         SchellingModel(llm_share=0.5, backend="openai:gpt-4o-mini", rng=0)
+
+
+# ----------------------------------------------------------------- tiny towns, parameters
+@pytest.mark.parametrize("size", [2, 3])
+def test_tiny_towns_match_mesa_example_unless_every_cell_was_drawn_full(size):
+    """A draw that leaves a cell empty is Mesa's, draw for draw; a full one frees a cell (Mesa crashes)."""
+    full = set()
+    for seed in range(30):
+        ours = SchellingModel(width=size, height=size, density=0.9, rng=seed)
+        theirs = Schelling(SchellingScenario(width=size, height=size, density=0.9, rng=seed))
+        if len(theirs.agents) == size * size:
+            assert len(ours.agents) == size * size - 1
+            full.add(next(c.coordinate for c in ours.grid.all_cells if c.is_empty))
+            ours.run_for(3)  # IndexError: Cannot choose from an empty sequence, before
+            continue
+        for _ in range(4):
+            assert positions(ours) == positions(theirs), seed
+            ours.step()
+            theirs.step()
+    assert len(full) > 1  # the freed cell is drawn, not always the same one
+
+
+def test_a_full_draw_frees_the_same_cell_for_the_same_seed():
+    first, second = (SchellingModel(width=2, height=2, density=0.95, rng=0) for _ in range(2))
+    assert len(first.agents) == 3
+    assert trajectory(first, 3) == trajectory(second, 3)
+    assert sum(c.is_empty for c in first.grid.all_cells) == 1
+
+
+class NotACache:
+    """Has neither get nor put."""
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("width", "20"),
+        ("width", 20.0),
+        ("height", "20"),
+        ("density", "0.8"),
+        ("minority_pc", None),
+        ("homophily", "0.4"),
+        ("radius", float("inf")),
+        ("radius", 1.5),
+        ("torus", "false"),
+        ("torus", 1),
+        ("graph", [(0, 1)]),
+        ("llm_share", "0.5"),
+        ("llm_counts", [10, 5]),
+        ("llm_counts", {0: 1.5}),
+        ("backend", 42),
+        ("cache", NotACache()),
+        ("runtime", "fast"),
+        ("sequential", "false"),
+        ("rng", "seed"),
+        ("rng", True),
+    ],
+)
+def test_a_parameter_of_the_wrong_type_raises_a_type_error_naming_it(name, value):
+    with pytest.raises(TypeError, match=name):
+        SchellingModel(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "more"),
+    [
+        ("width", 0, {}),
+        ("height", -1, {}),
+        ("density", float("nan"), {}),
+        ("density", 1.0, {}),
+        ("minority_pc", 1.5, {}),
+        ("homophily", -0.1, {}),
+        ("radius", 0, {}),
+        ("llm_share", float("inf"), {}),
+        ("llm_counts", {0: -1}, {}),
+        ("llm_counts", {2: 1}, {}),
+        ("backend", "no_such_provider:model", {}),
+        ("cache", InMemoryCache(), {"runtime": LLMRuntime(rule_following_backend(0.4))}),
+        ("runtime", LLMRuntime(rule_following_backend(0.4)), {"backend": "rule"}),
+        ("rng", -1, {}),
+    ],
+)
+def test_a_parameter_of_a_wrong_value_raises_a_value_error_naming_it(name, value, more):
+    """Flags and graphs have no wrong value, only wrong types."""
+    with pytest.raises(ValueError, match=name):
+        SchellingModel(**{name: value, **more})
+
+
+def test_text_settings_of_the_lab_reach_the_model_typed():
+    params = model_parameters(SCENARIO, {"sequential": "false", "torus": "yes", "width": "6", "radius": "2"})
+    assert (params["sequential"], params["torus"], params["width"], params["radius"]) == (False, True, 6, 2)
+    model = SchellingModel(**params, rng=0)
+    assert (model.sequential, model.grid.torus, model.radius) == (False, True, 2)

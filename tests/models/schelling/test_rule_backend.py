@@ -3,9 +3,11 @@
 import pytest
 from langchain_core.messages import HumanMessage
 
+from mesa_llm import FunctionChatModel, LLMRuntime
 from mesa_llm.prompts import to_langchain
 from mesa_llm_models.schelling import LLMResident, Neighbourhood, SchellingModel, rule_following_backend
 from mesa_llm_models.schelling.rule_backend import SchellingRuleAnswer
+from tests.models.answers import garbage_first, retry_of
 
 
 @pytest.fixture
@@ -20,3 +22,31 @@ def test_rule_answer_reads_the_facts_from_the_prompt(empty_model):
     assert answer(to_langchain(resident.messages(Neighbourhood(1, 3, 4)))) == "I will MOVE."
     with pytest.raises(ValueError, match="does not state the neighbourhood"):
         answer([HumanMessage("hello")])
+
+
+def test_a_retry_is_answered_like_the_first_attempt(empty_model):
+    resident = LLMResident(empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm)
+    answer = SchellingRuleAnswer(homophily=0.5)
+    for observation in (Neighbourhood(2, 2, 4), Neighbourhood(1, 3, 4)):
+        messages = resident.messages(observation)
+        first = answer(to_langchain(messages))
+        assert answer(retry_of(messages, resident.action_space.instructions())) == first
+    assert first == "I will MOVE."
+
+
+def test_llm_residents_answered_garbage_first_make_the_rule_decisions_after_one_retry():
+    backend = FunctionChatModel(fn=garbage_first(SchellingRuleAnswer(0.4)), model_name="garbage-then-rule")
+    rule = SchellingModel(width=10, height=10, rng=3)
+    llm = SchellingModel(width=10, height=10, rng=3, llm_share=0.5, runtime=LLMRuntime(backend, dedup=False))
+    for _ in range(4):
+        rule.step()
+        llm.step()
+        assert {a.unique_id: a.cell.coordinate for a in llm.agents} == {
+            a.unique_id: a.cell.coordinate for a in rule.agents
+        }
+    frame = llm.datacollector.get_model_vars_dataframe()
+    decisions = 4 * len(llm.agents_by_type[LLMResident])
+    assert frame["llm_decisions"].iloc[-1] == decisions
+    assert frame["llm_parse_failures"].iloc[-1] == frame["llm_retries"].iloc[-1] == decisions
+    assert frame["llm_fallbacks"].iloc[-1] == 0
+    assert frame["moves_llm"].sum() > 0  # the retries' answers were acted on, not the fallback "stay"
