@@ -19,6 +19,7 @@ with the scenario's base class::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -61,8 +62,15 @@ class LLMDecider:
         persona: a system prompt replacing ``prompt.system`` for this agent.
         **kwargs: passed on to the next class.
 
+    Either order of the bases works: ``class A(LLMDecider, Base)`` (the usual one) or
+    ``class A(Base, LLMDecider)``, where ``Base.__init__`` never sees ``runtime=``,
+    ``backend=`` or ``persona=`` and ``decide`` asks the model even if ``Base`` has a rule
+    of its own. A class of the second kind that defines its own ``__init__`` is refused
+    when it is created, with the fix.
+
     Raises:
-        TypeError: if the class sets no ``action_space`` or no ``prompt``.
+        TypeError: if the class sets no ``action_space`` or no ``prompt``, or no
+            ``runtime`` is given.
         BackendError: if the backend cannot be created (an unknown provider, a missing
             package or key, or no backend anywhere and the local model not installed).
 
@@ -75,24 +83,53 @@ class LLMDecider:
     unique_id: int
     model: Model
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if LLMDecider not in cls.__bases__ or cls.__bases__[0] is LLMDecider:
+            return
+        mro = cls.__mro__
+        before = mro[1 : mro.index(LLMDecider)]  # the bases whose methods would win over the mixin's
+        for name in ("decide", "adecide"):  # the model decides, not a rule inherited from the base
+            if name not in vars(cls) and any(name in vars(base) for base in before):
+                setattr(cls, name, vars(LLMDecider)[name])
+        if not any("__init__" in vars(base) for base in before):
+            return
+        if "__init__" in vars(cls):
+            others = ", ".join(base.__name__ for base in cls.__bases__ if base is not LLMDecider)
+            raise TypeError(
+                f"{cls.__name__} lists LLMDecider after {others}, whose __init__ would receive "
+                f"runtime=: put LLMDecider first, class {cls.__name__}(LLMDecider, {others})."
+            )
+        cls.__init__ = _decider_first(cls)  # type: ignore[method-assign]
+
     def __init__(
         self,
         *args: Any,
-        runtime: LLMRuntime,
+        runtime: LLMRuntime | None = None,
         backend: BaseChatModel | str | None = None,
         persona: str | None = None,
         **kwargs: Any,
     ) -> None:
-        missing = [name for name in ("action_space", "prompt") if not hasattr(type(self), name)]
+        if not hasattr(self, "runtime"):  # not set up yet by _decider_first
+            if runtime is None:
+                raise TypeError(f"{type(self).__name__} needs runtime=, the LLMRuntime that runs its calls.")
+            self._set_up(runtime, backend, persona)
+        super().__init__(*args, **kwargs)
+
+    def _set_up(self, runtime: LLMRuntime, backend: BaseChatModel | str | None, persona: str | None) -> None:
+        """Check the class and resolve the chat model, before the Mesa agent is created.
+
+        So a missing model leaves no agent behind.
+        """
+        cls = type(self)
+        missing = [name for name in ("action_space", "prompt") if not hasattr(cls, name)]
         if missing:
             raise TypeError(
-                f"{type(self).__name__} must set the class attributes {' and '.join(missing)}: "
+                f"{cls.__name__} must set the class attributes {' and '.join(missing)}: "
                 "action_space = ActionSpace(Literal[...], fallback=...) and "
                 "prompt = PromptTemplate(system=..., user=...)."
             )
-        # Resolved before the Mesa agent is created, so a missing model leaves no agent behind.
         chat_model = resolve_backend(backend) if backend is not None else runtime.default_backend
-        super().__init__(*args, **kwargs)
         self.runtime = runtime
         self.chat_model: BaseChatModel = chat_model
         self.template = self.prompt if persona is None else replace(self.prompt, system=persona)
@@ -131,6 +168,29 @@ class LLMDecider:
     async def adecide(self, observation: Any) -> Any:
         """Ask the language model from async code; always returns an action of the space."""
         return (await self.runtime.adecide_many([(self, observation)]))[0]
+
+
+def _decider_first(cls: type[LLMDecider]) -> Callable[..., None]:
+    """The ``__init__`` of ``cls``, which lists LLMDecider after its agent base.
+
+    It takes the mixin's settings first, so the bases before LLMDecider never see them.
+    """
+
+    def init(
+        self: LLMDecider,
+        *args: Any,
+        runtime: LLMRuntime | None = None,
+        backend: BaseChatModel | str | None = None,
+        persona: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if runtime is None:
+            raise TypeError(f"{type(self).__name__} needs runtime=, the LLMRuntime that runs its calls.")
+        self._set_up(runtime, backend, persona)
+        super(cls, self).__init__(*args, **kwargs)  # type: ignore[misc]
+
+    init.__name__ = init.__qualname__ = "__init__"
+    return init
 
 
 class LLMAgent(LLMDecider, Agent):

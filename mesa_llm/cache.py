@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -122,6 +122,13 @@ class SQLiteCache:
         except BaseException:
             self._conn.close()
             raise
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state to pickle: the file's path (the connection is opened again where unpickled)."""
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])  # type: ignore[misc]
 
     def _open(self) -> None:
         """Check the schema (creating or stamping it) in one transaction, then set the journal mode.

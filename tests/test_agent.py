@@ -155,3 +155,67 @@ def test_a_class_without_action_space_or_prompt_is_refused(runtime):
     with pytest.raises(TypeError, match="must set the class attributes action_space: action_space = "):
         Unfinished(world, runtime=runtime)
     assert len(world.agents) == 0
+
+
+class Sick(mesa.Agent):
+    """A Mesa agent with its own __init__ and rule, as in Mesa's examples (VirusOnNetwork)."""
+
+    def __init__(self, model, crowd=0):
+        super().__init__(model)
+        self.crowd = crowd
+        self.done = []
+
+    def observe(self):
+        return Obs(self.crowd, 0)
+
+    def decide(self, observation):
+        return "stay"
+
+    def act(self, action):
+        self.done.append(action)
+
+
+@pytest.mark.parametrize("first", ["decider", "agent"])
+def test_the_order_of_the_mixin_and_the_agent_base_does_not_matter(first, runtime):
+    bases = (LLMDecider, Sick) if first == "decider" else (Sick, LLMDecider)
+    cls = type("LLMSick", bases, {"action_space": LLM.action_space, "prompt": LLM.prompt})
+    world = World()
+    agent = cls(world, crowd=5, runtime=runtime, persona="You are a patient.")
+    assert (agent.crowd, agent.persona, agent.runtime) == (5, "You are a patient.", runtime)
+    assert agent.decide(agent.observe()) == "move"  # the model decides, not Sick's rule
+    assert agent.last_record is not None
+    runtime.step([agent])  # and so does a step
+    assert agent.done == ["move"]
+    assert len(runtime.log) == 2
+    assert len(world.agents) == 1
+
+
+def test_a_subclass_of_a_mixed_class_inherits_the_order_fix(runtime):
+    class LLMSick(Sick, LLMDecider):
+        action_space = LLM.action_space
+        prompt = LLM.prompt
+
+    class Patient(LLMSick):
+        def __init__(self, model, **kwargs):
+            super().__init__(model, **kwargs)
+            self.patient = True
+
+    agent = Patient(World(), crowd=4, runtime=runtime)
+    assert agent.patient
+    assert agent.decide(agent.observe()) == "move"
+
+
+def test_a_class_listing_the_mixin_second_with_its_own_init_is_refused_naming_the_fix():
+    with pytest.raises(TypeError, match=r"put LLMDecider first, class LLMSick\(LLMDecider, Sick\)"):
+
+        class LLMSick(Sick, LLMDecider):
+            action_space = LLM.action_space
+            prompt = LLM.prompt
+
+            def __init__(self, model, **kwargs):
+                super().__init__(model, **kwargs)
+
+
+def test_a_missing_runtime_is_named(runtime):
+    with pytest.raises(TypeError, match="needs runtime="):
+        LLM(World())

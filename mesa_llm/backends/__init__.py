@@ -5,7 +5,13 @@ as it needs the ``[local]`` extra).
 """
 
 from mesa_llm.backends.errors import BackendError
-from mesa_llm.backends.resolve import DEFAULT_BACKEND, backend_identity, backend_name, resolve_backend
+from mesa_llm.backends.resolve import (
+    DEFAULT_BACKEND,
+    RULE_BACKEND,
+    backend_identity,
+    backend_name,
+    resolve_backend,
+)
 from mesa_llm.backends.scoring import OptionScorer, OptionScores
 from mesa_llm.backends.testing import (
     FaultyChatModel,
@@ -16,6 +22,7 @@ from mesa_llm.backends.testing import (
 
 __all__ = [
     "DEFAULT_BACKEND",
+    "RULE_BACKEND",
     "BackendError",
     "FaultyChatModel",
     "FunctionChatModel",

@@ -8,10 +8,20 @@ from langchain_core.language_models import BaseChatModel
 
 from mesa_llm.backends.errors import BackendError
 
-__all__ = ["DEFAULT_BACKEND", "BackendError", "backend_identity", "backend_name", "resolve_backend"]
+__all__ = [
+    "DEFAULT_BACKEND",
+    "RULE_BACKEND",
+    "BackendError",
+    "backend_identity",
+    "backend_name",
+    "resolve_backend",
+]
 
 DEFAULT_BACKEND: Final = "local"
 """The backend of LLM agents that are given none: the embedded local model."""
+
+RULE_BACKEND: Final = "rule"
+"""The backend string that asks a scenario for its rule-following chat model."""
 
 # How to name a backend, for error messages.
 _NAMING = (
@@ -64,6 +74,12 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
         )
     if not backend.strip() or backend.endswith(":"):
         raise BackendError(f"The backend {backend!r} names no model. {_NAMING}")
+    if backend == RULE_BACKEND:
+        raise BackendError(
+            "'rule' is a scenario's rule-following chat model, not a provider: pass "
+            "backend='rule' to the scenario's model (SchellingModel(backend='rule', ...)), or "
+            "get it with mesa_llm.lab.rule_backend('schelling', homophily=0.3)."
+        )
     if backend == "local" or backend.startswith("local:"):
         from mesa_llm.backends.local import LocalChatModel
 

@@ -51,6 +51,19 @@ class _DeterministicChatModel(BaseChatModel):
     def _answer(self, messages: list[BaseMessage]) -> str:
         raise NotImplementedError
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """The state to pickle: a lock is left out (a new one is made when unpickled)."""
+        state = super().__getstate__()
+        state["__pydantic_private__"] = {
+            name: value for name, value in (state["__pydantic_private__"] or {}).items() if name != "_lock"
+        }
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        if "_lock" in self.__private_attributes__:
+            self._lock = threading.Lock()
+
     @property
     def _llm_type(self) -> str:
         return "mesa-llm-deterministic"
@@ -153,6 +166,11 @@ class FunctionChatModel(_DeterministicChatModel):
         return self.fn(messages)
 
 
+def _no_text(_messages: list[BaseMessage]) -> str:
+    """The text answer of a scoring model given no ``fn``: empty (a module function, so it pickles)."""
+    return ""
+
+
 class ScoringChatModel(OptionScorer, FunctionChatModel):
     """A chat model that scores options with a function: option scoring without a real model.
 
@@ -168,7 +186,7 @@ class ScoringChatModel(OptionScorer, FunctionChatModel):
     """
 
     scores: Callable[[list[BaseMessage], Sequence[str]], Mapping[str, float]]
-    fn: Callable[[list[BaseMessage]], str] = lambda _messages: ""
+    fn: Callable[[list[BaseMessage]], str] = _no_text
     model_name: str = "scoring"
 
     @property

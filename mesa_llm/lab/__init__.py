@@ -31,6 +31,7 @@ from mesa_llm.lab.runs import (
     execute,
     open_cache,
     resolve_run_backend,
+    rule_backend,
 )
 from mesa_llm.lab.specs import Parameter, ScenarioSpec, find_scenario, model_parameters, scenarios
 
@@ -59,6 +60,7 @@ __all__ = [
     "open_cache",
     "rerun_argv",
     "resolve_run_backend",
+    "rule_backend",
     "scenarios",
     "versions",
     "write_outputs",

@@ -32,10 +32,10 @@ import pandas as pd
 from langchain_core.language_models import BaseChatModel
 from mesa import Model
 
-from mesa_llm.backends import DEFAULT_BACKEND, BackendError, backend_name, resolve_backend
+from mesa_llm.backends import DEFAULT_BACKEND, RULE_BACKEND, BackendError, backend_name, resolve_backend
 from mesa_llm.cache import InMemoryCache, ResponseCache, SQLiteCache
 from mesa_llm.checks import check_int, check_number
-from mesa_llm.lab.specs import ScenarioSpec
+from mesa_llm.lab.specs import ScenarioSpec, find_scenario, model_parameters
 from mesa_llm.records import CallLog
 
 __all__ = [
@@ -47,12 +47,10 @@ __all__ = [
     "execute",
     "open_cache",
     "resolve_run_backend",
+    "rule_backend",
 ]
 
 logger = logging.getLogger(__name__)
-
-#: The backend string that asks the scenario for its rule-following chat model.
-RULE_BACKEND = "rule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +140,37 @@ def resolve_run_backend(config: RunConfig, named: Mapping[str, BaseChatModel] | 
     if named is not None and config.backend in named:
         return named[config.backend]
     if config.backend == RULE_BACKEND:
-        if config.scenario.rule_backend is None:
-            raise BackendError(
-                f"{config.scenario.name} has no rule-following chat model; choose another backend, "
-                "such as 'local' or 'openai:gpt-4o-mini'."
-            )
-        return config.scenario.rule_backend(config.params)
+        return _rule_backend(config.scenario, config.params)
     kwargs = {} if config.temperature is None else {"temperature": config.temperature}
     return resolve_backend(config.backend, **kwargs)
+
+
+def rule_backend(scenario: str | ScenarioSpec, **settings: Any) -> BaseChatModel:
+    """A scenario's rule-following chat model, for these settings (its defaults for the others).
+
+    With it, LLM agents answer as the scenario's rule agents would: a mixed run equals the
+    all-rule run. The command line's ``--backend rule``, in Python::
+
+        backend = rule_backend("schelling", homophily=0.3)
+        model = SchellingModel(homophily=0.3, llm_share=0.5, backend=backend)
+
+    (``SchellingModel(backend="rule", ...)`` does the same for its own settings.)
+
+    Raises:
+        ValueError: for an unknown scenario or setting.
+        BackendError: for a scenario without a rule-following chat model.
+    """
+    spec = find_scenario(scenario) if isinstance(scenario, str) else scenario
+    return _rule_backend(spec, model_parameters(spec, settings))
+
+
+def _rule_backend(spec: ScenarioSpec, params: Mapping[str, Any]) -> BaseChatModel:
+    if spec.rule_backend is None:
+        raise BackendError(
+            f"{spec.name} has no rule-following chat model; choose another backend, "
+            "such as 'local' or 'openai:gpt-4o-mini'."
+        )
+    return spec.rule_backend(params)
 
 
 class RunBackend:

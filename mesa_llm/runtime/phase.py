@@ -156,6 +156,21 @@ class LLMRuntime:
         self._slots = weakref.WeakKeyDictionary()
         self._flush_after_decisions = True
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The state to pickle (a model holding a runtime is sent to another process).
+
+        The bounds of event loops and the probed capabilities belong to this process and are
+        made again where it is unpickled; the backend, settings, cache and records travel.
+        """
+        state = self.__dict__.copy()
+        del state["_slots"], state["_requests"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._slots = weakref.WeakKeyDictionary()
+        self._requests = Requests()
+
     @classmethod
     def for_model(
         cls,

@@ -12,6 +12,7 @@ from mesa import Model
 from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeumannGrid
 
 from mesa_llm import LLMRuntime
+from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_number, check_seed
 from mesa_llm.datacollection import DataCollector
@@ -33,6 +34,7 @@ from mesa_llm_models.cooperation.game import (
 )
 from mesa_llm_models.cooperation.metrics import Tally
 from mesa_llm_models.cooperation.parameters import ACTIVATIONS, check_options, check_values
+from mesa_llm_models.cooperation.rule_backend import rule_following_backend
 
 __all__ = ["ACTIVATIONS", "CooperationModel"]
 
@@ -85,7 +87,8 @@ class CooperationModel(Model):
             ``model.random`` trajectory is untouched; they still draw an initial strategy,
             which gives their opening move.
         backend: the LLM players' chat model, a ``"provider:model"`` string, or a function
-            that creates one when the first LLM player needs it; None uses the embedded
+            that creates one when the first LLM player needs it; ``"rule"`` answers as the
+            imitating ALLC/ALLD rule players of these settings; None uses the embedded
             local model.
         cache: a response cache for the LLM calls.
         runtime: a configured :class:`~mesa_llm.LLMRuntime` instead of ``backend`` and ``cache``.
@@ -158,6 +161,8 @@ class CooperationModel(Model):
                 "Pass require_dilemma=False to play another 2x2 game."
             )
         names, weights = strategy_mix(strategies)
+        if backend == RULE_BACKEND:  # the rule-following chat model of these settings
+            backend = rule_following_backend(ties, update_every, imitate_first, update)
         llm_runtime = LLMRuntime.for_model(backend, cache, runtime)
         super().__init__(rng=check_seed(rng))
         self.update = update

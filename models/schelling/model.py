@@ -12,11 +12,13 @@ from mesa import Model
 from mesa.discrete_space import DiscreteSpace, Network, OrthogonalMooreGrid
 
 from mesa_llm import LLMRuntime
+from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_bool, check_instance, check_int, check_number, check_seed
 from mesa_llm.datacollection import DataCollector
 from mesa_llm.populations import LLM, POPULATIONS, RULE, llm_share_indices, per_population, ratio
 from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
+from mesa_llm_models.schelling.rule_backend import rule_following_backend
 
 __all__ = ["NeighbourIndex", "SchellingModel"]
 
@@ -54,7 +56,9 @@ class SchellingModel(Model):
             e.g. ``{0: 10, 1: 5}``.
         backend: the LLM residents' chat model (a LangChain ``BaseChatModel``, a
             ``"provider:model"`` string, or a function that creates one when the first
-            LLM resident needs it); None uses the embedded local model.
+            LLM resident needs it); ``"rule"`` answers by Schelling's rule at this
+            ``homophily`` (the mixed run then equals the all-rule run); None uses the
+            embedded local model.
         cache: a response cache for the LLM calls.
         runtime: a fully configured :class:`~mesa_llm.LLMRuntime` (concurrency, timeout,
             retries, dedup, ...); ``backend`` and ``cache`` then stay unset.
@@ -120,6 +124,8 @@ class SchellingModel(Model):
         if placements and len(placements) == len(self.grid.all_cells):  # nobody could move: free a cell
             del placements[int(self.rng.integers(len(placements)))]
         llm = self._choose_llm_residents([group for _, group in placements], llm_share, llm_counts)
+        if backend == RULE_BACKEND:  # the rule-following chat model of these settings
+            backend = rule_following_backend(homophily)
         self.llm = LLMRuntime.for_model(backend, cache, runtime)
         for index, (cell, group) in enumerate(placements):
             if index in llm:

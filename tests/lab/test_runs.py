@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mesa_llm import BackendError
-from mesa_llm.lab import runs
+from mesa_llm import BackendError, resolve_backend
+from mesa_llm.lab import RULE_BACKEND, rule_backend, runs
 from mesa_llm.lab.runs import Run, RunConfig
 from mesa_llm.lab.specs import ScenarioSpec, model_parameters
 from mesa_llm_models.cooperation import SCENARIO as COOPERATION
@@ -159,3 +159,33 @@ def test_a_run_config_keeps_checked_values():
     )
     assert (type(checked.steps), type(checked.seed), checked.temperature) == (int, int, 1.0)
     assert checked.cache == Path("c.db")
+
+
+def test_a_scenarios_rule_backend_in_python_equals_the_all_rule_run():
+    def frame(**kwargs):
+        model = SchellingModel(width=10, height=10, homophily=0.5, rng=3, **kwargs)
+        model.run_for(4)
+        columns = ["happy", "pct_happy", "moves"]  # (segregation sums in another order: issue 12)
+        return model.datacollector.get_model_vars_dataframe()[columns]
+
+    rule = frame(llm_share=0.0)
+    assert frame(llm_share=0.5, backend=rule_backend("schelling", homophily=0.5)).equals(rule)
+    assert frame(llm_share=0.5, backend=RULE_BACKEND).equals(rule)  # the model's own settings
+
+
+def test_rule_is_no_provider_and_the_error_says_where_it_is():
+    with pytest.raises(BackendError, match=r"rule_backend\('schelling', homophily=0.3\)"):
+        resolve_backend(RULE_BACKEND)
+    with pytest.raises(ValueError, match="no_such_setting"):
+        rule_backend("schelling", no_such_setting=1)
+
+
+def test_cooperation_takes_the_rule_backend_by_name_too():
+    from mesa_llm_models.cooperation import CooperationModel
+
+    def cooperation(**kwargs):
+        model = CooperationModel(width=6, height=6, ties="first", rng=5, **kwargs)
+        model.run_for(4)
+        return model.datacollector.get_model_vars_dataframe()["cooperation"]
+
+    assert cooperation(llm_share=0.5, backend=RULE_BACKEND).equals(cooperation(llm_share=0.0))
