@@ -19,6 +19,8 @@ with the scenario's base class::
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -68,6 +70,12 @@ class LLMDecider:
     of its own. A class of the second kind that defines its own ``__init__`` is refused
     when it is created, with the fix.
 
+    Step LLM agents with their runtime, ``model.llm.step(agents, rng=model.random)``
+    (observe, decide, act; LLM calls concurrent). Mesa's ``model.agents.shuffle_do("step")``
+    runs the base class's ``step`` instead: where that asks no model (it decides by the
+    base's own rule, or does nothing), a ``RuntimeWarning`` says so, once per class, with
+    the fix, rather than letting the LLM agents silently make no LLM decision.
+
     Raises:
         TypeError: if the class sets no ``action_space`` or no ``prompt``, or no
             ``runtime`` is given.
@@ -85,7 +93,11 @@ class LLMDecider:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if LLMDecider not in cls.__bases__ or cls.__bases__[0] is LLMDecider:
+        if LLMDecider not in cls.__bases__:
+            return
+        if callable(getattr(cls, "step", None)) and "step" not in vars(cls):
+            cls.step = _watched_step(cls.step)  # type: ignore[attr-defined]
+        if cls.__bases__[0] is LLMDecider:
             return
         mro = cls.__mro__
         before = mro[1 : mro.index(LLMDecider)]  # the bases whose methods would win over the mixin's
@@ -163,6 +175,7 @@ class LLMDecider:
 
     def decide(self, observation: Any) -> Any:
         """Ask the language model; always returns an action of the space."""
+        self._decisions = getattr(self, "_decisions", 0) + 1
         return self.runtime.decide(self, observation)
 
     async def adecide(self, observation: Any) -> Any:
@@ -191,6 +204,37 @@ def _decider_first(cls: type[LLMDecider]) -> Callable[..., None]:
 
     init.__name__ = init.__qualname__ = "__init__"
     return init
+
+
+def _watched_step(step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step`` of an agent base class, warning once if an LLM agent's step asks no model.
+
+    Mesa's idiom ``model.agents.shuffle_do("step")`` runs the base class's ``step``, which
+    decides by the base's own rule unless it calls ``decide``: the LLM agents would then
+    make no LLM decision at all, and the comparison would be silently wrong.
+    """
+
+    @functools.wraps(step)
+    def watched(self: LLMDecider, *args: Any, **kwargs: Any) -> Any:
+        before = (getattr(self, "_decisions", 0), self.last_record)
+        result = step(self, *args, **kwargs)
+        cls = type(self)
+        if (getattr(self, "_decisions", 0), self.last_record) == before and cls not in _WARNED:
+            _WARNED.add(cls)
+            warnings.warn(
+                f"{cls.__name__}.step() ran {step.__qualname__} and asked no language model: it "
+                "decides by the base class's rule. Step LLM agents with model.llm.step(agents, "
+                "rng=model.random) (observe, decide, act), or call self.decide(self.observe()) "
+                "where the rule decides.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return result
+
+    return watched
+
+
+_WARNED: set[type] = set()
 
 
 class LLMAgent(LLMDecider, Agent):

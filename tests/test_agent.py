@@ -219,3 +219,45 @@ def test_a_class_listing_the_mixin_second_with_its_own_init_is_refused_naming_th
 def test_a_missing_runtime_is_named(runtime):
     with pytest.raises(TypeError, match="needs runtime="):
         LLM(World())
+
+
+class Stepping(Sick):
+    """A Mesa agent whose step decides by its own rule (Mesa's usual style)."""
+
+    def step(self):
+        self.act(Sick.decide(self, self.observe()))
+
+
+class Asking(Sick):
+    """A Mesa agent whose step asks its decide (which the mixin makes the model's)."""
+
+    def step(self):
+        self.act(self.decide(self.observe()))
+
+
+def test_a_base_step_that_asks_no_model_warns_once_with_the_fix(runtime):
+    class LLMStepping(LLMDecider, Stepping):
+        action_space = LLM.action_space
+        prompt = LLM.prompt
+
+    world = World()
+    agents = [LLMStepping(world, crowd=5, runtime=runtime) for _ in range(3)]
+    with pytest.warns(RuntimeWarning, match=r"asked no language model.*model\.llm\.step\(agents") as caught:
+        world.agents.shuffle_do("step")
+    world.agents.shuffle_do("step")  # once per class: no warning now (warnings are errors here)
+    assert len(caught) == 1
+    assert [a.done for a in agents] == [["stay", "stay"]] * 3  # the base's rule decided
+    assert len(runtime.log) == 0
+
+
+def test_a_base_step_that_asks_decide_reaches_the_model_without_a_warning(runtime, recwarn):
+    class LLMAsking(LLMDecider, Asking):
+        action_space = LLM.action_space
+        prompt = LLM.prompt
+
+    world = World()
+    agents = [LLMAsking(world, crowd=5, runtime=runtime) for _ in range(2)]
+    world.agents.shuffle_do("step")
+    assert [a.done for a in agents] == [["move"]] * 2
+    assert len(runtime.log) == 2
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
