@@ -10,7 +10,9 @@ model appears in ``mesa-llm models`` once its package declares, in ``pyproject.t
     mymodel = "mypackage.model:SCENARIO"
 
 Parameters are read from the model's ``__init__`` signature (names, annotations,
-defaults) and its Google-style docstring (descriptions).
+defaults) and its Google-style docstring (descriptions). An un-annotated parameter (Mesa's
+usual style, ``width=20``) takes the type of its default; one whose default is None has
+no type to read and is left out (annotate it, ``seed: int | None = None``).
 """
 
 from __future__ import annotations
@@ -139,8 +141,10 @@ class ScenarioSpec:
         for name, parameter in signature.parameters.items():
             if name == "self" or name in _NOT_SETTABLE or parameter.kind not in _NAMED:
                 continue
-            kind = _scalar_type(hints.get(name, str))
-            if kind is None or parameter.default is inspect.Parameter.empty:
+            if parameter.default is inspect.Parameter.empty:
+                continue
+            kind = _scalar_type(hints[name]) if name in hints else _scalar_type(type(parameter.default))
+            if kind is None:
                 continue
             found[name] = Parameter(name, kind, parameter.default, docs.get(name, ""))
         return found

@@ -197,3 +197,24 @@ def test_entry_point_of_the_wrong_type_is_named(monkeypatch):
     monkeypatch.setattr(specs_module, "entry_points", lambda group: [bad])
     with pytest.raises(TypeError, match=r"'bad' = 'tests\.lab\.test_specs:NOT_A_SPEC'.*must name a"):
         scenarios()
+
+
+class MesaStyle(mesa.Model):
+    """A model written in Mesa's usual style, without annotations."""
+
+    def __init__(self, width=20, density=0.8, torus=False, label="town", graph=None, rng=None):
+        super().__init__(rng=rng)
+        self.width = width
+
+
+def test_unannotated_parameters_take_the_type_of_their_default():
+    spec = ScenarioSpec(name="m", model=MesaStyle, summary="", metrics=())
+    parameters = spec.parameters()
+    assert {name: p.kind for name, p in parameters.items()} == {
+        "width": int,
+        "density": float,
+        "torus": bool,
+        "label": str,
+    }  # graph=None has no type to read: left out, not taken for text
+    assert model_parameters(spec, {"width": "30", "torus": "yes"})["width"] == 30
+    assert model_parameters(spec, {"torus": "no"})["torus"] is False
