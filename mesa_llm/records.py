@@ -90,6 +90,39 @@ class CallRecord:
         row["messages"] = [{"role": r, "content": c} for r, c in self.messages]
         return row
 
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> CallRecord:
+        """The record of a :meth:`to_dict` row (a line of a ``calls.jsonl`` file, read back)."""
+        return cls(**{**row, "messages": tuple((m["role"], m["content"]) for m in row["messages"])})
+
+    def to_json(self) -> str:
+        """The record as one line of a ``calls.jsonl`` file, with its newline."""
+        return json.dumps(self.to_dict(), ensure_ascii=False) + "\n"
+
+    def shared_by(self, agent_id: int, agent_type: str) -> CallRecord:
+        """This decision as shared with another agent that sent the identical prompt.
+
+        It carries the answer and the action, and none of the events (attempts, calls,
+        failures, latency, tokens): those are counted once, in this record.
+        """
+        return dataclasses.replace(
+            self,
+            agent_id=agent_id,
+            agent_type=agent_type,
+            attempts=0,
+            backend_calls=0,
+            parse_failures=0,
+            oversized=0,
+            errors=0,
+            timeouts=0,
+            rate_limited=0,
+            latency_s=0.0,
+            tokens_in=0,
+            tokens_out=0,
+            cache_hit=False,
+            shared=True,
+        )
+
 
 @dataclass(slots=True)
 class _Totals:
@@ -234,8 +267,7 @@ def _frame(records: list[CallRecord]) -> pd.DataFrame:
 def _write_jsonl(records: list[CallRecord], path: Path, mode: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open(mode, encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+        fh.writelines(record.to_json() for record in records)
 
 
 def _write_parquet(records: list[CallRecord], path: Path) -> None:

@@ -123,7 +123,7 @@ def load_run(folder: str | os.PathLike[str]) -> StoredRun:
         agent_frame = pd.read_csv(io.BytesIO(data["agents.csv"]), index_col=["Step", "AgentID"])
         log = CallLog()
         for line in data["calls.jsonl"].decode("utf-8").splitlines():
-            log.add(_call_record(json.loads(line)))
+            log.add(CallRecord.from_dict(json.loads(line)))
     except (ValueError, TypeError, KeyError) as exc:
         raise RunFolderError(f"The run in {str(folder)!r} cannot be read: {exc}.") from exc
     return StoredRun(folder, record, model_frame, agent_frame, log)
@@ -272,9 +272,3 @@ def _trusted(folder: Path, record: dict[str, Any]) -> dict[str, bytes]:
                 f"{RUN_FILE} records: the folder was changed after the run."
             )
     return data
-
-
-def _call_record(row: dict[str, Any]) -> CallRecord:
-    """A call record from its JSON line."""
-    messages = tuple((m["role"], m["content"]) for m in row["messages"])
-    return CallRecord(**{**row, "messages": messages})

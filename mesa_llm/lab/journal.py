@@ -161,7 +161,7 @@ class RunJournal:
         texts = {
             "model.csv": model_rows,
             "agents.csv": agent_rows,
-            "calls.jsonl": "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records),
+            "calls.jsonl": "".join(record.to_json() for record in records),
         }
         sizes = dict(self._sizes)
         for name, text in texts.items():

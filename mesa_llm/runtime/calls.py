@@ -97,7 +97,7 @@ class Calls:
                     continue
                 record.tokens_in += answer.tokens_in
                 record.tokens_out += answer.tokens_out
-            record.raw = redact(answer.raw, backend.secrets) if backend.secrets else answer.raw
+            record.raw = redact(answer.raw, backend.secrets)
             try:
                 action = await self._interpret(request, answer.raw, record)
             except Exception as exc:  # every way an answer can be unusable is a parse failure

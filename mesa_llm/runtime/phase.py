@@ -346,23 +346,7 @@ class LLMRuntime:
             action, record = outcomes[request.key]
             agent = request.agent
             if leaders[request.key] is not request:  # the answer, without the leader's events
-                record = replace(
-                    record,
-                    agent_id=agent.unique_id,
-                    agent_type=type(agent).__name__,
-                    attempts=0,
-                    backend_calls=0,
-                    parse_failures=0,
-                    oversized=0,
-                    errors=0,
-                    timeouts=0,
-                    rate_limited=0,
-                    latency_s=0.0,
-                    tokens_in=0,
-                    tokens_out=0,
-                    cache_hit=False,
-                    shared=True,
-                )
+                record = record.shared_by(agent.unique_id, type(agent).__name__)
             if record.probabilities is not None and not record.fallback:
                 # Each agent draws its own action from the (possibly shared) distribution.
                 label = draw_option(record.probabilities, request.backend.temperature, agent.model.rng)
