@@ -22,6 +22,7 @@ from mesa_llm.backends import (
 )
 from mesa_llm.cache import CacheError, InMemoryCache, SQLiteCache
 from mesa_llm.decider import Decider, ModelDecider
+from mesa_llm.populations import by_population, choose_llm, per_population
 from mesa_llm.prompts import PromptTemplate
 from mesa_llm.records import CallLog, CallRecord
 from mesa_llm.runtime import LLMRuntime
@@ -47,6 +48,9 @@ __all__ = [
     "SQLiteCache",
     "ScoringChatModel",
     "ScriptedChatModel",
+    "by_population",
+    "choose_llm",
+    "per_population",
     "resolve_backend",
 ]
 

@@ -20,11 +20,13 @@ with the scenario's base class::
 from __future__ import annotations
 
 import functools
+import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import mesa
 from langchain_core.language_models import BaseChatModel
 from mesa import Agent, Model
 from mesa.discrete_space import CellAgent
@@ -173,6 +175,27 @@ class LLMDecider:
         """
         return None
 
+    def rule_decide(self, observation: Any) -> Any | None:
+        """The action the scenario's rule would take for ``observation``, or None (the default).
+
+        Override to compare every LLM decision with the rule's on the same observation
+        (rule-shadow decisions): the runtime records it as the record's ``rule_action``,
+        reports the share that agree each step (``llm_rule_agreement``) and tallies the
+        agreement by observation (``model.llm.agreement.frame()``). It must be pure: no draw
+        from an rng and no change to the agent or the model, so that it changes no
+        trajectory. Typically the rule class's own method: ``return
+        RuleResident.decide(self, observation)``.
+        """
+        return None
+
+    def agreement_key(self, observation: Any) -> Hashable:
+        """How the agreement tally groups ``observation``: the observation itself by default.
+
+        Override for observations that are large, mutable or unique to an agent, returning
+        a small named tuple of the facts the rule reads.
+        """
+        return observation
+
     def decide(self, observation: Any) -> Any:
         """Ask the language model; always returns an action of the space."""
         self._decisions = getattr(self, "_decisions", 0) + 1
@@ -227,7 +250,7 @@ def _watched_step(step: Callable[..., Any]) -> Callable[..., Any]:
                 "rng=model.random) (observe, decide, act), or call self.decide(self.observe()) "
                 "where the rule decides.",
                 RuntimeWarning,
-                stacklevel=2,
+                skip_file_prefixes=_LIBRARIES,  # point at the user's shuffle_do, not into Mesa
             )
         return result
 
@@ -235,6 +258,7 @@ def _watched_step(step: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _WARNED: set[type] = set()
+_LIBRARIES = (os.path.dirname(mesa.__file__), os.path.dirname(__file__))
 
 
 class LLMAgent(LLMDecider, Agent):

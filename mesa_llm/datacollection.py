@@ -24,7 +24,8 @@ class DataCollector(mesa.DataCollector):
 
     Takes the same arguments. Agent reporters given as attribute names (``{"happy":
     "happy"}``) are read together; any other kind of agent reporter falls back to
-    Mesa's own collection. Values of mutable types are deep-copied, as Mesa does.
+    Mesa's own collection. Values of mutable types are deep-copied, as Mesa does. Unlike
+    Mesa's, it pickles with attribute-name agent reporters.
     """
 
     def __init__(
@@ -35,10 +36,29 @@ class DataCollector(mesa.DataCollector):
         tables: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__(model_reporters, agent_reporters, agenttype_reporters, tables)
+        self._agent_specs = dict(agent_reporters or {})
         names = list((agent_reporters or {}).values())
         self._row = (
             attrgetter("unique_id", *names) if names and all(isinstance(n, str) for n in names) else None
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state to pickle: agent reporters as given, since Mesa wraps attribute names in closures.
+
+        So a model holding this collector pickles (to another process, e.g. for
+        ``mesa.batch_run``), as long as its own reporters are picklable (module-level
+        functions, bound methods or partials; not lambdas).
+        """
+        state = self.__dict__.copy()
+        state["agent_reporters"] = self._agent_specs
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        specs = state.pop("agent_reporters")
+        self.__dict__.update(state)
+        self.agent_reporters = {}
+        for name, spec in specs.items():
+            self._new_agent_reporter(name, spec)
 
     def _record_agents(self, model: mesa.Model) -> Any:
         if self._row is None:

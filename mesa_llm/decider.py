@@ -10,6 +10,7 @@ implements it; so may any class of your own, without inheriting from it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from mesa_llm.prompts import Messages
     from mesa_llm.records import CallRecord
 
-__all__ = ["Decider", "ModelDecider", "asks_model"]
+__all__ = ["Decider", "ModelDecider", "asks_model", "check_deciders"]
 
 
 class Decider(Protocol):
@@ -86,3 +87,37 @@ def asks_model(agent: object) -> bool:
     if asks is None:
         asks = _ASKS[kind] = isinstance(agent, ModelDecider)
     return asks
+
+
+_FIXES = {
+    "observe": "def observe(self): return what the agent sees (its observation)",
+    "decide": (
+        "def decide(self, observation): return the action of its rule (or combine the class with "
+        "LLMDecider, which decides with a language model)"
+    ),
+    "act": "def act(self, action): change the world by the action",
+}
+_CHECKED: set[tuple[type, bool]] = set()
+
+
+def check_deciders(agents: Iterable[object], *, acting: bool) -> None:
+    """Refuse agents whose class lacks a method of the decision seam, naming the fix.
+
+    The runtime steps an agent by ``observe()``, ``decide(observation)`` and, when it
+    also applies the actions (``acting``), ``act(action)``. Checked once per class.
+
+    Raises:
+        TypeError: naming the class, the missing methods and what to define.
+    """
+    for kind in set(map(type, agents)):
+        if (kind, acting) in _CHECKED:
+            continue
+        needed = ("observe", "decide", "act") if acting else ("observe", "decide")
+        missing = [name for name in needed if not callable(getattr(kind, name, None))]
+        if missing:
+            fixes = "; ".join(_FIXES[name] for name in missing)
+            raise TypeError(
+                f"{kind.__name__} cannot be stepped by the runtime: it has no "
+                f"{' and no '.join(missing)} method. Define {fixes}."
+            )
+        _CHECKED.add((kind, acting))

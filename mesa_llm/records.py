@@ -3,21 +3,28 @@
 A :class:`CallRecord` is written for every decision an LLM agent makes, whether it was
 answered by the backend, by the response cache, or shared with another agent that sent
 the identical prompt in the same step. :class:`CallLog` keeps them, keeps running totals
-for Mesa's ``DataCollector`` and writes them to disk (JSONL or a parquet dataset).
+for Mesa's ``DataCollector`` and writes them to disk (JSONL, gzip-compressed JSONL or a
+parquet dataset). :class:`PromptBook` numbers distinct prompts, for files that keep each
+prompt once and records that name theirs by id (a run's folder).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gzip
 import json
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["CallLog", "CallRecord"]
+from mesa_llm.prompts import Messages
+
+__all__ = ["CallLog", "CallRecord", "PromptBook"]
 
 
 @dataclass(slots=True)
@@ -57,6 +64,10 @@ class CallRecord:
             the same step (identical-prompt deduplication).
         error: the last error message, if any attempt failed.
         probabilities: option probabilities, where the backend provides them.
+        rule_action: the action the scenario's rule would take for the same observation
+            (the agent's :meth:`~mesa_llm.LLMDecider.rule_decide`), as a label of the action
+            space; None where the agent has no rule to compare with. Recorded beside
+            ``action``; it never changes what the agent does.
 
     """
 
@@ -83,21 +94,49 @@ class CallRecord:
     shared: bool = False
     error: str | None = None
     probabilities: dict[str, float] | None = None
+    rule_action: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a plain dict (messages as a list of role/content dicts)."""
+    def to_dict(self, prompt_id: int | None = None) -> dict[str, Any]:
+        """The record as a plain dict (messages as a list of role/content dicts).
+
+        Args:
+            prompt_id: the id of the record's prompt in a :class:`PromptBook`: the dict then
+                names its prompt (``"prompt_id"``) instead of holding the messages.
+        """
         row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        row["messages"] = [{"role": r, "content": c} for r, c in self.messages]
+        if prompt_id is None:
+            row["messages"] = _messages_json(self.messages)
+        else:
+            del row["messages"]
+            row["prompt_id"] = prompt_id
         return row
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> CallRecord:
-        """The record of a :meth:`to_dict` row (a line of a ``calls.jsonl`` file, read back)."""
-        return cls(**{**row, "messages": tuple((m["role"], m["content"]) for m in row["messages"])})
+    def from_dict(cls, row: dict[str, Any], prompts: Sequence[Messages] = ()) -> CallRecord:
+        """The record of a :meth:`to_dict` row (a line of a records file, read back).
 
-    def to_json(self) -> str:
-        """The record as one line of a ``calls.jsonl`` file, with its newline."""
-        return json.dumps(self.to_dict(), ensure_ascii=False) + "\n"
+        Args:
+            row: the row.
+            prompts: the prompts by id (a :class:`PromptBook`'s ``prompts``), for a row that
+                names its prompt by id.
+
+        Raises:
+            ValueError: for a row naming a prompt that ``prompts`` does not hold.
+        """
+        if "prompt_id" not in row:
+            return cls(**{**row, "messages": _messages_of(row["messages"])})
+        fields = {name: value for name, value in row.items() if name != "prompt_id"}
+        prompt_id = row["prompt_id"]
+        if not isinstance(prompt_id, int) or not 0 <= prompt_id < len(prompts):
+            raise ValueError(
+                f"the record names the prompt {prompt_id!r}, which is not among the {len(prompts)} "
+                "prompts given (its prompts file is missing or incomplete)"
+            )
+        return cls(**fields, messages=prompts[prompt_id])
+
+    def to_json(self, prompt_id: int | None = None) -> str:
+        """The record as one line of a records file, with its newline (see :meth:`to_dict`)."""
+        return json.dumps(self.to_dict(prompt_id), ensure_ascii=False) + "\n"
 
     def shared_by(self, agent_id: int, agent_type: str) -> CallRecord:
         """This decision as shared with another agent that sent the identical prompt.
@@ -124,6 +163,50 @@ class CallRecord:
         )
 
 
+class PromptBook:
+    """Distinct prompts, numbered from 0 in order of first appearance.
+
+    For files that keep each distinct prompt once: a prompts file of :meth:`line` lines and
+    a records file whose records name their prompt by id (``record.to_json(book.number(
+    record.messages))``), so that a prompt many agents send, or one sent in many steps, is
+    stored once. Read back, a book's ``prompts`` restore the records' messages
+    (:meth:`CallRecord.from_dict`); records of one prompt then share one messages tuple.
+
+    Attributes:
+        prompts: the prompts, by id.
+    """
+
+    def __init__(self) -> None:
+        self.prompts: list[Messages] = []
+        self._ids: dict[Messages, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def number(self, messages: Messages) -> int:
+        """The id of a prompt, numbered now if it is new."""
+        prompt_id = self._ids.setdefault(messages, len(self.prompts))
+        if prompt_id == len(self.prompts):
+            self.prompts.append(messages)
+        return prompt_id
+
+    def line(self, prompt_id: int) -> str:
+        """A prompt as one line of a prompts file, ``{"id": ..., "messages": [...]}``, with its newline."""
+        row = {"id": prompt_id, "messages": _messages_json(self.prompts[prompt_id])}
+        return json.dumps(row, ensure_ascii=False) + "\n"
+
+    def read(self, line: str) -> None:
+        """Number the prompt of a :meth:`line` read back; a file's lines are read in order.
+
+        Raises:
+            ValueError: for a line that is not a prompt, or not the next one.
+        """
+        row = json.loads(line)
+        if not isinstance(row, dict) or row.get("id") != len(self.prompts):
+            raise ValueError(f"prompt {len(self.prompts)} was expected, got the line {line[:80]!r}")
+        self.number(_messages_of(row["messages"]))
+
+
 @dataclass(slots=True)
 class _Totals:
     decisions: int = 0
@@ -148,9 +231,11 @@ class CallLog:
 
     Args:
         path: where :meth:`flush` appends new records (the runtime flushes after every
-            decision phase): a ``.jsonl`` file, or any other path for a parquet dataset
-            directory (one ``part-NNNNN.parquet`` file per flush; read it back with
-            ``pandas.read_parquet(path)``). None keeps records in memory only.
+            decision phase): a ``.jsonl`` file; a ``.jsonl.gz`` file, compressed (one gzip
+            member per flush; ``pandas.read_json(path, lines=True)`` and ``zcat`` read it);
+            or any other path for a parquet dataset directory (one ``part-NNNNN.parquet``
+            file per flush; read it back with ``pandas.read_parquet(path)``). None keeps
+            records in memory only.
         keep: keep records in memory (totals are always kept). Turn off for very long
             runs that stream records to ``path``.
 
@@ -162,6 +247,7 @@ class CallLog:
     totals: _Totals = field(default_factory=_Totals)
     _pending: list[CallRecord] = field(default_factory=list, repr=False)
     _parts: int = field(default=0, repr=False)
+    _shadowed: list[int] = field(default_factory=lambda: [-1, 0, 0], repr=False)  # step, compared, agreed
 
     def add(self, record: CallRecord) -> None:
         """Add a record and update the totals."""
@@ -180,6 +266,12 @@ class CallLog:
         t.timeouts += record.timeouts
         t.rate_limited += record.rate_limited
         t.fallbacks += record.fallback
+        if record.rule_action is not None:
+            shadowed = self._shadowed
+            if shadowed[0] != record.step:
+                shadowed[:] = [record.step, 0, 0]
+            shadowed[1] += 1
+            shadowed[2] += record.action == record.rule_action
         if self.keep:
             self.records.append(record)
         if self.path is not None:
@@ -190,13 +282,23 @@ class CallLog:
 
         Records already written to ``path`` stay there; none of ``records`` is written again.
         """
-        self.records, self.totals, self._pending = [], _Totals(), []
+        self.records, self.totals, self._pending, self._shadowed = [], _Totals(), [], [-1, 0, 0]
         for record in records:
             self.add(record)
         self._pending = []
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def rule_agreement(self, step: int) -> float:
+        """The share of step ``step``'s LLM decisions that took the action their rule would have.
+
+        Over the decisions that had a rule to compare with (``rule_action``); NaN for a step
+        without any (no LLM agent decided, or none has a rule), and for any step but the
+        latest one that had some.
+        """
+        at, compared, agreed = self._shadowed
+        return agreed / compared if at == step and compared else math.nan
 
     @property
     def mean_latency_s(self) -> float:
@@ -211,13 +313,16 @@ class CallLog:
         answered by an identical prompt of the same step, ``tokens_in``/``tokens_out``
         tokens of backend calls, ``mean_latency_s`` the mean backend latency per call,
         ``parse_failures``, ``oversized``, ``retries``, ``errors``, ``timeouts``,
-        ``rate_limited`` and ``fallbacks`` the failure events.
+        ``rate_limited`` and ``fallbacks`` the failure events. ``rule_agreement`` is not a
+        running total: it is the share of this step's LLM decisions that agreed with the
+        rule's decision on the same observation (:meth:`rule_agreement`).
         """
         names = [f.name for f in dataclasses.fields(_Totals) if f.name != "latency_s"]
         out: dict[str, Callable[[Any], Any]] = {
-            prefix + name: (lambda _m, n=name: getattr(self.totals, n)) for name in names
-        }
-        out[prefix + "mean_latency_s"] = lambda _m: self.mean_latency_s
+            prefix + name: functools.partial(_total, self, name) for name in names
+        }  # partials of module-level functions: a model holding them pickles
+        out[prefix + "mean_latency_s"] = functools.partial(_mean_latency, self)
+        out[prefix + "rule_agreement"] = functools.partial(_step_agreement, self)
         return out
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -230,7 +335,7 @@ class CallLog:
         if self.path is None or not pending:
             return 0
         path = Path(self.path)
-        if path.suffix == ".jsonl":
+        if path.name.endswith(_JSONL):
             _write_jsonl(pending, path, "a")
         else:
             path.mkdir(parents=True, exist_ok=True)
@@ -242,14 +347,29 @@ class CallLog:
     def write(self, path: str | Path) -> None:
         """Write all records kept in memory to ``path``, replacing it.
 
-        A path ending in ``.jsonl`` gets one JSON object per line; any other path one
-        parquet file (messages and probabilities as JSON text).
+        A path ending in ``.jsonl`` gets one JSON object per line (``.jsonl.gz``: compressed);
+        any other path one parquet file (messages and probabilities as JSON text).
         """
         path = Path(path)
-        if path.suffix == ".jsonl":
+        if path.name.endswith(_JSONL):
             _write_jsonl(self.records, path, "w")
         else:
             _write_parquet(self.records, path)
+
+
+_JSONL = (".jsonl", ".jsonl.gz")  # the names of JSON lines files (any other path is parquet)
+
+
+def _total(log: CallLog, name: str, _model: Any) -> Any:
+    return getattr(log.totals, name)
+
+
+def _mean_latency(log: CallLog, _model: Any) -> float:
+    return log.mean_latency_s
+
+
+def _step_agreement(log: CallLog, model: Any) -> float:
+    return log.rule_agreement(model.steps)
 
 
 _COLUMNS = [f.name for f in dataclasses.fields(CallRecord)]
@@ -260,12 +380,26 @@ _PARQUET_TYPES = {
 }
 
 
+def _messages_json(messages: Messages) -> list[dict[str, str]]:
+    return [{"role": role, "content": content} for role, content in messages]
+
+
+def _messages_of(rows: list[dict[str, str]]) -> Messages:
+    return tuple((m["role"], m["content"]) for m in rows)
+
+
 def _frame(records: list[CallRecord]) -> pd.DataFrame:
     return pd.DataFrame([r.to_dict() for r in records], columns=_COLUMNS)
 
 
 def _write_jsonl(records: list[CallRecord], path: Path, mode: str) -> None:
+    """Write (``"w"``) or append (``"a"``) records; to a ``.gz`` file as one gzip member."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        text = "".join(record.to_json() for record in records)
+        with path.open(mode + "b") as fh:
+            fh.write(gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0))
+        return
     with path.open(mode, encoding="utf-8") as fh:
         fh.writelines(record.to_json() for record in records)
 

@@ -246,6 +246,7 @@ def test_a_base_step_that_asks_no_model_warns_once_with_the_fix(runtime):
         world.agents.shuffle_do("step")
     world.agents.shuffle_do("step")  # once per class: no warning now (warnings are errors here)
     assert len(caught) == 1
+    assert caught[0].filename == __file__  # it points at the shuffle_do line, not into Mesa
     assert [a.done for a in agents] == [["stay", "stay"]] * 3  # the base's rule decided
     assert len(runtime.log) == 0
 

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import mesa
+import pytest
 
-from mesa_llm import ActionSpace, LLMRuntime, ModelDecider
+from mesa_llm import ActionSpace, FunctionChatModel, LLMRuntime, ModelDecider
 from mesa_llm.decider import asks_model
 from tests.world import LLM, Rule, World, chat
 
@@ -68,3 +69,36 @@ def test_the_runtime_asks_the_model_for_any_agent_that_implements_the_protocol()
     assert len(runtime.log) == 2  # the rule agent decided without a record
     assert runtime.step(own[:1], sequential=True) == {own[0]: "stay"}
     assert len(runtime.log) == 3
+
+
+class Silent(mesa.Agent):
+    """A rule agent that forgot its decision seam."""
+
+
+class Watcher(mesa.Agent):
+    def observe(self):
+        return 0
+
+    def decide(self, observation):
+        return "stay"
+
+
+def test_an_agent_without_the_decision_seam_is_refused_with_the_fix():
+    model = mesa.Model(rng=0)
+    runtime = LLMRuntime(FunctionChatModel(fn=lambda _m: "stay"))
+    Silent(model)
+    with pytest.raises(
+        TypeError, match=r"Silent cannot be stepped .* no observe and no decide and no act"
+    ) as info:
+        runtime.step(model.agents)
+    assert "def decide(self, observation)" in str(info.value)
+    assert "LLMDecider" in str(info.value)
+
+
+def test_deciding_needs_no_act_but_stepping_does():
+    model = mesa.Model(rng=0)
+    runtime = LLMRuntime(FunctionChatModel(fn=lambda _m: "stay"))
+    Watcher(model)
+    assert runtime.decide_all(list(model.agents), [0]) == ["stay"]
+    with pytest.raises(TypeError, match=r"Watcher .* no act method\. Define def act\(self, action\)"):
+        runtime.step(model.agents)

@@ -1,6 +1,7 @@
 """Call records: totals, DataCollector reporters, DataFrames and files on disk."""
 
 import dataclasses
+import gzip
 import json
 from dataclasses import dataclass
 from typing import Literal
@@ -18,6 +19,7 @@ from mesa_llm import (
     LLMRuntime,
     PromptTemplate,
 )
+from mesa_llm.records import PromptBook
 
 COLUMNS = [f.name for f in dataclasses.fields(CallRecord)]
 
@@ -47,6 +49,33 @@ def test_to_dict_has_every_field_and_role_content_messages():
     ]
     assert row["probabilities"] == {"stay": 0.25, "move": 0.75}
     json.dumps(row)
+
+
+def test_a_record_can_name_its_prompt_by_id_and_is_read_back_whole():
+    original = record(probabilities={"stay": 0.25, "move": 0.75}, rule_action="move")
+    row = json.loads(original.to_json(prompt_id=0))
+    assert "messages" not in row
+    assert row["prompt_id"] == 0
+    assert CallRecord.from_dict(row, [original.messages]) == original
+    assert CallRecord.from_dict(json.loads(original.to_json())) == original
+    with pytest.raises(ValueError, match="names the prompt 1, which is not among the 1 prompts given"):
+        CallRecord.from_dict({**row, "prompt_id": 1}, [original.messages])
+
+
+def test_a_prompt_book_numbers_distinct_prompts_in_order_and_reads_its_lines_back():
+    book = PromptBook()
+    a, b = (("system", "persona"), ("human", "a")), (("human", "b é"),)
+    assert [book.number(m) for m in (a, b, a, b, a)] == [0, 1, 0, 1, 0]
+    assert (len(book), book.prompts) == (2, [a, b])
+    lines = [book.line(0), book.line(1)]
+    assert json.loads(lines[1]) == {"id": 1, "messages": [{"role": "human", "content": "b é"}]}
+    again = PromptBook()
+    for line in lines:
+        again.read(line)
+    assert again.prompts == book.prompts
+    assert again.number(b) == 1
+    with pytest.raises(ValueError, match="prompt 0 was expected"):
+        PromptBook().read(lines[1])
 
 
 def test_totals_sum_the_records():
@@ -154,6 +183,7 @@ def test_reporter_names():
             "errors",
             "timeouts",
             "fallbacks",
+            "rule_agreement",
         )
     }
     assert set(CallLog().reporters(prefix="x_")) == {name.replace("llm_", "x_", 1) for name in reporters}
@@ -207,6 +237,21 @@ def test_flush_appends_to_jsonl(tmp_path):
     assert rows[2]["error"] == "boom"
     assert rows[0]["messages"][0] == {"role": "system", "content": "persona"}
     assert set(rows[0]) == set(COLUMNS)
+
+
+def test_flush_appends_to_compressed_jsonl_one_gzip_member_per_flush(tmp_path):
+    path = tmp_path / "records.jsonl.gz"
+    log = CallLog(path=path)
+    log.add(record(agent_id=1))
+    log.flush()
+    first = path.stat().st_size
+    log.add(record(agent_id=2, step=2))
+    log.flush()
+    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+    assert [r["agent_id"] for r in rows] == [1, 2]
+    assert [CallRecord.from_dict(r) for r in rows] == log.records
+    assert gzip.decompress(path.read_bytes()[:first]).decode().count("\n") == 1  # the first flush is whole
+    assert pd.read_json(path, lines=True)["agent_id"].tolist() == [1, 2]
 
 
 def test_runtime_flushes_its_log_after_every_decision_phase(tmp_path):
@@ -273,14 +318,14 @@ def test_write_jsonl_and_parquet(tmp_path):
     assert set(frame.columns) == set(COLUMNS)
 
 
-@pytest.mark.parametrize("name", ["all.jsonl", "all.parquet"])
+@pytest.mark.parametrize("name", ["all.jsonl", "all.jsonl.gz", "all.parquet"])
 def test_write_twice_to_the_same_path_replaces_the_records(tmp_path, name):
     log = CallLog()
     log.add(record(agent_id=1))
     log.write(tmp_path / name)
     log.write(tmp_path / name)
     path = tmp_path / name
-    rows = pd.read_json(path, lines=True) if path.suffix == ".jsonl" else pd.read_parquet(path)
+    rows = pd.read_json(path, lines=True) if "jsonl" in name else pd.read_parquet(path)
     assert rows["agent_id"].tolist() == [1]
 
 

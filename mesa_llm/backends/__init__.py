@@ -1,12 +1,18 @@
 """Backends: resolving LangChain chat models, option scoring, the local model, test models.
 
-The embedded local model lives in :mod:`mesa_llm.backends.local` (imported on first use,
-as it needs the ``[local]`` extra).
+The embedded local model, :class:`~mesa_llm.backends.local.LocalChatModel`, is exported
+here but imported on first use (``from mesa_llm.backends import LocalChatModel``), so that
+``import mesa_llm`` does not pay for it; it runs with the ``[local]`` extra installed.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from mesa_llm.backends.errors import BackendError
 from mesa_llm.backends.resolve import (
     DEFAULT_BACKEND,
+    LOCAL_SETTINGS,
     RULE_BACKEND,
     backend_identity,
     backend_name,
@@ -20,12 +26,17 @@ from mesa_llm.backends.testing import (
     ScriptedChatModel,
 )
 
+if TYPE_CHECKING:
+    from mesa_llm.backends.local import LocalChatModel
+
 __all__ = [
     "DEFAULT_BACKEND",
+    "LOCAL_SETTINGS",
     "RULE_BACKEND",
     "BackendError",
     "FaultyChatModel",
     "FunctionChatModel",
+    "LocalChatModel",
     "OptionScorer",
     "OptionScores",
     "ScoringChatModel",
@@ -34,3 +45,12 @@ __all__ = [
     "backend_name",
     "resolve_backend",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``LocalChatModel``, imported when first asked for."""
+    if name == "LocalChatModel":
+        from mesa_llm.backends.local import LocalChatModel
+
+        return LocalChatModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from langchain_core.language_models import BaseChatModel
@@ -29,6 +30,18 @@ _NAMING = (
     "or 'ollama:llama3.2'."
 )
 
+# The settings of LocalChatModel that a backend string can give ("local,n_threads=1"): its numbers.
+LOCAL_SETTINGS: Final = (
+    "n_threads",
+    "temperature",
+    "seed",
+    "top_p",
+    "top_k",
+    "repeat_penalty",
+    "max_tokens",
+    "n_ctx",
+)
+
 # Environment variables read by the most common providers, for error messages.
 _KEY_VARIABLES = {
     "openai": "OPENAI_API_KEY",
@@ -52,9 +65,10 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
     Args:
         backend: a LangChain ``BaseChatModel`` (returned as is); ``"local"`` for the
             embedded local model (:class:`~mesa_llm.backends.local.LocalChatModel`), or
-            ``"local:PATH"`` for another GGUF file run the same way; or a string for
-            LangChain's ``init_chat_model``, such as ``"openai:gpt-4o-mini"`` or
-            ``"ollama:llama3.2"``.
+            ``"local:PATH"`` for another GGUF file run the same way, either followed by
+            settings of the model as ``,name=value`` (``"local,n_threads=1,temperature=0.7"``;
+            the names are :data:`LOCAL_SETTINGS`); or a string for LangChain's
+            ``init_chat_model``, such as ``"openai:gpt-4o-mini"`` or ``"ollama:llama3.2"``.
         **kwargs: settings passed to the model (``temperature=0``, ...). Unless they
             set ``max_retries``, a provider's client that retries on its own is given
             ``max_retries=0``: the runtime retries, with backoff, and counts every attempt.
@@ -62,7 +76,8 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
     Raises:
         BackendError: for anything that is neither a chat model nor a string, an empty
             string or one naming no model, an unknown provider, a missing provider
-            package or a missing API key, with the fix in the message.
+            package or a missing API key, an unknown or bad setting of the local model,
+            with the fix in the message.
 
     """
     if isinstance(backend, BaseChatModel):
@@ -80,11 +95,8 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
             "backend='rule' to the scenario's model (SchellingModel(backend='rule', ...)), or "
             "get it with mesa_llm.lab.rule_backend('schelling', homophily=0.3)."
         )
-    if backend == "local" or backend.startswith("local:"):
-        from mesa_llm.backends.local import LocalChatModel
-
-        path = backend.partition(":")[2] or None
-        return LocalChatModel(model_path=path, **kwargs)
+    if re.match(r"local(?:$|[:,])", backend):
+        return _local_model(backend, kwargs)
     from langchain.chat_models import init_chat_model
 
     provider = backend.split(":", 1)[0] if ":" in backend else None
@@ -107,6 +119,42 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
         # The runtime retries (with backoff, counting every attempt): client retries would multiply.
         model = init_chat_model(backend, **kwargs, max_retries=0)
     return model
+
+
+def _local_model(backend: str, kwargs: dict[str, Any]) -> BaseChatModel:
+    """The embedded model of ``"local[:PATH][,name=value...]"``, with ``kwargs`` as further settings.
+
+    Raises:
+        BackendError: for a setting that is malformed, unknown, given twice or out of range.
+    """
+    from pydantic import ValidationError
+
+    from mesa_llm.backends.local import LocalChatModel
+
+    location, _, listed = backend.removeprefix("local").partition(",")
+    settings: dict[str, Any] = {}
+    for item in listed.split(",") if listed else []:
+        name, equals, value = item.partition("=")
+        if not equals or name not in LOCAL_SETTINGS:
+            raise BackendError(
+                f"{item!r} in the backend {backend!r} is not a setting of the local model: write them as "
+                f"'local,name=value', such as 'local,n_threads=1'; the names are {', '.join(LOCAL_SETTINGS)}."
+            )
+        if name in settings:
+            raise BackendError(f"The local model's {name} is set twice in {backend!r}; set it once.")
+        if name in kwargs:
+            raise BackendError(
+                f"The local model's {name} is set both in the backend {backend!r} and as {name}="
+                f"{kwargs[name]!r} (--{name.replace('_', '-')} on the command line); set it once."
+            )
+        settings[name] = value
+    try:
+        return LocalChatModel(model_path=location.removeprefix(":") or None, **settings, **kwargs)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc']))}={error['input']!r}: {error['msg']}" for error in exc.errors()
+        )
+        raise BackendError(f"Bad setting of the local model {backend!r}: {problems}.") from None
 
 
 def _construction_error(backend: str, provider: str | None, exc: Exception) -> BackendError:

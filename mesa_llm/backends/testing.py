@@ -181,13 +181,23 @@ class ScoringChatModel(OptionScorer, FunctionChatModel):
         scores: maps the messages and the option labels to a probability per label.
         fn: maps the messages to a text answer (for requests that are not scored).
         model_name: names the functions in records and in the cache identity.
-        temperature: the runtime draws actions from the scores at this temperature.
+        temperature: how the runtime turns the scores into each agent's action. At 1.0
+            (the default) it draws the action from them as given: with ``{"move": 0.3,
+            "stay": 0.7}`` about 30% of agents move, each draw from ``model.rng``. Above 1
+            the draws are flatter, below 1 sharper (probabilities ``p ** (1 / T)``,
+            renormalised). At 0 every agent takes the most probable option, with no draw:
+            nobody would ever move in that example.
+
+    A stochastic test model therefore needs nothing more than its scores; pass
+    ``temperature=0`` for a deterministic one that argmaxes. Agents that send the same
+    prompt share one scoring at any temperature and still draw their own actions.
 
     """
 
     scores: Callable[[list[BaseMessage], Sequence[str]], Mapping[str, float]]
     fn: Callable[[list[BaseMessage]], str] = _no_text
     model_name: str = "scoring"
+    temperature: float = 1.0
 
     @property
     def _identifying_params(self) -> dict[str, Any]:

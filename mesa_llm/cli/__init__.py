@@ -4,14 +4,26 @@ The work is done by the application layer (:mod:`mesa_llm.lab`); this package pa
 command line (typer) and shows progress, summaries and errors (rich). Each command is a
 plain function of its own module, registered here:
 
-- ``mesa-llm run`` (:mod:`mesa_llm.cli.runs`);
+- ``mesa-llm run`` (:mod:`mesa_llm.cli.runs`, its help with the scenario's parameters
+  :mod:`mesa_llm.cli.help`);
 - ``mesa-llm models`` and ``mesa-llm viz`` (:mod:`mesa_llm.cli.scenarios`).
+
+Before anything else the command checks that no other package installs ``mesa_llm``
+beside this one (:mod:`mesa_llm.cli.clash`).
 """
 
-import typer
+import sys
+import warnings
 
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from mesa_llm.cli.clash import name_clash
+from mesa_llm.cli.help import RunCommand
 from mesa_llm.cli.runs import RUN_EPILOG, run
 from mesa_llm.cli.scenarios import models, viz
+from mesa_llm.runtime import ArgmaxWarning
 
 __all__ = ["app", "main"]
 
@@ -23,6 +35,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.command(
+    cls=RunCommand,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     epilog=RUN_EPILOG,
 )(run)
@@ -31,5 +44,12 @@ app.command()(viz)
 
 
 def main() -> None:
-    """Entry point of the ``mesa-llm`` console script."""
+    """Entry point of the ``mesa-llm`` console script; exits with 2 where another package has ``mesa_llm``."""
+    clash = name_clash()
+    if clash is not None:
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {escape(clash)}")
+        sys.exit(2)
+    # The command states the temperature (--temperature, its help, run.json): no warning that
+    # the embedded model at its default 0 takes the most probable option.
+    warnings.filterwarnings("ignore", category=ArgmaxWarning)
     app()

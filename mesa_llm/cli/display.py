@@ -11,18 +11,13 @@ import typer
 from mesa import Model
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from mesa_llm.lab import RunResult, ScenarioSpec, final_metrics, llm_totals
-from mesa_llm.populations import ALL, POPULATIONS
+from mesa_llm.lab.plots import populations_of
+from mesa_llm.lab.progress import llm_progress
+from mesa_llm.lab.progress import step_progress as bar
+from mesa_llm.populations import ALL
 
 __all__ = ["fail", "parameter_table", "show_summary", "step_progress"]
 
@@ -46,20 +41,8 @@ def step_progress(console: Console, steps: int, quiet: bool) -> Iterator[Callabl
     if quiet:
         yield None
     elif console.is_terminal:
-        with Progress(
-            TextColumn("step"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[llm]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("run", total=steps, llm=_llm_progress(None))
-            yield lambda model, completed: progress.update(
-                task, completed=completed, llm=_llm_progress(model)
-            )
+        with bar(steps, console) as advance:
+            yield advance
     else:
         lines = _ProgressLines(console, steps)
         yield lines
@@ -90,25 +73,15 @@ class _ProgressLines:
 
     def _print(self, timing: str) -> None:
         self.printed = time.monotonic()
-        progress = f"step {self.completed}/{self.steps} · {_llm_progress(self.model)} · {timing}"
+        progress = f"step {self.completed}/{self.steps} · {llm_progress(self.model)} · {timing}"
         self.console.print(progress, highlight=False)
-
-
-def _llm_progress(model: Model | None) -> str:
-    if model is None:
-        return "LLM calls 0 · cache hits 0 · tokens 0 · fallbacks 0"
-    totals = model.llm.log.totals
-    return (
-        f"LLM calls {totals.calls:,} · cache hits {totals.cache_hits:,} · "
-        f"tokens {totals.tokens_in + totals.tokens_out:,} · fallbacks {totals.fallbacks:,}"
-    )
 
 
 def show_summary(console: Console, spec: ScenarioSpec, steps: int, result: RunResult) -> None:
     """Tables of the final metrics by population and of the LLM totals."""
     metrics = Table(title=f"{spec.name} after {result.steps_completed} of {steps} steps")
     metrics.add_column("metric")
-    groups = (ALL, *POPULATIONS)
+    groups = (ALL, *populations_of(result.model))  # no LLM column for a model without LLM agents
     for group in groups:
         metrics.add_column(group, justify="right")
     for metric, values in final_metrics(result.model_frame, spec.metrics).items():
@@ -135,7 +108,7 @@ def _format(value: float | None) -> str:
 def parameter_table(spec: ScenarioSpec) -> Table:
     """A scenario's parameters as command-line options, with their types, defaults and descriptions."""
     table = Table(
-        title=f"[bold]{spec.name}[/]: {escape(spec.summary)}",
+        title=f"[bold]{escape(spec.reference)}[/]: {escape(spec.summary)}",
         caption=f"metrics: {', '.join(spec.metrics)}",
         title_justify="left",
     )
@@ -148,6 +121,6 @@ def parameter_table(spec: ScenarioSpec) -> Table:
             f"--{parameter.name.replace('_', '-')}",
             parameter.kind.__name__,
             escape(repr(parameter.default)),
-            escape(parameter.description.replace("``", "")),
+            escape(parameter.description),
         )
     return table

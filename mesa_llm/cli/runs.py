@@ -38,8 +38,8 @@ __all__ = ["RUN_EPILOG", "run"]
 
 RUN_EPILOG = (
     "Set any scenario parameter as --name value (or --name=value) or --param name=value; "
-    "'mesa-llm models' lists them. Example: mesa-llm run schelling --llm-share 0.5 --homophily 0.3 "
-    "--steps 30 --seed 1 --backend rule --out runs/demo"
+    "'mesa-llm run SCENARIO --help' lists them. Example: mesa-llm run schelling --llm-share 0.5 "
+    "--homophily 0.3 --steps 30 --seed 1 --backend rule --out runs/demo"
 )
 
 # Options that go with --resume: they change what is shown and the exit code, not the run.
@@ -49,7 +49,12 @@ _WITH_RESUME = {"resume", "quiet", "fail_on_fallback"}
 def run(
     ctx: typer.Context,
     scenario: Annotated[
-        str | None, typer.Argument(help="The scenario to run (see 'mesa-llm models').", show_default=False)
+        str | None,
+        typer.Argument(
+            help="The scenario to run: an installed one (see 'mesa-llm models'), or your own ScenarioSpec "
+            "as path/to/file.py:SPEC or package.module:SPEC.",
+            show_default=False,
+        ),
     ] = None,
     steps: Annotated[int, typer.Option(min=0, help="Steps to run (fewer if the model stops).")] = 50,
     seed: Annotated[
@@ -62,12 +67,20 @@ def run(
     backend: Annotated[
         str,
         typer.Option(
-            help="'local' (embedded model), 'rule' (a chat model answering like the rule agents) "
-            "or a LangChain 'provider:model' string such as 'openai:gpt-4o-mini'."
+            help="'local' (embedded model; settings after commas, such as 'local,n_threads=1'), "
+            "'rule' (a chat model answering like the rule agents) or a LangChain 'provider:model' "
+            "string such as 'openai:gpt-4o-mini'."
         ),
     ] = DEFAULT_BACKEND,
     temperature: Annotated[
-        float | None, typer.Option(help="Sampling temperature of the backend (not of 'rule').")
+        float | None,
+        typer.Option(
+            help=(
+                "Sampling temperature of the backend (not of 'rule'). The embedded model's "
+                "default is 0: every agent takes the most probable option; 1 draws each "
+                "action from the option probabilities."
+            )
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -311,7 +324,7 @@ def _header(built: Run, folder: Path, stored: StoredRun | None) -> str:
         f": seed {config.seed}, llm_share {config.params.get('llm_share')}, "
         f"backend {escape(backend)} -> {escape(str(folder))}"
     )
-    if asked and config.backend == DEFAULT_BACKEND:
+    if asked and config.backend.partition(",")[0] == DEFAULT_BACKEND:  # not another file's "local:PATH"
         header += (
             "\n[dim]The embedded model (SmolLM2-135M) proves the pipeline end to end but barely "
             "reacts to prompts; for experiments pass --backend provider:model (docs/backends.md).[/]"

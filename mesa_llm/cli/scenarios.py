@@ -19,12 +19,21 @@ from mesa_llm.lab import ScenarioSpec, find_scenario, scenarios
 __all__ = ["models", "viz"]
 
 
-def models() -> None:
-    """List the installed scenarios and their parameters."""
+def models(
+    scenario: Annotated[
+        str | None,
+        typer.Argument(
+            help="Show only this scenario: an installed one, or your own as path/to/file.py:SPEC or "
+            "package.module:SPEC.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """List the installed scenarios and their parameters, or those of one scenario."""
     console = Console()
     try:
-        available = scenarios()
-    except TypeError as exc:
+        available = scenarios() if scenario is None else {scenario: find_scenario(scenario)}
+    except (ValueError, TypeError) as exc:
         fail(Console(stderr=True), exc)
     if not available:
         console.print("No scenarios installed (entry point group 'mesa_llm.scenarios').")
@@ -66,16 +75,36 @@ def viz(
     command = [sys.executable, "-m", "solara", "run", str(app_file), "--host", host, "--port", str(port)]
     err.print(f"Serving the {spec.name} dashboard; Ctrl-C stops it.")
     with subprocess.Popen([*command, "--production", "--no-open"]) as server:
+        raise typer.Exit(_serve(server))
+
+
+class _TerminatedError(Exception):
+    """SIGTERM reached the command (a ``kill``, a service manager stopping it)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _TerminatedError
+
+
+def _serve(server: subprocess.Popen) -> int:
+    """Wait for the dashboard's server; on Ctrl-C or SIGTERM, stop it the same way and return 0.
+
+    The signal is forwarded to the server (a terminal's Ctrl-C reached it too, a ``kill``
+    of this process did not), which is given 10 s to shut down before it is terminated.
+    """
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return server.wait()
+    except (KeyboardInterrupt, _TerminatedError) as stop:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop at a time
+        server.send_signal(signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM)
         try:
-            code = server.wait()
-        except KeyboardInterrupt:  # a terminal's Ctrl-C reached the server too; a kill -INT did not
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.terminate()
-            code = 0  # stopped as asked
-    raise typer.Exit(code)
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.terminate()
+        return 0  # stopped as asked
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _app_file(err: Console, spec: ScenarioSpec) -> Path:

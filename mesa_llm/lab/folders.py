@@ -21,9 +21,11 @@ uninterrupted run's would.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +33,11 @@ from typing import Any
 import pandas as pd
 from mesa import Model
 
-from mesa_llm.lab.journal import APPENDED, RUN_FILE, RunJournal
+from mesa_llm.lab.journal import APPENDED, CALLS_FILE, PROMPTS_FILE, RUN_FILE, RunJournal
 from mesa_llm.lab.outputs import RUN_CACHE, parameter_text
-from mesa_llm.lab.runs import RunConfig, RunResult
+from mesa_llm.lab.runs import AGENT_INDEX, RunConfig, RunResult
 from mesa_llm.lab.specs import find_scenario, model_parameters
-from mesa_llm.records import CallLog, CallRecord
+from mesa_llm.records import CallLog, CallRecord, PromptBook
 
 __all__ = ["ResumeError", "ResumedJournal", "RunFolderError", "StoredRun", "load_run"]
 
@@ -60,8 +62,8 @@ class StoredRun:
         folder: the folder.
         record: the metadata of ``run.json``.
         model_frame: the model reporters of the completed steps, indexed by ``step``.
-        agent_frame: the agent reporters of the completed steps, indexed by ``Step`` and ``AgentID``.
-        log: the call records of the completed steps, with their totals.
+        agent_frame: the agent reporters of the completed steps, indexed by ``step`` and ``AgentID``.
+        log: the call records of the completed steps (with their prompts), and their totals.
     """
 
     folder: Path
@@ -84,7 +86,8 @@ class StoredRun:
         """The run to resume: the recorded scenario, parameters, steps, seed, backend and temperature.
 
         Its cache is the recorded ``--cache`` file, or the folder's own ``cache.sqlite``
-        (the command line's default; also for a run that kept its answers in memory).
+        (the command line's default; also for a run that kept its answers in memory). A run
+        without LLM agents records no backend; it gets the one its command line was given.
 
         Raises:
             ValueError: for a scenario that is not installed, or parameters it rejects.
@@ -102,7 +105,7 @@ class StoredRun:
             params=model_parameters(spec, settings),
             steps=record["steps_requested"],
             seed=record["seed"],
-            backend=record["backend"],
+            backend=record["backend"] or _given_backend(record["argv"]),
             temperature=record["temperature"],
             cache=self.folder / RUN_CACHE if in_folder else Path(cache),
         )
@@ -111,20 +114,26 @@ class StoredRun:
 def load_run(folder: str | os.PathLike[str]) -> StoredRun:
     """Read a run's folder: its metadata, frames and call records of the completed steps.
 
+    The records are whole again: each has its prompt (``messages``) from the folder's
+    prompts file, shared by the records of one prompt.
+
     Raises:
-        RunFolderError: for a folder without ``run.json``, or whose files are unreadable
-            or shorter than ``run.json`` records.
+        RunFolderError: for a folder without ``run.json``, of another version, or whose
+            files are unreadable or shorter than ``run.json`` records.
     """
     folder = Path(folder)
     record = _read_record(folder)
     data = _trusted(folder, record)
     try:
         model_frame = pd.read_csv(io.BytesIO(data["model.csv"]), index_col="step")
-        agent_frame = pd.read_csv(io.BytesIO(data["agents.csv"]), index_col=["Step", "AgentID"])
+        agent_frame = pd.read_csv(io.BytesIO(data["agents.csv"]), index_col=list(AGENT_INDEX))
+        prompts = PromptBook()
+        for line in _lines(data[PROMPTS_FILE]):
+            prompts.read(line)
         log = CallLog()
-        for line in data["calls.jsonl"].decode("utf-8").splitlines():
-            log.add(CallRecord.from_dict(json.loads(line)))
-    except (ValueError, TypeError, KeyError) as exc:
+        for line in _lines(data[CALLS_FILE]):
+            log.add(CallRecord.from_dict(json.loads(line), prompts.prompts))
+    except (ValueError, TypeError, KeyError, OSError, EOFError, zlib.error) as exc:
         raise RunFolderError(f"The run in {str(folder)!r} cannot be read: {exc}.") from exc
     return StoredRun(folder, record, model_frame, agent_frame, log)
 
@@ -149,6 +158,8 @@ class ResumedJournal(RunJournal):
         self.stored = stored
         for call in stored.log.records:
             self._totals.add(call)
+            self._prompts.number(call.messages)  # numbered as the folder numbers them: by first appearance
+        self._prompts_written = len(self._prompts)
         data = _trusted(stored.folder, stored.record)
         lines = data["model.csv"].decode("utf-8").splitlines(keepends=True)
         self._header, *self._model_rows = csv.reader(lines)
@@ -217,7 +228,9 @@ class ResumedJournal(RunJournal):
         if self._agents[self._agents_read : self._agents_read + len(agents)] != agents:
             raise self._error(n, "its agents' rows differ")
         self._agents_read += len(agents)
-        decisions = [(call.agent_id, call.action) for call in self._new_records(model, n)]
+        replayed_records = self._new_records(model, n)
+        self._seen += len(replayed_records)
+        decisions = [(call.agent_id, call.action) for call in replayed_records]
         had = self._decisions.get(n, [])
         for now, was in zip(decisions, had, strict=False):
             if now != was:
@@ -253,7 +266,23 @@ def _read_record(folder: Path) -> dict[str, Any]:
         raise RunFolderError(
             f"{str(path)!r} is not the run.json of a run folder of this version of mesa_llm."
         )
+    if set(record["bytes"]) != set(APPENDED):
+        raise RunFolderError(
+            f"The run in {str(folder)!r} was written by another version of mesa_llm (its files are "
+            f"{', '.join(record['bytes'])}; this version writes {', '.join(APPENDED)}) and cannot be "
+            f"read or resumed by this one. Rerun it: {record.get('command', 'mesa-llm run ...')}"
+        )
     return record
+
+
+def _given_backend(argv: list[str]) -> str:
+    """The ``--backend`` of a recorded command line."""
+    return argv[argv.index("--backend") + 1]
+
+
+def _lines(data: bytes) -> list[str]:
+    """The lines of a gzip-compressed text file's bytes (as many members as steps written)."""
+    return gzip.decompress(data).decode("utf-8").splitlines()
 
 
 def _trusted(folder: Path, record: dict[str, Any]) -> dict[str, bytes]:

@@ -5,13 +5,23 @@
 - ``run.json``, the run's metadata, written when the run starts (``"complete": false``,
   ``"steps_completed": 0``) and rewritten after every step; always replaced whole
   (written to ``run.json.tmp``, then renamed), so it is never truncated;
-- ``model.csv``, ``agents.csv`` and ``calls.jsonl``, to which each completed step's
-  rows and call records are appended (and flushed); ``run.json`` then records the step
+- ``model.csv`` and ``agents.csv`` (both with an integer ``step`` column), and
+  ``prompts.jsonl.gz`` and ``calls.jsonl.gz``, to which each completed step's rows, new
+  prompts and call records are appended (and flushed); ``run.json`` then records the step
   as completed with the length of each file in bytes (``"bytes"``). That is the marker:
   anything beyond those lengths, or beyond ``steps_completed``, is a step a kill cut short;
 - ``metrics.png`` and the final ``run.json`` (``"complete": true`` unless interrupted,
   the final metrics and LLM totals) at the end, each written under a temporary name
   and renamed.
+
+The call records are compact: each distinct prompt is kept once, in ``prompts.jsonl.gz``
+(``{"id": 0, "messages": [...]}``, numbered in order of first appearance), and each record
+of ``calls.jsonl.gz`` names its prompt (``"prompt_id"``) instead of holding it. Both are
+gzip-compressed JSON lines, one gzip member per step, so that a file cut at a step's end
+is whole; ``zcat`` and ``pandas.read_json(path, lines=True)`` read them, and
+:func:`~mesa_llm.lab.folders.load_run` gives back the full records. (A thirty-step
+cooperation run with half its 2,500 players asking a model wrote 48.7 MB of
+``calls.jsonl`` before; these take 1.5 MB.)
 
 :func:`write_outputs` writes the same folder from a finished :class:`RunResult`. Reading
 a folder back, and resuming a run from it, is :mod:`mesa_llm.lab.folders`.
@@ -20,6 +30,7 @@ a folder back, and resuming a run from it, is :mod:`mesa_llm.lab.folders`.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import itertools
 import json
@@ -27,24 +38,30 @@ import math
 import os
 import shlex
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from mesa import Model
 
 from mesa_llm.lab.outputs import RUN_CACHE, final_metrics, llm_totals, rerun_argv, versions
-from mesa_llm.lab.plots import metrics_figure
-from mesa_llm.lab.runs import RunConfig, RunResult
-from mesa_llm.records import CallLog, CallRecord
+from mesa_llm.lab.plots import metrics_figure, populations_of
+from mesa_llm.lab.runs import AGENT_INDEX, RunConfig, RunResult, agent_rows
+from mesa_llm.populations import POPULATIONS, column
+from mesa_llm.records import CallLog, CallRecord, PromptBook
 
-__all__ = ["APPENDED", "RUN_FILE", "RunJournal", "write_outputs"]
+__all__ = ["APPENDED", "CALLS_FILE", "PROMPTS_FILE", "RUN_FILE", "RunJournal", "write_outputs"]
 
 #: The metadata file of a run folder.
 RUN_FILE = "run.json"
+#: The distinct prompts of a run's call records (compressed JSON lines).
+PROMPTS_FILE = "prompts.jsonl.gz"
+#: A run's call records, each naming its prompt in :data:`PROMPTS_FILE` (compressed JSON lines).
+CALLS_FILE = "calls.jsonl.gz"
 #: The files a run appends to after each step, in the order they are written.
-APPENDED = ("model.csv", "agents.csv", "calls.jsonl")
+APPENDED = ("model.csv", "agents.csv", PROMPTS_FILE, CALLS_FILE)
 
 
 class RunJournal:
@@ -72,6 +89,8 @@ class RunJournal:
             file.truncate(self._sizes[name])  # drop what a kill left of an incomplete step
         self._seen = 0  # call records of the model already written (or checked)
         self._totals = CallLog(keep=False)  # the totals of the records written
+        self._prompts = PromptBook()  # the prompts of the records written (and of a step being written)
+        self._prompts_written = 0
         self._elapsed_before = record["elapsed_s"]
         self._started = time.perf_counter()
 
@@ -83,7 +102,8 @@ class RunJournal:
             folder: the run's folder, created if missing.
             config: the run.
             model: its model, as built (its data collected once).
-            backend_name: the short name of its LLM agents' chat model (None without any).
+            backend_name: the short name of its LLM agents' chat model (None without any:
+                ``run.json`` then records no backend).
         """
         folder.mkdir(parents=True, exist_ok=True)
         journal = cls(folder, config, _new_record(folder, config, backend_name))
@@ -112,15 +132,18 @@ class RunJournal:
             self.step(result.model)
         self.close()
         metrics = self.config.scenario.metrics
+        populations = populations_of(result.model)
         self.record.update(
             complete=not result.interrupted,
             interrupted=result.interrupted,
+            backend=_backend(self.config, result.backend_name),
             backend_name=result.backend_name,
             elapsed_s=round(self._elapsed_before + result.elapsed_s, 3),
-            final_metrics=final_metrics(result.model_frame, metrics),
+            final_metrics=final_metrics(_of_populations(result.model_frame, metrics, populations), metrics),
             llm_totals=llm_totals(self._totals),
         )
-        figure = metrics_figure(result.model_frame, metrics, _title(self.config, self.record))
+        title = _title(self.config, self.record)
+        figure = metrics_figure(result.model_frame, metrics, title, populations)
         with _replacing(self.folder / "metrics.png") as path:
             figure.savefig(path, format="png", dpi=100)
         self._write_record()
@@ -140,38 +163,44 @@ class RunJournal:
     def _headers(self, model: Model) -> tuple[str, str]:
         """The header lines of the model's and the agents' rows."""
         model_header = ["step", *model.datacollector.model_vars]
-        return _csv([model_header]), _csv([["Step", "AgentID", *model.datacollector.agent_reporters]])
+        return _csv([model_header]), _csv([[*AGENT_INDEX, *model.datacollector.agent_reporters]])
 
     def _render(self, model: Model, step: int) -> tuple[str, str]:
         """The model's row and its agents' rows after ``step``, as the files hold them."""
-        return _csv([[step, *_model_values(model, step)]]), _csv(_collection(model, step))
+        values = [values[step] for values in model.datacollector.model_vars.values()]
+        return _csv([[step, *values]]), _csv(agent_rows(model, (step,)))
 
     def _new_records(self, model: Model, step: int) -> list[CallRecord]:
-        """The model's call records up to ``step`` not yet taken (none if it keeps none)."""
+        """The model's call records up to ``step`` not yet written (none if it keeps none)."""
         log: CallLog = model.llm.log
-        new = list(itertools.takewhile(lambda r: r.step <= step, log.records[self._seen :]))
-        self._seen += len(new)
-        return new
+        return list(itertools.takewhile(lambda r: r.step <= step, log.records[self._seen :]))
 
     def _append(self, step: int, model_rows: str, agent_rows: str, records: Sequence[CallRecord]) -> None:
-        """Append ``step``'s rows and call records to the files; it then counts as written.
+        """Append ``step``'s rows, new prompts and call records to the files; it then counts as written.
 
-        ``run.json`` says so once rewritten.
+        ``run.json`` says so once rewritten. Nothing counts as written before every file
+        is: a write an interrupt cut short is redone whole by the next call for the step.
         """
+        book, written = self._prompts, self._prompts_written
+        ids = [book.number(record.messages) for record in records]  # the same ids when redone
         texts = {
             "model.csv": model_rows,
             "agents.csv": agent_rows,
-            "calls.jsonl": "".join(record.to_json() for record in records),
+            PROMPTS_FILE: "".join(map(book.line, range(written, len(book)))),
+            CALLS_FILE: "".join(record.to_json(i) for record, i in zip(records, ids, strict=True)),
         }
         sizes = dict(self._sizes)
         for name, text in texts.items():
             data = text.encode("utf-8")
+            if name.endswith(".gz") and data:  # one gzip member per step; no bytes for a step without any
+                data = gzip.compress(data, compresslevel=6, mtime=0)
             file = self._files[name]
             file.truncate(self._sizes[name])  # a write an interrupt cut short is redone from its start
             file.write(data)
             file.flush()
             sizes[name] += len(data)
-        self.steps, self._sizes = step, sizes
+        self.steps, self._sizes, self._prompts_written = step, sizes, len(book)
+        self._seen += len(records)
         for record in records:
             self._totals.add(record)
 
@@ -188,20 +217,18 @@ def write_outputs(folder: Path, config: RunConfig, result: RunResult) -> dict[st
     """Write a finished run's folder at once and return its metadata (the Python API's way).
 
     The folder is the one :class:`RunJournal` writes as a run goes: ``model.csv`` (the
-    model frame), ``agents.csv`` (the agent frame), ``calls.jsonl`` (one call record per
-    line), ``run.json`` (scenario, parameters, seed, steps, backend, cache, whether it
-    completed, timing, the command line to rerun it, final metrics, LLM totals, versions;
-    no environment values) and ``metrics.png``.
+    model frame), ``agents.csv`` (the agent frame), ``prompts.jsonl.gz`` and
+    ``calls.jsonl.gz`` (each distinct prompt, and one call record per line naming its
+    prompt), ``run.json`` (scenario, parameters, seed, steps, backend (none without LLM
+    agents), cache, whether it completed, timing, the command line to rerun it, final
+    metrics, LLM totals, versions; no environment values) and ``metrics.png``.
     """
     model = result.model
     by_step = itertools.groupby(result.log.records, key=lambda r: r.step)
     records: dict[int, list[CallRecord]] = {step: list(group) for step, group in by_step}
-    collections = _collections(model)
     with RunJournal.start(folder, config, model, result.backend_name) as journal:
-        next(collections)  # step 0's, written by start
         for n in range(1, result.steps_completed + 1):
-            model_row = _csv([[n, *_model_values(model, n)]])
-            journal._append(n, model_row, _csv(next(collections)), records.get(n, []))
+            journal._append(n, *journal._render(model, n), records.get(n, []))
         return journal.finish(result)
 
 
@@ -209,14 +236,14 @@ def _new_record(folder: Path, config: RunConfig, backend_name: str | None) -> di
     """The metadata of a run about to step."""
     argv = rerun_argv(config, folder)
     return {
-        "scenario": config.scenario.name,
+        "scenario": config.scenario.reference,
         "params": dict(config.params),
         "seed": config.seed,
         "steps_requested": config.steps,
         "steps_completed": 0,
         "complete": False,
         "interrupted": False,
-        "backend": config.backend,
+        "backend": _backend(config, backend_name),
         "backend_name": backend_name,
         "temperature": config.temperature,
         "cache": str(config.cache) if config.cache is not None else None,
@@ -231,27 +258,22 @@ def _new_record(folder: Path, config: RunConfig, backend_name: str | None) -> di
     }
 
 
-def _model_values(model: Model, step: int) -> list[Any]:
-    """The model reporters' values after ``step`` (row ``step`` of the collection)."""
-    return [values[step] for values in model.datacollector.model_vars.values()]
+def _backend(config: RunConfig, backend_name: str | None) -> str | None:
+    """The backend a run records: the one it was given, or None when no LLM agent asked one.
 
-
-def _collection(model: Model, step: int) -> Sequence[Sequence[Any]]:
-    """The agent rows collected after ``step`` (none without agent reporters).
-
-    Read from the end of Mesa's collections, where a running model's latest one is.
+    (The command line in ``run.json`` still says what was given.)
     """
-    collected = model.datacollector._agent_records  # Mesa keeps no public per-step view
-    if not model.datacollector.agent_reporters:
-        return []
-    return next(itertools.islice(reversed(collected.values()), len(collected) - 1 - step, None))
+    return config.backend if backend_name is not None else None
 
 
-def _collections(model: Model) -> Iterator[Sequence[Sequence[Any]]]:
-    """The agent rows of every collection, from step 0 (endless empty ones without agent reporters)."""
-    if not model.datacollector.agent_reporters:
-        return itertools.repeat([])
-    return iter(model.datacollector._agent_records.values())
+def _of_populations(
+    frame: pd.DataFrame, metrics: tuple[str, ...], populations: Collection[str]
+) -> pd.DataFrame:
+    """The frame without the metrics' columns of the populations the model has no agents of."""
+    absent = [
+        column(metric, group) for metric in metrics for group in POPULATIONS if group not in populations
+    ]
+    return frame.drop(columns=absent, errors="ignore")
 
 
 def _csv(rows: Iterable[Sequence[Any]]) -> str:

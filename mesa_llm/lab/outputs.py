@@ -77,9 +77,12 @@ def rerun_argv(config: RunConfig, folder: Path | None = None) -> list[str]:
     Every parameter is given as ``--param name=value``, defaults included, so the command
     repeats the run even if a default changes. The cache in the run's own ``folder``
     (:data:`RUN_CACHE`, the command line's default) is left out: the repeated run keeps
-    its own in its folder.
+    its own in its folder. A scenario of the user's own file is named as the user named
+    it (:attr:`~mesa_llm.lab.specs.ScenarioSpec.reference`, a path relative to where the
+    run was started unless the user gave an absolute one): the command repeats the run
+    from there.
     """
-    argv = ["mesa-llm", "run", config.scenario.name, "--steps", str(config.steps)]
+    argv = ["mesa-llm", "run", config.scenario.reference, "--steps", str(config.steps)]
     argv += ["--seed", str(config.seed), "--backend", config.backend]
     if config.temperature is not None:
         argv += ["--temperature", str(config.temperature)]

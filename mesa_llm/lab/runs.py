@@ -14,7 +14,8 @@ command line writes it as the run goes, with a :class:`~mesa_llm.lab.journal.Run
     write_outputs(Path("runs/demo"), config, result)
 
 A scenario's model collects its data once when built and once per step, so row ``i`` of
-its model frame is the state after step ``i``.
+its model frame is the state after step ``i``. Both frames are indexed by that integer
+``step`` (Mesa's own agent frame has the float ``model.time`` as ``Step``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 from langchain_core.language_models import BaseChatModel
@@ -39,11 +40,13 @@ from mesa_llm.lab.specs import ScenarioSpec, find_scenario, model_parameters
 from mesa_llm.records import CallLog
 
 __all__ = [
+    "AGENT_INDEX",
     "RULE_BACKEND",
     "Run",
     "RunBackend",
     "RunConfig",
     "RunResult",
+    "agent_rows",
     "execute",
     "open_cache",
     "resolve_run_backend",
@@ -51,6 +54,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+AGENT_INDEX: Final = ("step", "AgentID")
+"""The index of a run's agent frame (``step`` as in the model frame, Mesa's ``AgentID``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +121,8 @@ class RunResult:
         elapsed_s: wall time spent stepping.
         model_frame: the model reporters, one row per step from step 0 (as built); the
             index is named ``step``.
-        agent_frame: the agent reporters, indexed by ``Step`` and ``AgentID``.
+        agent_frame: the agent reporters, indexed by ``step`` (an int, as in the model
+            frame) and ``AgentID`` (:data:`AGENT_INDEX`).
         log: the call records of the completed steps, with their totals.
         backend_name: the short name of the chat model the LLM agents asked; None when
             the model has no LLM agents (no backend was created).
@@ -315,13 +322,30 @@ def _model_frame(model: Model, steps: int) -> pd.DataFrame:
     return pd.DataFrame({name: values[:rows] for name, values in collected.items()}).rename_axis("step")
 
 
+def agent_rows(model: Model, steps: Iterable[int]) -> list[tuple[Any, ...]]:
+    """The agent reporters' rows collected after each of ``steps``: ``(step, AgentID, *values)``.
+
+    Mesa keys its collections by ``model.time`` (a float, which need not count steps); a
+    scenario's model collects once when built and once per step, so its collection ``n``
+    is the state after step ``n``. Steps not collected (yet) have no rows, nor has a model
+    without agent reporters.
+    """
+    collector = model.datacollector
+    if not collector.agent_reporters:
+        return []
+    collected = list(collector._agent_records.values())  # Mesa keeps no public per-step view
+    return [(n, *row[1:]) for n in steps if n < len(collected) for row in collected[n]]
+
+
 def _agent_frame(model: Model, steps: int) -> pd.DataFrame:
     """The agent frame of steps 0 to ``steps`` (empty if the model has no agent reporters)."""
     collector = model.datacollector
     if not collector.agent_reporters:
         return pd.DataFrame()
-    frame = collector.get_agent_vars_dataframe()
-    return frame[frame.index.get_level_values("Step") <= steps]
+    columns = [*AGENT_INDEX, *collector.agent_reporters]
+    return pd.DataFrame.from_records(
+        agent_rows(model, range(steps + 1)), columns=columns, index=list(AGENT_INDEX)
+    )
 
 
 def _completed_log(log: CallLog, steps: int) -> CallLog:

@@ -9,26 +9,40 @@ model appears in ``mesa-llm models`` once its package declares, in ``pyproject.t
     [project.entry-points."mesa_llm.scenarios"]
     mymodel = "mypackage.model:SCENARIO"
 
+Unpackaged, a ``ScenarioSpec`` is found by a reference to it instead of a name
+(:func:`find_scenario`): ``mesa-llm run path/to/my_model.py:SCENARIO`` or ``mesa-llm run
+mypackage.model:SCENARIO``.
+
 Parameters are read from the model's ``__init__`` signature (names, annotations,
 defaults) and its Google-style docstring (descriptions). An un-annotated parameter (Mesa's
 usual style, ``width=20``) takes the type of its default; one whose default is None has
-no type to read and is left out (annotate it, ``seed: int | None = None``).
+no type to read and is left out (annotate it, ``seed: int | None = None``). Descriptions
+are plain text: Sphinx roles and literals are replaced by their text, and a clause that
+names a parameter which cannot be set this way (``graph``, say) is left out.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
 import inspect
-import re
-import types
-import typing
+import keyword
+import os
+import sys
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from types import MappingProxyType
+from pathlib import Path
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from mesa import Model
+
+from mesa_llm.lab.signatures import argument_docs, plain_text, scalar_type, type_hints
 
 __all__ = ["Parameter", "ScenarioSpec", "find_scenario", "model_parameters", "scenarios"]
 
@@ -114,6 +128,9 @@ class ScenarioSpec:
             with which LLM agents behave exactly as rule agents.
         app: the module of its Solara dashboard (``mesa-llm viz``), e.g.
             ``"mesa_llm_models.schelling.app"``, which defines ``page``.
+        source: for a scenario no package publishes, the reference :func:`find_scenario`
+            loaded it from (``"my_model.py:SCENARIO"``, as the user wrote the path); None
+            for an installed one. Set by :func:`find_scenario`.
     """
 
     name: str
@@ -122,10 +139,21 @@ class ScenarioSpec:
     metrics: tuple[str, ...]
     rule_backend: Callable[[Mapping[str, Any]], BaseChatModel] | None = None
     app: str | None = None
+    source: str | None = None
     _parameters: Mapping[str, Parameter] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_parameters", MappingProxyType(self._read_parameters()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its arguments (its parameters are read again), for worker processes."""
+        fields = (self.name, self.model, self.summary, self.metrics, self.rule_backend, self.app, self.source)
+        return (type(self), fields)
+
+    @property
+    def reference(self) -> str:
+        """What :func:`find_scenario` finds it by again: its source, or the name it is installed under."""
+        return self.source if self.source is not None else self.name
 
     def parameters(self) -> Mapping[str, Parameter]:
         """The parameters a command line can set, in signature order (read once, when created)."""
@@ -134,20 +162,23 @@ class ScenarioSpec:
     def _read_parameters(self) -> dict[str, Parameter]:
         init = self.model.__init__
         signature = inspect.signature(init)
-        hints = _type_hints(init)
+        hints = type_hints(init)
         # The class docstring's Args win over those of __init__'s docstring.
-        docs = _argument_docs(inspect.getdoc(init) or "") | _argument_docs(inspect.getdoc(self.model) or "")
-        found = {}
+        docs = argument_docs(inspect.getdoc(init) or "") | argument_docs(inspect.getdoc(self.model) or "")
+        settable = {}
         for name, parameter in signature.parameters.items():
             if name == "self" or name in _NOT_SETTABLE or parameter.kind not in _NAMED:
                 continue
             if parameter.default is inspect.Parameter.empty:
                 continue
-            kind = _scalar_type(hints[name]) if name in hints else _scalar_type(type(parameter.default))
-            if kind is None:
-                continue
-            found[name] = Parameter(name, kind, parameter.default, docs.get(name, ""))
-        return found
+            kind = scalar_type(hints[name]) if name in hints else scalar_type(type(parameter.default))
+            if kind is not None:
+                settable[name] = (kind, parameter.default)
+        unset = [name for name in signature.parameters if name != "self" and name not in settable]
+        return {
+            name: Parameter(name, kind, default, plain_text(docs.get(name, ""), unset))
+            for name, (kind, default) in settable.items()
+        }
 
     def convert(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Typed model parameters from ``name -> value`` settings, text or typed (:meth:`Parameter.convert`).
@@ -192,66 +223,137 @@ def scenarios() -> dict[str, ScenarioSpec]:
 
 
 def find_scenario(name: str) -> ScenarioSpec:
-    """The scenario called ``name``.
+    """The scenario ``name`` names: an installed one, or a ``ScenarioSpec`` in a file or module.
+
+    ``name`` is the name of an installed scenario (``"schelling"``, see :func:`scenarios`),
+    or a reference to a ScenarioSpec object that no package publishes:
+
+    - ``"path/to/file.py:SPEC"`` names the object ``SPEC`` of that file (the path is
+      absolute or relative to the working directory); ``"path/to/file.py"`` the only
+      ScenarioSpec it defines. The file is imported as ``python path/to/file.py`` would
+      run it: as a module named after it (``file``), with its folder first on
+      ``sys.path``. So it imports the modules beside it, and its classes pickle, into
+      spawned worker processes too (they inherit ``sys.path``). Where another module of
+      that name is already imported, the file gets a module name of its own, and its
+      classes pickle within this process only.
+    - ``"package.module:SPEC"`` names the object ``SPEC`` of an importable module; the
+      working directory is added to the end of ``sys.path`` (a package beside you
+      imports without being installed).
+
+    The spec returned carries the reference as its :attr:`~ScenarioSpec.source`, with
+    the path as it was written, so that the command a run records names it again.
 
     Raises:
-        ValueError: if no installed package publishes it, listing those that exist.
+        ValueError: for an unknown scenario (listing the installed ones); a missing file
+            or module; a file or module whose code fails (with its traceback); a missing
+            object (listing the ScenarioSpecs there).
+        TypeError: for an object that is not a ScenarioSpec.
     """
+    if ":" in name or name.endswith(".py") or "/" in name or os.sep in name:
+        return _load_reference(name)
     available = scenarios()
     if name not in available:
-        raise ValueError(f"Unknown scenario {name!r}; available: {', '.join(available) or 'none'}.")
+        raise ValueError(
+            f"Unknown scenario {name!r}; available: {', '.join(available) or 'none'} "
+            "(or your own, as path/to/file.py:SPEC or package.module:SPEC)."
+        )
     return available[name]
 
 
-def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:
-    """The evaluated annotations of ``function``.
+def _load_reference(reference: str) -> ScenarioSpec:
+    """The ScenarioSpec a ``file.py:SPEC`` or ``module:SPEC`` reference names, carrying the reference."""
+    target, colon, attribute = reference.rpartition(":")
+    if not colon or reference.endswith(".py"):
+        target, attribute = reference, ""
+    if not target:
+        raise ValueError(f"{reference!r} names no file or module: write path/to/file.py:SPEC or module:SPEC.")
+    is_file = target.endswith(".py") or "/" in target or os.sep in target
+    module = _import_file(target) if is_file else _import_module(target)
+    specs = {key: value for key, value in vars(module).items() if isinstance(value, ScenarioSpec)}
+    listed = ", ".join(specs) or "none"
+    if not attribute:
+        if len({id(value) for value in specs.values()}) != 1:  # aliases of one spec count once
+            raise ValueError(
+                f"{target} defines {len(specs) or 'no'} ScenarioSpec objects ({listed}): name the one to "
+                f"run as {target}:NAME." + ("" if specs else " Define one: SCENARIO = ScenarioSpec(...).")
+            )
+        attribute = next(iter(specs))
+    if not hasattr(module, attribute):
+        raise ValueError(f"{target} has no {attribute!r}; the ScenarioSpec objects it defines: {listed}.")
+    spec = getattr(module, attribute)
+    if not isinstance(spec, ScenarioSpec):
+        raise TypeError(
+            f"{target}:{attribute} is a {type(spec).__name__}, not a mesa_llm.lab.ScenarioSpec; name a "
+            f"ScenarioSpec object (there: {listed})."
+        )
+    return dataclasses.replace(spec, source=f"{target}:{attribute}")
 
-    Where some cannot be evaluated (names imported only for type checking), each is
-    evaluated alone and those that fail are None: their parameters are not settable.
-    """
+
+def _import_file(target: str) -> ModuleType:
+    """The module of the Python file ``target``, imported once (see :func:`find_scenario`)."""
+    path = Path(target)
+    if not path.is_file():
+        raise ValueError(
+            f"There is no file {target!r} (in {os.getcwd()}): give the path of a Python file that "
+            "defines a ScenarioSpec, absolute or relative to the working directory."
+        )
+    path = path.resolve()
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    name = _module_name(path)
+    if name in sys.modules:  # loaded before
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)  # a source file's: with a loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it: dataclasses and pickling look it up there
     try:
-        return typing.get_type_hints(function)
-    except NameError:
-        namespace = getattr(inspect.unwrap(function), "__globals__", {})
-        hints = {}
-        for name, annotation in function.__annotations__.items():
-
-            def alone() -> None: ...
-
-            alone.__annotations__ = {name: annotation}
-            try:
-                hints[name] = typing.get_type_hints(alone, globalns=namespace)[name]
-            except NameError:
-                hints[name] = None
-        return hints
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise _import_error(target, exc) from exc
+    return module
 
 
-def _scalar_type(annotation: Any) -> type | None:
-    """The type a command line converts a value to, for an annotation a value can have.
+def _module_name(path: Path) -> str:
+    """The module name of a file: its stem where ``import stem`` imports this file, else one of its own."""
+    stem = path.stem
+    if stem.isidentifier() and not keyword.iskeyword(stem):
+        if stem in sys.modules:
+            origin = getattr(sys.modules[stem], "__file__", None)
+        else:
+            found = importlib.util.find_spec(stem)  # the file's folder is first on sys.path
+            origin = found.origin if found is not None else None
+        if origin is not None and Path(origin).resolve() == path:
+            return stem
+    return f"mesa_llm_scenario_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
 
-    ``int``, ``float``, ``bool`` or ``str``, also within ``X | None``; ``str`` for a
-    union that admits a string (a model that parses text, such as ``Payoffs | str``).
-    """
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if str in options:
-            return str
-        annotation = options[0] if len(options) == 1 else None
-    return annotation if annotation in (int, float, bool, str) else None
+
+def _import_module(target: str) -> ModuleType:
+    """The module ``target``, imported with the working directory on ``sys.path``."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (target + ".").startswith(exc.name + "."):
+            raise ValueError(
+                f"There is no module {target!r}: name an importable module (package.module:SPEC, found "
+                "from the working directory or the installed packages) or a file (path/to/file.py:SPEC)."
+            ) from None
+        raise _import_error(target, exc) from exc
+    except Exception as exc:
+        raise _import_error(target, exc) from exc
 
 
-def _argument_docs(docstring: str) -> dict[str, str]:
-    """Descriptions of the ``Args:`` section of a Google-style docstring."""
-    section = re.search(r"^Args:\n((?:[ \t]+.*\n?|\n)+)", docstring, re.MULTILINE)
-    if section is None:
-        return {}
-    docs: dict[str, str] = {}
-    name = None
-    for line in section.group(1).splitlines():
-        entry = re.match(r"^\s{2,4}(\w+)(?: \([^)]*\))?:\s*(.*)$", line)
-        if entry:
-            name = entry.group(1)
-            docs[name] = entry.group(2).strip()
-        elif name and line.strip():
-            docs[name] += " " + line.strip()
-    return docs
+def _import_error(target: str, exc: Exception) -> ValueError:
+    """The error of a user's file or module that failed to import, with the traceback of its own code."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith("<frozen ") and frame.filename not in (__file__, importlib.__file__)
+    ]
+    shown = "".join([*traceback.format_list(frames), *traceback.format_exception_only(exc)]).rstrip()
+    hint = ""
+    if isinstance(exc, ImportError) and "relative import" in str(exc):
+        hint = "\nA module of a package that imports relatively is named as package.module:SPEC."
+    return ValueError(f"Importing {target} failed, in its own code:\n{shown}{hint}")

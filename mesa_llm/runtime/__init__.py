@@ -13,6 +13,6 @@
   calls in flight.
 """
 
-from mesa_llm.runtime.phase import LLMRuntime, PhaseProgress
+from mesa_llm.runtime.phase import ArgmaxWarning, LLMRuntime, PhaseProgress
 
-__all__ = ["LLMRuntime", "PhaseProgress"]
+__all__ = ["ArgmaxWarning", "LLMRuntime", "PhaseProgress"]

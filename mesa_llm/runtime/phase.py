@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,17 +25,27 @@ from typing import Any, cast
 from langchain_core.language_models import BaseChatModel
 from langchain_core.rate_limiters import BaseRateLimiter
 
+from mesa_llm.agreement import RuleAgreement
 from mesa_llm.backends import DEFAULT_BACKEND, resolve_backend
 from mesa_llm.backends.scoring import draw_option
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_bool, check_instance, check_int, check_number
-from mesa_llm.decider import Decider, ModelDecider, asks_model
+from mesa_llm.decider import Decider, ModelDecider, asks_model, check_deciders
 from mesa_llm.records import CallLog, CallRecord
 from mesa_llm.runtime.calls import Calls
 from mesa_llm.runtime.loop import LoopThread, Slots
 from mesa_llm.runtime.requests import Request, Requests
 
-__all__ = ["LLMRuntime", "PhaseProgress"]
+__all__ = ["ArgmaxWarning", "LLMRuntime", "PhaseProgress"]
+
+
+class ArgmaxWarning(RuntimeWarning):
+    """A scoring backend at a default temperature 0 takes the most probable option for every agent.
+
+    Warned once per backend. Set the backend's ``temperature`` (0 to keep the argmax, 1 to
+    draw from the probabilities) to say which was meant; or filter this category where a
+    program states the temperature itself (the command line does).
+    """
 
 
 @dataclass(slots=True)
@@ -151,6 +162,9 @@ class LLMRuntime:
         self.scoring = check_bool("scoring", scoring)
         self.log = log if log is not None else CallLog()
         self.progress = PhaseProgress()
+        self.agreement = RuleAgreement()
+        self.last_actions: dict[Any, Any] = {}
+        self._argmaxed: set[int] = set()
         self._requests = Requests()
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots]
         self._slots = weakref.WeakKeyDictionary()
@@ -160,16 +174,18 @@ class LLMRuntime:
         """The state to pickle (a model holding a runtime is sent to another process).
 
         The bounds of event loops and the probed capabilities belong to this process and are
-        made again where it is unpickled; the backend, settings, cache and records travel.
+        made again where it is unpickled; the backend, settings, cache, records and rule
+        agreement travel. The latest step's actions (which hold the agents) do not.
         """
         state = self.__dict__.copy()
-        del state["_slots"], state["_requests"]
+        del state["_slots"], state["_requests"], state["last_actions"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._slots = weakref.WeakKeyDictionary()
         self._requests = Requests()
+        self.last_actions = {}
 
     @classmethod
     def for_model(
@@ -231,7 +247,11 @@ class LLMRuntime:
             sequential: use sequential instead of simultaneous activation.
 
         Returns:
-            The action each agent took.
+            The action each agent took (kept as :attr:`last_actions` until the next step).
+
+        Raises:
+            TypeError: if an agent's class lacks ``observe``, ``decide`` or ``act``, naming
+                the fix (checked once per class).
 
         """
         order = list(agents)
@@ -239,16 +259,18 @@ class LLMRuntime:
             rng.shuffle(order)
         self._flush_after_decisions = False  # one flush of the records per step
         try:
+            check_deciders(order, acting=True)
             if sequential:
                 actions = {}
                 for agent in order:
                     action = agent.decide(agent.observe())
                     agent.act(action)
                     actions[agent] = action
-                return actions
-            actions = dict(zip(order, self.decide_all(order, observations or {}), strict=True))
-            for agent in order:
-                agent.act(actions[agent])
+            else:
+                actions = dict(zip(order, self._decide_all(order, observations or {}), strict=True))
+                for agent in order:
+                    agent.act(actions[agent])
+            self.last_actions = actions
             return actions
         finally:
             self._flush_after_decisions = True
@@ -269,7 +291,16 @@ class LLMRuntime:
 
         Returns:
             The actions, in the order of ``agents``.
+
+        Raises:
+            TypeError: if an agent's class lacks ``observe`` or ``decide``, naming the fix.
         """
+        check_deciders(agents, acting=False)
+        return self._decide_all(agents, observations)
+
+    def _decide_all(
+        self, agents: Sequence[Decider], observations: Sequence[Any] | Mapping[Any, Any]
+    ) -> list[Any]:
         given = (
             observations
             if isinstance(observations, Mapping)
@@ -349,9 +380,17 @@ class LLMRuntime:
                 record = record.shared_by(agent.unique_id, type(agent).__name__)
             if record.probabilities is not None and not record.fallback:
                 # Each agent draws its own action from the (possibly shared) distribution.
+                if request.backend.temperature <= 0:
+                    self._argmax_notice(request.backend.model, record.probabilities)
                 label = draw_option(record.probabilities, request.backend.temperature, agent.model.rng)
                 action = request.space.validate(label)
                 record = replace(record, action=label)
+            rule = getattr(agent, "rule_decide", None)
+            if rule is not None:
+                ruled = rule(request.observation)
+                record.rule_action = None if ruled is None else request.space.label(ruled)
+                if ruled is not None:
+                    self.agreement.add(agent, request.observation, record.action == record.rule_action)
             agent.last_observation = request.observation
             agent.last_record = record
             self.log.add(record)
@@ -359,6 +398,28 @@ class LLMRuntime:
         if self._flush_after_decisions:
             self.log.flush()
         return actions
+
+    def _argmax_notice(self, backend: BaseChatModel, probabilities: Mapping[str, float]) -> None:
+        """Warn once per backend that its option probabilities are argmaxed at a default temperature 0.
+
+        A scoring backend at temperature 0 always takes the most probable option: with
+        P(move) = 0.45 nobody ever moves. That is deterministic on purpose where a user set
+        ``temperature=0``; left at the backend's default, it is likely not what they meant.
+        """
+        if id(backend) in self._argmaxed or max(probabilities.values()) >= 1.0 - 1e-9:
+            return
+        self._argmaxed.add(id(backend))
+        if "temperature" in getattr(backend, "model_fields_set", ()):
+            return
+        shown = ", ".join(f"P({option})={p:.2f}" for option, p in probabilities.items())
+        warnings.warn(
+            f"{type(backend).__name__} scores the options, and at its default temperature 0 every "
+            f"agent takes the most probable one (here {shown}): the probabilities are not drawn "
+            "from. Pass temperature=1.0 to the backend to draw each action from them, or "
+            "temperature=0 to keep the argmax and silence this warning.",
+            ArgmaxWarning,
+            stacklevel=2,
+        )
 
     def _loop_slots(self) -> Slots:
         """The bounds on calls in flight, one set per event loop the runtime is used from."""

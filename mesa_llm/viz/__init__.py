@@ -6,7 +6,9 @@
   in any Mesa ``SolaraViz`` page of a model with ``mesa_llm`` agents
   (:func:`make_llm_panel`, :func:`make_agent_inspector`, :func:`make_transcript`).
 - :func:`population_portrayal`: a Mesa portrayal that marks rule and LLM agents apart
-  (populations are those of :mod:`mesa_llm.populations`).
+  (populations are those of :mod:`mesa_llm.populations`) and may draw some agents hollow;
+  :class:`LegendEntry` and :func:`hollow_entry`: what a dashboard's legend says of a
+  scenario's colours and marks.
 """
 
 from mesa_llm.viz.components import (
@@ -18,13 +20,15 @@ from mesa_llm.viz.components import (
     make_transcript,
 )
 from mesa_llm.viz.dashboard import ScenarioDashboard
-from mesa_llm.viz.portrayal import population_portrayal
+from mesa_llm.viz.portrayal import LegendEntry, hollow_entry, population_portrayal
 
 __all__ = [
     "AgentInspector",
     "LLMPanel",
+    "LegendEntry",
     "ScenarioDashboard",
     "Transcript",
+    "hollow_entry",
     "make_agent_inspector",
     "make_llm_panel",
     "make_transcript",

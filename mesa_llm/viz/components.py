@@ -8,11 +8,19 @@ its agents, and work in Mesa's ``SolaraViz`` as well as in :mod:`mesa_llm.viz.da
 
     page = SolaraViz(model, components=[make_llm_panel(), make_agent_inspector(), make_transcript()])
 
-- :func:`LLMPanel`: calls, cache hits, tokens, fallbacks and mean latency, in all and in the
-  last step.
+- :func:`LLMPanel`: decisions, backend calls, cache hits, tokens, fallbacks and mean latency,
+  in all and in the last step.
 - :func:`AgentInspector`: one agent's population, persona, last observation, the exact
-  prompt it sent, the raw answer, the parsed action and the option probabilities.
-- :func:`Transcript`: the last step's calls, filterable by agent.
+  prompt it sent, the raw answer, the parsed action, what the scenario's rule would have
+  done and the option probabilities; for a rule agent, its rule, its last decision and
+  what it observes now.
+- :func:`Transcript`: the last step's decisions, filterable by agent.
+
+They use the words of the records (:class:`~mesa_llm.records.CallRecord`): a *decision* is
+one record, one LLM agent's decision (``llm_decisions`` in all); a *backend call* is a
+request that reached the backend (``llm_calls`` in all, ``backend_calls`` of a record), so
+a decision answered by the cache or shared with an identical prompt makes none, and a
+retried one several.
 
 Each re-renders when Mesa's ``update_counter`` changes (after every step in ``SolaraViz``).
 """
@@ -20,7 +28,7 @@ Each re-renders when Mesa's ``update_counter`` changes (after every step in ``So
 from __future__ import annotations
 
 import pprint
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -38,11 +46,15 @@ __all__ = [
     "AgentInspector",
     "LLMPanel",
     "Transcript",
+    "action_text",
     "describe",
+    "last_decision_text",
     "last_step_records",
     "make_agent_inspector",
     "make_llm_panel",
     "make_transcript",
+    "rule_action_text",
+    "rule_text",
 ]
 
 # Longest text shown for an observation; the exact prompt is always shown whole.
@@ -61,6 +73,15 @@ def last_step_records(log: CallLog) -> list[CallRecord]:
     return records[start:]
 
 
+def _plain(value: Any) -> Any:
+    """An enum as its value, a mapping as a dict of plain values (e.g. moves by partner)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
 def describe(observation: Any) -> str:
     """A readable text of an observation: its fields as a prompt sees them, or else its repr."""
     try:
@@ -68,7 +89,7 @@ def describe(observation: Any) -> str:
     except TypeError:
         shown: Any = observation
     else:
-        shown = {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
+        shown = _plain(fields)
     text = pprint.pformat(shown, width=72, compact=True, sort_dicts=False)
     if len(text) > _MAX_OBSERVATION_CHARS:
         text = text[:_MAX_OBSERVATION_CHARS] + f"\n… ({len(text) - _MAX_OBSERVATION_CHARS} more characters)"
@@ -113,7 +134,7 @@ def LLMPanel(model: Model, runtime: str = "llm"):
         ("tokens in / out", f"{totals.tokens_in:,} / {totals.tokens_out:,}"),
         ("fallbacks", f"{totals.fallbacks:,}"),
         ("retries / errors / timeouts", f"{totals.retries} / {totals.errors} / {totals.timeouts}"),
-        ("mean latency", f"{1000 * log.mean_latency_s:.0f} ms"),
+        ("mean latency per backend call", f"{1000 * log.mean_latency_s:.0f} ms"),
     ]
     with solara.Column(gap="4px", classes=["mesa-llm-panel"]):
         solara.Markdown(_table(rows))
@@ -128,13 +149,25 @@ def LLMPanel(model: Model, runtime: str = "llm"):
 
 
 @solara.component
-def AgentInspector(model: Model, agent_id: solara.Reactive[int | None] | None = None):
+def AgentInspector(
+    model: Model,
+    agent_id: solara.Reactive[int | None] | None = None,
+    observation_view: Callable[[Any], Any] | None = None,
+):
     """One agent's decision: population, persona, observation, prompt, answer, action, probabilities.
+
+    For an LLM agent, also what the scenario's rule would have done on the same observation
+    (``CallRecord.rule_action``) and whether the LLM agreed; for a rule agent, its rule, its
+    last decision (the runtime's ``last_actions``) and what it observes now.
 
     Args:
         model: the model.
         agent_id: the selected agent's ``unique_id`` (shared with a clickable space view);
             the inspector keeps its own selection when None.
+        observation_view: what to show of an observation (a mapping of the fields to show,
+            or any object :func:`describe` can show); the observation itself when None. A
+            scenario whose prompt words a field differently from the observation (a round
+            that is starting rather than the rounds played) shows it as the prompt does.
     """
     update_counter.get()
     own = solara.use_reactive(None)
@@ -148,7 +181,7 @@ def AgentInspector(model: Model, agent_id: solara.Reactive[int | None] | None = 
         if agent is None:
             solara.Warning(f"There is no agent with id {selected.value}.")
             return
-        _AgentDetails(agent, getattr(agent, "last_record", None))
+        _AgentDetails(agent, getattr(agent, "last_record", None), observation_view or _itself)
 
 
 def _pre(text: str, name: str) -> None:
@@ -156,17 +189,48 @@ def _pre(text: str, name: str) -> None:
     solara.Preformatted(text, class_=name, style_="white-space: pre-wrap; font-size: 0.85em; margin: 0")
 
 
+def _itself(observation: Any) -> Any:
+    return observation
+
+
+def action_text(action: Any) -> str:
+    """An action as the inspector shows it: a label as it is, an enum by its value, else its fields."""
+    if isinstance(action, Enum):
+        return str(action.value)
+    return action if isinstance(action, str) else describe(action)
+
+
+def rule_text(agent: Agent) -> str:
+    """How a rule agent decides (Markdown): the first line of its ``decide`` docstring, and its name."""
+    method = f"`{type(agent).__name__}.decide`"
+    doc = (type(agent).decide.__doc__ or "").strip().splitlines()
+    return f"Decides by rule ({method}): {doc[0].replace('``', '`')}" if doc else f"Decides by rule: {method}"
+
+
+def last_decision_text(agent: Agent) -> str:
+    """A rule agent's decision in the runtime's latest step (``model.llm.last_actions``)."""
+    last = getattr(getattr(agent.model, "llm", None), "last_actions", None) or {}
+    action = last.get(agent)
+    return "Last decision: no decision yet." if action is None else f"Last decision: {action_text(action)}"
+
+
 @solara.component
-def _AgentDetails(agent: Agent, record: CallRecord | None):
-    """An agent's details; ``record`` is its last record (a prop, so a new decision re-renders)."""
+def _AgentDetails(agent: Agent, record: CallRecord | None, view: Callable[[Any], Any]):
+    """An agent's details; ``record`` is its last record (a prop, so a new decision re-renders).
+
+    It reads Mesa's ``update_counter`` too: a rule agent's last decision and observation
+    change with every step, with the same props.
+    """
+    update_counter.get()
     kind = population(agent)
     solara.Markdown(f"**Agent {agent.unique_id}**: {type(agent).__name__}, {kind.upper()} population")
     if not asks_model(agent):
-        rule = (type(agent).decide.__doc__ or "").strip().splitlines()
-        solara.Markdown(f"Decides by rule: {rule[0] if rule else type(agent).__name__}.decide")
+        with solara.Div(classes=["mesa-llm-rule"]):
+            solara.Markdown(rule_text(agent))
+        solara.Text(last_decision_text(agent), classes=["mesa-llm-last-decision"])
         if hasattr(agent, "observe"):
-            solara.Text("Observes now:")
-            _pre(describe(agent.observe()), "mesa-llm-observation")
+            solara.Text("Observes now (for its next decision):")
+            _pre(describe(view(agent.observe())), "mesa-llm-observation")
         return
     persona = getattr(agent, "persona", None)  # an LLMDecider's system prompt
     if persona is not None:
@@ -176,7 +240,7 @@ def _AgentDetails(agent: Agent, record: CallRecord | None):
         solara.Text("No decision yet: press Step.")
         return
     solara.Text(f"Last observation (step {record.step}):")
-    _pre(describe(agent.last_observation), "mesa-llm-observation")
+    _pre(describe(view(agent.last_observation)), "mesa-llm-observation")
     _RecordDetails(record)
 
 
@@ -188,6 +252,9 @@ def _RecordDetails(record: CallRecord):
     _pre(record.raw or "(none: every attempt failed)", "mesa-llm-raw")
     with solara.Div(classes=["mesa-llm-action"]):
         solara.Markdown(f"**Action:** `{record.action}`" + _record_flags(record))
+    if record.rule_action is not None:
+        with solara.Div(classes=["mesa-llm-rule-action"]):
+            solara.Markdown(rule_action_text(record))
     if record.probabilities:
         rows = sorted(record.probabilities.items(), key=lambda item: -item[1])
         with solara.Div(classes=["mesa-llm-probabilities"]):
@@ -196,6 +263,12 @@ def _RecordDetails(record: CallRecord):
             )
     if record.error:
         solara.Warning(f"Last error: {record.error}")
+
+
+def rule_action_text(record: CallRecord) -> str:
+    """What the scenario's rule would have done on the record's observation, and whether the LLM agreed."""
+    verdict = "agrees" if record.rule_action == record.action else f"the LLM chose {record.action}"
+    return f"**The rule would have:** `{record.rule_action}` ({verdict})"
 
 
 def _record_flags(record: CallRecord) -> str:
@@ -208,7 +281,9 @@ def _record_flags(record: CallRecord) -> str:
         flags.append("FALLBACK")
     if record.attempts > 1:
         flags.append(f"{record.attempts} attempts")
-    if record.backend_calls:
+    calls = record.backend_calls
+    flags.append(f"{calls} backend call{'' if calls == 1 else 's'}")
+    if calls:
         flags.append(f"{1000 * record.latency_s:.0f} ms")
     flags.append(f"backend {record.backend}")
     return " (" + ", ".join(flags) + ")"
@@ -222,12 +297,12 @@ def _parse_ids(text: str) -> set[int] | None:
 
 @solara.component
 def Transcript(model: Model, runtime: str = "llm", limit: int = 50):
-    """The last step's LLM calls, optionally only those of some agents.
+    """The last step's LLM decisions (one record each), optionally only those of some agents.
 
     Args:
         model: a model whose attribute ``runtime`` holds its :class:`~mesa_llm.LLMRuntime`.
         runtime: the name of that attribute.
-        limit: the most calls listed (the count of all is shown).
+        limit: the most decisions listed (the count of all is shown).
     """
     update_counter.get()
     wanted = solara.use_reactive("")
@@ -237,15 +312,18 @@ def Transcript(model: Model, runtime: str = "llm", limit: int = 50):
     with solara.Column(gap="4px", classes=["mesa-llm-transcript"]):
         solara.InputText("filter by agent ids (e.g. 3, 17)", value=wanted, continuous_update=False)
         if not records:
-            solara.Text("No LLM calls yet.")
+            solara.Text("No LLM decisions yet.")
             return
         step = records[0].step
         more = f", showing the first {limit}" if len(shown) > limit else ""
-        solara.Text(f"Step {step}: {len(shown)} of {len(records)} calls{more}.")
+        calls = sum(r.backend_calls for r in shown)
+        solara.Text(f"Step {step}: {len(shown)} of {len(records)} decisions ({calls} backend calls){more}.")
         for record in shown[:limit]:
             probability = (record.probabilities or {}).get(record.action)
             chance = f"  p={probability:.2f}" if probability is not None else ""
-            with solara.Details(summary=f"agent {record.agent_id} → {record.action}{chance}"):
+            differs = record.rule_action is not None and record.rule_action != record.action
+            rule = f"  (the rule would have: {record.rule_action})" if differs else ""
+            with solara.Details(summary=f"agent {record.agent_id} → {record.action}{chance}{rule}"):
                 _RecordDetails(record)
 
 

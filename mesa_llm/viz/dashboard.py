@@ -4,11 +4,13 @@
 models/schelling/app.py`` or ``mesa-llm viz schelling``). It shows:
 
 - the space, drawn with Mesa's ``SpaceRenderer`` (Altair) and a portrayal that marks each
-  agent's population (see :mod:`mesa_llm.viz.portrayal`); clicking an agent selects it;
-- the scenario's metrics over time, for all, rule and LLM agents (the plot of ``mesa-llm run``);
-- controls: Mesa-style parameter inputs, ``llm_share``, the backend (the embedded local
-  model, the scenario's rule-following model, or a ``provider:model`` string) and the seed;
-  Reset, Play/Pause and Step;
+  agent's population (see :mod:`mesa_llm.viz.portrayal`), with a legend of the marks;
+  clicking an agent selects it;
+- the scenario's metrics over time, for all, rule and LLM agents (the plot of ``mesa-llm run``),
+  readable from step 0 on;
+- controls: Mesa-style parameter inputs (sliders show their values), ``llm_share``, the
+  backend (the embedded local model, with its thread count and temperature, the scenario's
+  rule-following model, or a ``provider:model`` string) and the seed; Reset, Play/Pause and Step;
 - the LLM panel, the agent inspector and the transcript of :mod:`mesa_llm.viz.components`.
 
 Steps run in a background thread, so the page stays responsive while the LLM phase of a step
@@ -25,10 +27,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import altair as alt
 import solara
 from langchain_core.language_models import BaseChatModel
 from mesa import Agent
@@ -38,10 +39,19 @@ from mesa.visualization.utils import force_update
 
 from mesa_llm.backends import DEFAULT_BACKEND, BackendError
 from mesa_llm.cache import ResponseCache
-from mesa_llm.lab import RULE_BACKEND, RunConfig, ScenarioSpec, find_scenario, metrics_figure
+from mesa_llm.lab import RULE_BACKEND, RunConfig, ScenarioSpec, find_scenario
 from mesa_llm.viz.components import AgentInspector, LLMPanel, Transcript
-from mesa_llm.viz.portrayal import LEGEND
-from mesa_llm.viz.session import Session, Snapshot, in_thread, page_inputs, page_parameters
+from mesa_llm.viz.portrayal import LegendEntry
+from mesa_llm.viz.session import (
+    Session,
+    Snapshot,
+    in_thread,
+    input_label,
+    local_backend,
+    page_inputs,
+    page_parameters,
+)
+from mesa_llm.viz.views import MetricsView, SpaceView
 
 __all__ = ["ScenarioDashboard"]
 
@@ -50,8 +60,6 @@ logger = logging.getLogger(__name__)
 #: The backend choice that reveals a text field for a LangChain ``provider:model`` string.
 OTHER_BACKEND = "provider:model"
 
-# Colour of the ring around the selected agent.
-_SELECTED = "#f5b800"
 # How often the status line refreshes while a step runs (seconds).
 _POLL_S = 0.25
 
@@ -68,6 +76,8 @@ def ScenarioDashboard(
     play_interval: float = 0.0,
     cache: ResponseCache | None = None,
     name: str | None = None,
+    legend: Sequence[LegendEntry] = (),
+    observation_view: Callable[[Any], Any] | None = None,
 ):
     """The dashboard of a scenario: space, metrics, controls, LLM panel, inspector, transcript.
 
@@ -86,6 +96,10 @@ def ScenarioDashboard(
         cache: a response cache shared by every model the page builds (e.g. a
             :class:`~mesa_llm.cache.SQLiteCache`); None gives each model its own in-memory one.
         name: the page's title; the scenario's name by default.
+        legend: what the scenario's colours and marks mean (its groups, its hollow agents);
+            the legend under the space adds the shapes of the populations and the selection.
+        observation_view: what the agent inspector shows of an observation (see
+            :func:`~mesa_llm.viz.components.AgentInspector`); its fields by default.
     """
     spec = find_scenario(scenario) if isinstance(scenario, str) else scenario
     extra = dict(backends or {})
@@ -97,6 +111,8 @@ def ScenarioDashboard(
     chosen = solara.use_reactive(backend if known else OTHER_BACKEND)
     custom = solara.use_reactive("" if known else backend)
     seed_value = solara.use_reactive(seed)
+    threads = solara.use_reactive(None)
+    temperature = solara.use_reactive(None)
     session = solara.use_reactive(None)
     snapshot = solara.use_reactive(None)
     selected = solara.use_reactive(None)
@@ -107,6 +123,8 @@ def ScenarioDashboard(
 
     def wanted() -> RunConfig:
         choice = custom.value.strip() if chosen.value == OTHER_BACKEND else chosen.value
+        if choice == DEFAULT_BACKEND:
+            choice = local_backend(threads.value, temperature.value)
         if not choice:
             raise BackendError(f"Enter a LangChain {OTHER_BACKEND} string, e.g. openai:gpt-4o-mini.")
         params = page_parameters(spec, {**fixed, **values.value})
@@ -193,16 +211,21 @@ def ScenarioDashboard(
                 if problem.value:
                     solara.Error(problem.value, classes=["mesa-llm-problem"])
             with solara.Card("Model parameters"):
-                shown_inputs = {n: {**o, "value": values.value.get(n, o["value"])} for n, o in inputs.items()}
+                now = {n: values.value.get(n, o["value"]) for n, o in inputs.items()}
+                shown_inputs = {
+                    n: {**o, "value": now[n], "label": input_label(o, now[n])} for n, o in inputs.items()
+                }
                 UserInputs(shown_inputs, on_change=lambda n, v: values.set({**values.value, n: v}))
                 solara.Select("backend", values=choices, value=chosen)
                 if chosen.value == OTHER_BACKEND:
                     solara.InputText("provider:model", value=custom, continuous_update=False)
+                if chosen.value == DEFAULT_BACKEND:
+                    _LocalKnobs(threads, temperature)
                 solara.InputInt("seed", value=seed_value)
                 if current is not None and _pending_changes(current, wanted):
                     solara.Info("Changed settings apply on Reset.", dense=True)
             if current is not None:
-                with solara.Card("LLM calls"):
+                with solara.Card("LLM decisions"):
                     _BackendLine(current)
                     LLMPanel(current.model)
         with solara.Column():
@@ -211,11 +234,11 @@ def ScenarioDashboard(
                 return
             with solara.Columns([1, 1]):
                 with solara.Card("Space"):
-                    _SpaceView(current, shown, selected)
+                    SpaceView(current, shown, selected, legend)
                 with solara.Card("Agent inspector"):
-                    AgentInspector(current.model, selected)
+                    AgentInspector(current.model, selected, observation_view)
             with solara.Card("Metrics: all, rule and LLM agents"):
-                _MetricsView(spec, shown)
+                MetricsView(spec, current, shown)
             with solara.Card("Transcript of the last step"):
                 Transcript(current.model)
 
@@ -253,44 +276,12 @@ def _BackendLine(current: Session):
 
 
 @solara.component
-def _SpaceView(current: Session, shown: Snapshot, selected: solara.Reactive[int | None]):
-    def on_click(datum: Any) -> None:
-        if isinstance(datum, dict) and datum.get("id") is not None:
-            selected.set(int(datum["id"]))
+def _LocalKnobs(threads: solara.Reactive[int | None], temperature: solara.Reactive[float | None]):
+    """The embedded model's CPU threads and temperature (empty: its defaults).
 
-    layers = [layer for layer in (current.structure, shown.agents) if layer is not None]
-    if shown.agents is not None and selected.value is not None:
-        ring = (
-            shown.agents.transform_filter(alt.datum.id == selected.value)
-            .mark_point(filled=False, aria=False)
-            .encode(
-                size=alt.value(500),
-                shape=alt.value("circle"),
-                fill=alt.value("transparent"),
-                stroke=alt.value(_SELECTED),
-                strokeWidth=alt.value(3),
-                opacity=alt.value(1),
-            )
-        )
-        layers.append(ring)
-    if not layers:
-        solara.Text("The space is empty.")
-        return
-    chart = alt.layer(*layers).resolve_axis(x="independent", y="independent")
-    with solara.Div(classes=["mesa-llm-space"]):
-        # SVG (not canvas) through vega-embed's embedOptions: every agent is an element with
-        # an aria label ("id: 12; population: LLM; ..."), for screen readers and browser tests.
-        chart = (
-            chart.configure_view(stroke="black", strokeWidth=1.5)
-            .configure_legend(disable=True)
-            .properties(usermeta={"embedOptions": {"renderer": "svg", "actions": False}})
-        )
-        solara.FigureAltair(chart, on_click=on_click)
-    solara.Text(LEGEND + "   ◯ selected", style={"font-size": "0.85em"})
-
-
-@solara.component
-def _MetricsView(spec: ScenarioSpec, shown: Snapshot):
-    figure = solara.use_memo(lambda: metrics_figure(shown.frame, spec.metrics, ""), [shown])
-    with solara.Div(classes=["mesa-llm-metrics"]):
-        solara.FigureMatplotlib(figure, format="png", dependencies=[shown.steps, id(shown)])
+    One thread is often faster on a busy machine; a temperature above 0 samples answers
+    (and draws actions from option probabilities) instead of taking the likeliest one.
+    """
+    with solara.Div(classes=["mesa-llm-local"]):
+        solara.InputInt("local model threads (empty: up to 4)", value=threads, optional=True)
+        solara.InputFloat("local model temperature (empty: 0)", value=temperature, optional=True)

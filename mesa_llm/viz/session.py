@@ -21,11 +21,20 @@ from mesa.visualization import SpaceRenderer
 from mesa.visualization.components import AgentPortrayalStyle
 from mesa.visualization.user_param import Slider
 
+from mesa_llm.backends import DEFAULT_BACKEND
 from mesa_llm.cache import InMemoryCache, ResponseCache
-from mesa_llm.lab import Run, RunConfig, ScenarioSpec, model_parameters
+from mesa_llm.lab import Run, RunConfig, ScenarioSpec, model_parameters, populations_of
 from mesa_llm.populations import LLM, population
 
-__all__ = ["Session", "Snapshot", "in_thread", "page_inputs", "page_parameters"]
+__all__ = [
+    "Session",
+    "Snapshot",
+    "in_thread",
+    "input_label",
+    "local_backend",
+    "page_inputs",
+    "page_parameters",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +62,13 @@ class Session:
         run: the run it was built as (its configuration, model and backend).
         renderer: Mesa's space renderer bound to the model.
         structure: the Altair layer of the space's structure (drawn once).
+        populations: the populations of its agents (those the plots draw lines of).
     """
 
     run: Run
     renderer: SpaceRenderer
     structure: alt.Chart | None
+    populations: tuple[str, ...]
 
     @property
     def config(self) -> RunConfig:
@@ -85,7 +96,7 @@ class Session:
         """
         run = Run.build(config, cache if cache is not None else InMemoryCache(), backends)
         renderer = SpaceRenderer(run.model, backend="altair").setup_agents(portrayal)
-        return cls(run, renderer, renderer.draw_structure())
+        return cls(run, renderer, renderer.draw_structure(), populations_of(run.model))
 
     def snapshot(self) -> Snapshot:
         """The model's state for drawing; call it between steps."""
@@ -155,6 +166,34 @@ def page_inputs(spec: ScenarioSpec, model_params: Mapping[str, Any] | None) -> t
             "step": 0.05,
         }
     return inputs, fixed
+
+
+def input_label(options: Mapping[str, Any], value: Any) -> str:
+    """The label of a page input with its value shown, for a slider ("LLM share: 0.25").
+
+    A slider shows its value only while dragged; the label shows it always, rounded to
+    the slider's step. Other inputs show their values themselves: their label is kept.
+    """
+    text = options.get("label", "")
+    if options.get("type") not in ("SliderInt", "SliderFloat") or value is None:
+        return text
+    step = options.get("step")
+    if options["type"] == "SliderInt":
+        return f"{text}: {int(value)}"
+    decimals = len(f"{step}".partition(".")[2]) if step is not None and "e" not in f"{step}" else 2
+    return f"{text}: {float(value):.{decimals}f}"
+
+
+def local_backend(n_threads: int | None = None, temperature: float | None = None) -> str:
+    """The backend string of the embedded local model with these settings (None: its default).
+
+    ``local_backend(1, 0.7)`` is ``"local,n_threads=1,temperature=0.7"``, the form
+    :func:`~mesa_llm.backends.resolve_backend` (and ``mesa-llm run --backend``) reads.
+    """
+    settings = {"n_threads": n_threads, "temperature": temperature}
+    return ",".join(
+        [DEFAULT_BACKEND, *(f"{name}={value}" for name, value in settings.items() if value is not None)]
+    )
 
 
 def page_parameters(spec: ScenarioSpec, values: Mapping[str, Any]) -> dict[str, Any]:

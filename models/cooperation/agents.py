@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from mesa.discrete_space import Cell, CellAgent
@@ -29,15 +28,55 @@ __all__ = [
     "NeighbourView",
     "Play",
     "Player",
+    "RuleFacts",
     "RulePlayer",
     "Situation",
     "partner_moves_space",
+    "seen_score",
 ]
 
 C, D = Move.COOPERATE, Move.DEFECT
 
 
-_NO_MOVES: Mapping[int, Move] = MappingProxyType({})
+class _NoMoves(dict[int, Move]):
+    """The empty, read-only moves of a player that plays one move towards every partner.
+
+    One shared object, which pickles as a reference to itself. A ``dict`` underneath, so
+    that reading it (``moves.get``, on the hot path of every payoff) runs at C speed.
+    """
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:  # immutable: usable as a dataclass default
+        return 0
+
+    def __reduce__(self) -> str:
+        return "_NO_MOVES"
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("the shared empty moves are read-only: give the player a dict of its own")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _refuse
+
+
+_NO_MOVES: Mapping[int, Move] = _NoMoves()
+
+SCORE_DECIMALS = 6
+"""The decimals of a score as players see it (in the prompt) and compare it (the tie rule)."""
+
+
+def seen_score(score: float) -> float:
+    """A score as players see and compare it: rounded to :data:`SCORE_DECIMALS` decimals.
+
+    Sums of payoffs carry float noise (``1.6 + 1.6 + 1.6`` is ``4.800000000000001``, and
+    the same payoffs summed in another order may not be): rounded, they are shown as
+    ``4.8`` in the prompt, and scores that differ only by noise are equal for the model's
+    tie rule (:meth:`~mesa_llm_models.cooperation.model.CooperationModel.model_of`) as for
+    the rule-following chat model, which reads them off the prompt. Six decimals keep the
+    scores of payoffs given with up to six decimals exact. Prompts write it with ``repr``,
+    which reads back as the same float.
+    """
+    return round(score, SCORE_DECIMALS)
 
 
 class NeighbourView(NamedTuple):
@@ -85,6 +124,22 @@ class Situation:
                 for n in self.player.neighbours
             )
         return self._views
+
+
+class RuleFacts(NamedTuple):
+    """What the imitation rule reads of a player's situation: how agreement with it is grouped.
+
+    Attributes:
+        imitation_round: whether the round starts with a strategy update.
+        own_move: the player's last move.
+        best_move: the last move of the best-scoring player among its neighbours and itself.
+        own_is_best: whether that player is itself (by the model's ``ties`` rule).
+    """
+
+    imitation_round: bool
+    own_move: Move | None
+    best_move: Move | None
+    own_is_best: bool
 
 
 @dataclass(slots=True)
@@ -230,9 +285,25 @@ class LLMPlayer(LLMDecider, Player):
             return None
         return self.model.model_of(self).move
 
+    def rule_decide(self, observation: Situation) -> Move:
+        """What an imitating ALLC/ALLD rule player would play (the rule-shadow decision).
+
+        On an imitation round, the last move of the best-scoring player among its
+        neighbours and itself (the model's ``ties`` rule); otherwise its own last move (to
+        cooperate before any). This is the decision of the rule-following backend.
+        """
+        if observation.imitate:
+            return self.model.model_of(self).move or Move.COOPERATE
+        return observation.move or Move.COOPERATE
+
+    def agreement_key(self, observation: Situation) -> RuleFacts:
+        """The facts the imitation rule reads, which group the agreement tally."""
+        best = self.model.model_of(self)
+        return RuleFacts(observation.imitate, observation.move, best.move, best is self)
+
     def neighbour_lines(self, observation: Situation) -> str:
         """One line per neighbour: its last move and score."""
-        return "\n".join(f"- played {n.move}, score {n.score!r}" for n in observation.neighbours)
+        return "\n".join(f"- played {n.move}, score {seen_score(n.score)!r}" for n in observation.neighbours)
 
     def observe(self) -> Situation:
         """The last round around the player, with its neighbours read now (for the prompt and the record)."""
@@ -250,7 +321,8 @@ class LLMPlayer(LLMDecider, Player):
         if observation.round == 0:  # asked only with imitate_first; neighbours see its opening move
             history = f"You have not played yet. Your opening move is {observation.move}."
         else:
-            history = f"Last round you played {observation.move} and your score is {observation.score!r}."
+            score = seen_score(observation.score)
+            history = f"Last round you played {observation.move} and your score is {score!r}."
         neighbours = self.neighbour_lines(observation)
         scoring = "this round's payoff" if self.model.scores == "round" else "the sum of all your payoffs"
         return self.prompt_for(
@@ -306,9 +378,15 @@ class LLMPartnerPlayer(LLMPlayer):
     def neighbour_lines(self, observation: Situation) -> str:
         """One numbered line per neighbour: the last moves exchanged, and its score."""
         return "\n".join(
-            f"{i}. they played {n.move}, you played {self.move_towards(n.id)}, their score {n.score!r}"
+            f"{i}. they played {n.move}, you played {self.move_towards(n.id)}, "
+            f"their score {seen_score(n.score)!r}"
             for i, n in enumerate(observation.neighbours, 1)
         )
+
+    def rule_decide(self, observation: Situation) -> BaseModel:
+        """The imitating rule player's move (see :meth:`LLMPlayer.rule_decide`) towards every neighbour."""
+        move = super().rule_decide(observation)
+        return self.action_space.validate({"moves": [move] * len(observation.neighbours)})
 
     def act(self, play: Any) -> None:
         """Play the answered move towards each neighbour."""

@@ -5,8 +5,8 @@ round); LLM players are squares with a dark outline, rule players circles. Works
 with the embedded local model (the default backend).
 """
 
-from mesa_llm.viz import ScenarioDashboard, population_portrayal
-from mesa_llm_models.cooperation import PD_GRID_PAYOFFS, STRATEGIES, Move, Player
+from mesa_llm.viz import LegendEntry, ScenarioDashboard, population_portrayal
+from mesa_llm_models.cooperation import PD_GRID_PAYOFFS, STRATEGIES, Move, Player, Situation
 
 #: Colours of the last move.
 MOVE_COLOURS = {Move.COOPERATE: "#1f77b4", Move.DEFECT: "#d62728", None: "#bbbbbb"}
@@ -17,6 +17,28 @@ def _tooltip(player: Player) -> dict:
 
 
 portrayal = population_portrayal(lambda player: MOVE_COLOURS[player.move], tooltip=_tooltip)
+
+legend = (
+    LegendEntry("cooperated (last move)", MOVE_COLOURS[Move.COOPERATE]),
+    LegendEntry("defected (last move)", MOVE_COLOURS[Move.DEFECT]),
+    LegendEntry("no move yet", MOVE_COLOURS[None]),
+)
+
+
+def situation_view(situation: Situation) -> dict:
+    """A situation as the LLM player's prompt words it: the round that is starting.
+
+    A :class:`Situation` counts the rounds played so far; its prompt says "Round
+    {rounds played + 1} is starting", and so does the inspector.
+    """
+    return {
+        "round (starting)": situation.round + 1,
+        "move (last round)": situation.move,
+        "score": situation.score,
+        "strategy": situation.strategy,
+        "imitate": situation.imitate,
+    }
+
 
 model_params = {
     "width": {"type": "SliderInt", "value": 12, "label": "width", "min": 3, "max": 50, "step": 1},
@@ -65,4 +87,6 @@ model_params = {
     "llm_moves": {"type": "Select", "value": "one", "label": "LLM moves", "values": ["one", "each"]},
 }
 
-page = ScenarioDashboard("cooperation", portrayal, model_params, seed=1)
+page = ScenarioDashboard(
+    "cooperation", portrayal, model_params, seed=1, legend=legend, observation_view=situation_view
+)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from mesa_llm.populations import POPULATIONS, per_population, ratio
+from mesa_llm.populations import ALL, POPULATIONS, per_population, ratio
 from mesa_llm_models.cooperation.game import STRATEGIES, Move
 
 if TYPE_CHECKING:
@@ -17,9 +18,12 @@ __all__ = ["Tally"]
 class Tally:
     """This round's statistics of the players, counted in one pass, and the reporters that read them.
 
-    For each population and each strategy (``"LLM"`` for LLM players): the cooperative
-    moves, all moves, the summed payoff and the number of players; and the players whose
-    move towards most partners is to cooperate.
+    For all players, each population and each strategy (``"LLM"`` for LLM players): the
+    cooperative moves, all moves, the summed payoff and the number of players; and the
+    players whose move towards most partners is to cooperate. All players are summed in
+    one pass of their own, not as the sum of the populations' sums: float addition depends
+    on the order, and this way a mixed run whose LLM players follow the rule reports
+    exactly the all-rule run's values.
     """
 
     def __init__(self) -> None:
@@ -29,7 +33,9 @@ class Tally:
     def measure(self, players: Iterable[Player]) -> None:
         """Count this round's moves and payoffs."""
         c = Move.COOPERATE
-        groups = {key: [0, 0, 0.0, 0] for key in (*POPULATIONS, *STRATEGIES, "LLM")}  # C, moves, payoff, n
+        groups = {
+            key: [0, 0, 0.0, 0] for key in (ALL, *POPULATIONS, *STRATEGIES, "LLM")
+        }  # C, moves, payoff, n
         cooperating = 0
         for player in players:
             if player.moves:
@@ -39,7 +45,7 @@ class Tally:
                 made = len(player.neighbours)
                 cooperative = made if player.move is c else 0
             cooperating += player.move is c
-            for key in (player.population, player.strategy):
+            for key in (ALL, player.population, player.strategy):
                 group = groups[key]
                 group[0] += cooperative
                 group[1] += made
@@ -48,29 +54,53 @@ class Tally:
         self.groups = groups
         self.cooperating = cooperating
 
-    def share(self, *keys: str) -> float:
-        """The share of cooperative moves among the moves of these groups (NaN for none)."""
-        return ratio(sum(self.groups[k][0] for k in keys), sum(self.groups[k][1] for k in keys))
+    def share(self, key: str) -> float:
+        """The share of cooperative moves among the moves of a group (NaN for none)."""
+        group = self.groups[key]
+        return ratio(group[0], group[1])
 
-    def mean(self, *keys: str) -> float:
-        """The mean payoff of the players of these groups (NaN for none)."""
-        return ratio(sum(self.groups[k][2] for k in keys), sum(self.groups[k][3] for k in keys))
+    def mean(self, key: str) -> float:
+        """The mean payoff of the players of a group (NaN for none)."""
+        group = self.groups[key]
+        return ratio(group[2], group[3])
 
     def reporters(self) -> dict[str, Callable[[Any], Any]]:
-        """Each metric for all players, for each population (``cooperation_rule``, ...) and strategy."""
+        """Each metric for all players, for each population (``cooperation_rule``, ...) and strategy.
+
+        The reporters are bound methods of the tally, so a model holding them pickles.
+        """
         reporters: dict[str, Callable[[Any], Any]] = {
-            "cooperation": lambda _m: self.share(*POPULATIONS),
-            "cooperating": lambda _m: self.cooperating,
-            "mean_payoff": lambda _m: self.mean(*POPULATIONS),
+            "cooperation": functools.partial(self.report_share, key=ALL),
+            "cooperating": self.report_cooperating,
+            "mean_payoff": functools.partial(self.report_mean, key=ALL),
             **per_population(
                 {
-                    "cooperation": lambda _m, q: self.share(q),
-                    "mean_payoff": lambda _m, q: self.mean(q),
-                    "players": lambda _m, q: self.groups[q][3],
+                    "cooperation": self.report_share,
+                    "mean_payoff": self.report_mean,
+                    "players": self.report_players,
                 }
             ),
         }
         for strategy in STRATEGIES:
-            reporters[f"strategy_{strategy}"] = lambda _m, s=strategy: self.groups[s][3]
-            reporters[f"payoff_{strategy}"] = lambda _m, s=strategy: self.mean(s)
+            reporters[f"strategy_{strategy}"] = functools.partial(self.report_players, key=strategy)
+            reporters[f"payoff_{strategy}"] = functools.partial(self.report_mean, key=strategy)
         return reporters
+
+    def report_share(self, _model: Any, key: str) -> float:
+        """The reporter of :meth:`share`."""
+        return self.share(key)
+
+    def report_mean(self, _model: Any, key: str) -> float:
+        """The reporter of :meth:`mean`."""
+        return self.mean(key)
+
+    def report_players(self, _model: Any, key: str) -> int:
+        """The reporter of the number of players of a group."""
+        return int(self.groups[key][3])
+
+    def report_cooperating(self) -> int:
+        """The reporter of the players whose move towards most partners is to cooperate.
+
+        Without the model: Mesa calls a bound method reporter with no argument.
+        """
+        return self.cooperating

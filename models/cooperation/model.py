@@ -23,6 +23,7 @@ from mesa_llm_models.cooperation.agents import (
     Player,
     RulePlayer,
     partner_moves_space,
+    seen_score,
 )
 from mesa_llm_models.cooperation.game import (
     PD_GRID_PAYOFFS,
@@ -39,6 +40,10 @@ from mesa_llm_models.cooperation.rule_backend import rule_following_backend
 __all__ = ["ACTIVATIONS", "CooperationModel"]
 
 _score = attrgetter("score")
+
+
+def _seen_score(player: Player) -> float:
+    return seen_score(player.score)
 
 
 class CooperationModel(Model):
@@ -76,6 +81,14 @@ class CooperationModel(Model):
         ties: when several players share the best score, ``"keep"`` the own strategy if
             it is among them, else take the first best neighbour; ``"first"`` takes the
             first best of neighbours (Mesa's neighbourhood order) then self, as PdGrid does.
+            With ``"keep"`` scores are compared as players see them in the prompt, rounded
+            to six decimals (:func:`~mesa_llm_models.cooperation.agents.seen_score`): equal
+            scores summed in different orders (``4.8`` and ``4.800000000000001``) are a
+            tie, and a rule-following mixed run equals the all-rule run exactly. With
+            ``"first"`` they are compared unrounded, as PdGrid does, so that the PdGrid
+            configuration keeps PdGrid's trajectory exactly; the rounded prompt then hides
+            float noise, and a rule-following LLM player can take the other of two
+            players whose scores differ only by it.
         imitate_first: imitate before the first round too, on all-zero scores (PdGrid
             does: every player then copies its first neighbour).
         scores: ``"round"`` (this round's payoff) or ``"cumulative"``.
@@ -223,7 +236,7 @@ class CooperationModel(Model):
         Unconditional C/D strategies drawn with equal chance, payoffs R=1, S=0, T=1.6,
         P=0, cumulative scores, every player copies the best-scoring move among its
         neighbours and itself before every round (the first one included), PdGrid's
-        ties, on a Moore torus.
+        ties (unrounded scores, see ``ties``), on a Moore torus.
 
         Args:
             activation: PdGrid's ``"Sequential"``, ``"Random"`` or ``"Simultaneous"``.
@@ -293,9 +306,18 @@ class CooperationModel(Model):
         self.datacollector.collect(self)
 
     def model_of(self, player: Player) -> Player:
-        """The best-scoring player among a player's neighbours and itself, by the ``ties`` rule."""
-        best = max(player.neighbours, key=_score, default=None)
-        if best is None or player.score > best.score or (self.ties == "keep" and player.score == best.score):
+        """The best-scoring player among a player's neighbours and itself, by the ``ties`` rule.
+
+        With ``ties="keep"`` scores are compared as the players see them in the prompt
+        (:func:`~mesa_llm_models.cooperation.agents.seen_score`); with PdGrid's ``"first"``
+        as PdGrid compares them, unrounded.
+        """
+        score = _score if self.ties == "first" else _seen_score
+        best = max(player.neighbours, key=score, default=None)
+        if best is None:
+            return player
+        own, theirs = score(player), score(best)
+        if own > theirs or (self.ties == "keep" and own == theirs):
             return player
         return best
 

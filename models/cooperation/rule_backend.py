@@ -59,7 +59,9 @@ class ImitationAnswer:
     It reads the moves and scores from the prompt and, on an imitation round, plays the
     last move of the best-scoring player among the neighbours and itself (with the
     model's tie rule), otherwise repeats its own last move: with it, LLM players behave
-    exactly like ALLC/ALLD rule players (PdGrid, Nowak and May). An
+    exactly like ALLC/ALLD rule players (PdGrid, Nowak and May). The prompt shows scores
+    rounded (:func:`~mesa_llm_models.cooperation.agents.seen_score`), and the model's tie
+    rule compares them so rounded too: both see the same ties. An
     :class:`~mesa_llm_models.cooperation.agents.LLMPlayer` gets the move;
     an :class:`~mesa_llm_models.cooperation.agents.LLMPartnerPlayer` gets
     ``{"moves": [...]}``, that move towards every neighbour.

@@ -97,11 +97,28 @@ class LLMResident(LLMDecider, Resident):
         user=(
             "Each day you decide whether to stay in your home or move to a randomly chosen "
             "empty home elsewhere in town. {instructions}\n\n"
-            "Today, around your home there are {cells} homes: {same} of them are occupied by "
-            "people of your own group, {other} by people of the other group, and {empty} are "
-            "empty. Do you stay or move?"
+            "Today, around your home there {cells_are} {cells} {homes}: {same} of them {same_are} "
+            "occupied by people of your own group, {other} by people of the other group, and "
+            "{empty} {empty_are} empty. Do you stay or move?"
         ),
     )
 
+    def rule_decide(self, observation: Neighbourhood) -> Move:
+        """What Schelling's rule would decide on the same neighbourhood (the rule-shadow decision)."""
+        return RuleResident.decide(self, observation)  # type: ignore[arg-type]  # reads only model.homophily
+
     def messages(self, observation: Neighbourhood):  # noqa: D102
-        return self.prompt_for(observation, cells=observation.same + observation.other + observation.empty)
+        cells = observation.same + observation.other + observation.empty
+        return self.prompt_for(
+            observation,
+            cells=cells,
+            homes="home" if cells == 1 else "homes",
+            cells_are=_is_or_are(cells),
+            same_are=_is_or_are(observation.same),
+            empty_are=_is_or_are(observation.empty),
+        )
+
+
+def _is_or_are(count: int) -> str:
+    """The verb of a prompt's count: "1 is empty", "2 are empty"."""
+    return "is" if count == 1 else "are"

@@ -1,10 +1,11 @@
 """The Schelling dashboard: ``solara run models/schelling/app.py`` or ``mesa-llm viz schelling``.
 
 Residents are coloured by group; LLM residents are squares with a dark outline, rule
-residents circles. Works offline with the embedded local model (the default backend).
+residents circles; unhappy residents (fewer of their own group around them than the
+homophily) are hollow. Works offline with the embedded local model (the default backend).
 """
 
-from mesa_llm.viz import ScenarioDashboard, population_portrayal
+from mesa_llm.viz import LegendEntry, ScenarioDashboard, hollow_entry, population_portrayal
 from mesa_llm_models.schelling import SCENARIO
 
 #: Colours of group 0 (majority) and group 1 (minority).
@@ -13,6 +14,14 @@ GROUP_COLOURS = {0: "#1f77b4", 1: "#ff7f0e"}
 portrayal = population_portrayal(
     lambda resident: GROUP_COLOURS[resident.group],
     tooltip=lambda resident: {"group": resident.group, "happy": resident.happy},
+    hollow=lambda resident: not resident.happy,
+)
+
+legend = (
+    LegendEntry("group 0 (majority)", GROUP_COLOURS[0]),
+    LegendEntry("group 1 (minority)", GROUP_COLOURS[1]),
+    LegendEntry("filled: happy"),
+    hollow_entry("hollow: unhappy (own group below the homophily)"),
 )
 
 model_params = {
@@ -54,4 +63,4 @@ model_params = {
     },
 }
 
-page = ScenarioDashboard(SCENARIO, portrayal, model_params, seed=1)
+page = ScenarioDashboard(SCENARIO, portrayal, model_params, seed=1, legend=legend)

@@ -16,7 +16,7 @@ from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_bool, check_instance, check_int, check_number, check_seed
 from mesa_llm.datacollection import DataCollector
-from mesa_llm.populations import LLM, POPULATIONS, RULE, llm_share_indices, per_population, ratio
+from mesa_llm.populations import ALL, LLM, POPULATIONS, RULE, llm_share_indices, per_population, ratio
 from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
 from mesa_llm_models.schelling.rule_backend import rule_following_backend
 
@@ -195,30 +195,72 @@ class SchellingModel(Model):
         llm = np.array([r.population == LLM for r in residents], dtype=bool)
         with_neighbours = occupied > 0
         self._happy, self._count, self._similarity = {}, {}, {}
-        for group, members in ((RULE, ~llm), (LLM, llm)):
+        # All residents are measured in one pass of their own, not as the sum of the
+        # populations' sums: float addition depends on the order, and this way a mixed run
+        # whose LLM residents follow the rule reports exactly the all-rule run's values.
+        for group, members in ((ALL, np.ones_like(llm)), (RULE, ~llm), (LLM, llm)):
             self._happy[group] = int(happy[members].sum())
             self._count[group] = int(members.sum())
             scored = members & with_neighbours
             self._similarity[group] = [float(share[scored].sum()), int(scored.sum())]
-        self.happy = int(happy.sum())
+        self.happy = self._happy[ALL]
 
     def _reporters(self) -> dict[str, Any]:
-        """Each metric for all residents, then for each population (``happy_rule``, ``happy_llm``, ...)."""
+        """Each metric for all residents, then for each population (``happy_rule``, ``happy_llm``, ...).
+
+        Module-level functions, so that a model holding them pickles.
+        """
         return {
-            "happy": lambda m: m.happy,
-            "pct_happy": lambda m: ratio(100.0 * m.happy, sum(m._count.values())),
-            "segregation": lambda m: ratio(*map(sum, zip(*m._similarity.values(), strict=True))),
-            "moves": lambda m: sum(m.moves.values()),
+            "happy": _happy_all,
+            "pct_happy": _pct_happy_all,
+            "segregation": _segregation_all,
+            "moves": _moves_all,
             **per_population(
                 {
-                    "happy": lambda m, p: m._happy[p],
-                    "pct_happy": lambda m, p: ratio(100.0 * m._happy[p], m._count[p]),
-                    "segregation": lambda m, p: ratio(*m._similarity[p]),
-                    "moves": lambda m, p: m.moves[p],
-                    "residents": lambda m, p: m._count[p],
+                    "happy": _happy,
+                    "pct_happy": _pct_happy,
+                    "segregation": _segregation,
+                    "moves": _moves,
+                    "residents": _residents,
                 }
             ),
         }
+
+
+def _happy_all(m: SchellingModel) -> int:
+    return m.happy
+
+
+def _pct_happy_all(m: SchellingModel) -> float:
+    return ratio(100.0 * m.happy, m._count[ALL])
+
+
+def _segregation_all(m: SchellingModel) -> float:
+    return ratio(*m._similarity[ALL])
+
+
+def _moves_all(m: SchellingModel) -> int:
+    return sum(m.moves.values())
+
+
+def _happy(m: SchellingModel, p: str) -> int:
+    return m._happy[p]
+
+
+def _pct_happy(m: SchellingModel, p: str) -> float:
+    return ratio(100.0 * m._happy[p], m._count[p])
+
+
+def _segregation(m: SchellingModel, p: str) -> float:
+    return ratio(*m._similarity[p])
+
+
+def _moves(m: SchellingModel, p: str) -> int:
+    return m.moves[p]
+
+
+def _residents(m: SchellingModel, p: str) -> int:
+    return m._count[p]
 
 
 class NeighbourIndex:

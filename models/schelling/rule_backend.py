@@ -13,7 +13,7 @@ from mesa_llm_models.schelling.agents import Neighbourhood
 __all__ = ["SchellingRuleAnswer", "rule_following_backend"]
 
 _FACTS = re.compile(
-    r"(\d+) of them are occupied by people of your own group, (\d+) by people of the other group"
+    r"(\d+) of them (?:is|are) occupied by people of your own group, (\d+) by people of the other group"
 )
 
 

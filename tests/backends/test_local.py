@@ -10,7 +10,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from llama_cpp import LlamaGrammar
 from pydantic import BaseModel
 
-from mesa_llm import BackendError, LLMRuntime, resolve_backend
+from mesa_llm import BackendError, LLMRuntime, backends, resolve_backend
 from mesa_llm.backends import backend_identity
 from mesa_llm.backends.local import LocalChatModel, _chat, default_model_path
 from tests.world import LLM, Tell, Teller, World
@@ -189,3 +189,24 @@ def test_a_prompt_longer_than_the_context_is_an_error_counted_by_the_runtime():
     assert agent.last_record.fallback
     assert agent.last_record.errors == 2
     assert "context window" in agent.last_record.error
+
+
+def test_a_backend_string_sets_the_thread_count_and_the_sampling():
+    model = resolve_backend("local,n_threads=1,temperature=0.5,seed=3")
+    assert (model.n_threads, model.temperature, model.seed) == (1, 0.5, 3)
+    params = model.engine.llama.context_params
+    assert (params.n_threads, params.n_threads_batch) == (1, 1)  # batches too: not every core
+    assert backend_identity(model) == backend_identity(LocalChatModel(temperature=0.5, seed=3))
+    at_path = resolve_backend(f"local:{default_model_path()},n_threads=2")
+    assert (at_path.n_threads, at_path.engine.llama.context_params.n_threads_batch) == (2, 2)
+
+
+def test_the_local_model_is_exported_without_slowing_the_import_of_mesa_llm():
+    code = (
+        "import sys, mesa_llm; assert 'mesa_llm.backends.local' not in sys.modules; "
+        "from mesa_llm.backends import LocalChatModel; print(LocalChatModel.__module__)"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == "mesa_llm.backends.local"
+    with pytest.raises(AttributeError, match=r"'mesa_llm\.backends' has no attribute 'NoSuchModel'"):
+        _ = backends.NoSuchModel

@@ -123,3 +123,33 @@ def test_a_runtime_alone_pickles_with_its_settings_and_records():
 
 def answer_stay(_messages):
     return "stay"
+
+
+def _scenario_columns(model):
+    frame = model.datacollector.get_model_vars_dataframe()
+    return frame[[c for c in frame.columns if c != "llm_mean_latency_s"]]
+
+
+def continue_model(model, steps=2):
+    """Run a model further and return its frames (in a spawned process too)."""
+    model.run_for(steps)
+    return _scenario_columns(model), model.datacollector.get_agent_vars_dataframe()
+
+
+@pytest.mark.parametrize("scenario", [SchellingModel, CooperationModel])
+def test_a_scenario_model_mid_run_pickles_and_continues_as_the_original(scenario):
+    model = scenario(width=6, height=6, llm_share=0.5, backend="rule", rng=1)
+    model.run_for(2)
+    copy = pickle.loads(pickle.dumps(model))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        there = pool.apply(continue_model, (model,))
+    here = continue_model(model)
+    assert copy.llm.log.totals.decisions == model.llm.log.totals.decisions - here_decisions(model, 2)
+    for frames in (continue_model(copy), there):
+        for mine, theirs in zip(here, frames, strict=True):
+            assert mine.equals(theirs)
+
+
+def here_decisions(model, steps):
+    """The LLM decisions the last ``steps`` steps made."""
+    return sum(r.step > model.steps - steps for r in model.llm.log.records)

@@ -1,13 +1,14 @@
 """Resolving backends: chat models pass through, strings go to init_chat_model, errors say the fix."""
 
 import importlib.util
+import re
 
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
 from mesa_llm import BackendError, FunctionChatModel, ScriptedChatModel, resolve_backend
-from mesa_llm.backends import backend_identity, backend_name
+from mesa_llm.backends import LOCAL_SETTINGS, backend_identity, backend_name
 
 
 def test_a_chat_model_passes_through_unchanged():
@@ -101,3 +102,26 @@ def test_a_backend_from_a_string_leaves_retrying_to_the_runtime(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
     assert resolve_backend("openai:gpt-4o-mini").max_retries == 0
     assert resolve_backend("openai:gpt-4o-mini", max_retries=5).max_retries == 5  # asked for: kept
+
+
+@pytest.mark.parametrize(
+    ("backend", "kwargs", "message"),
+    [
+        ("local,threads=1", {}, "'threads=1' in the backend 'local,threads=1' is not a setting of the local"),
+        ("local,n_threads", {}, "write them as 'local,name=value', such as 'local,n_threads=1'; the names"),
+        ("local,n_threads=0", {}, "n_threads='0': Input should be greater than or equal to 1"),
+        ("local:/x.gguf,n_threads=two", {}, "n_threads='two': Input should be a valid integer"),
+        ("local,seed=1,seed=2", {}, "The local model's seed is set twice in 'local,seed=1,seed=2'"),
+        ("local,temperature=0.5", {"temperature": 0.2}, "set both in the backend 'local,temperature=0.5'"),
+        ("local", {"temperature": -1}, "Bad setting of the local model 'local': temperature=-1"),
+    ],
+)
+def test_bad_settings_of_the_local_model_are_backend_errors_naming_the_fix(backend, kwargs, message):
+    with pytest.raises(BackendError, match=re.escape(message)):
+        resolve_backend(backend, **kwargs)
+
+
+def test_the_settings_a_backend_string_gives_the_local_model_are_its_fields():
+    from mesa_llm.backends.local import LocalChatModel
+
+    assert set(LOCAL_SETTINGS) <= set(LocalChatModel.model_fields) - {"model_path", "chat_template"}

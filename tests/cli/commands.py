@@ -12,7 +12,15 @@ from mesa_llm.cli import app
 
 MESA_LLM = shutil.which("mesa-llm", path=str(Path(sys.executable).parent))
 SMALL = ["--width", "10", "--height", "10", "--seed", "1"]
-OUTPUTS = {"model.csv", "agents.csv", "calls.jsonl", "run.json", "metrics.png", "cache.sqlite"}
+OUTPUTS = {
+    "model.csv",
+    "agents.csv",
+    "calls.jsonl.gz",
+    "prompts.jsonl.gz",
+    "run.json",
+    "metrics.png",
+    "cache.sqlite",
+}
 
 
 def invoke(*args):

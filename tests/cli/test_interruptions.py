@@ -5,6 +5,7 @@ many steps completed, the appended files hold those steps in full (anything beyo
 next step, cut short), and ``mesa-llm run --resume`` ends with the uninterrupted run's files.
 """
 
+import gzip
 import io
 import json
 import random
@@ -72,8 +73,14 @@ def model_rows(data, costs=("llm_mean_latency_s",)):
     return pd.read_csv(io.BytesIO(data), index_col="step").drop(columns=list(costs))
 
 
+def text(name, data):
+    """A file's text: a gzip file's whole members decompressed (a partial member raises)."""
+    return (gzip.decompress(data) if name.endswith(".gz") else data).decode()
+
+
 def actions(data):
-    return [(c["step"], c["agent_id"], c["action"]) for c in map(json.loads, data.decode().splitlines())]
+    lines = text("calls.jsonl.gz", data).splitlines()
+    return [(c["step"], c["agent_id"], c["action"]) for c in map(json.loads, lines)]
 
 
 def check_what_a_kill_left(folder, reference):
@@ -84,14 +91,18 @@ def check_what_a_kill_left(folder, reference):
         data = (folder / name).read_bytes()
         trusted = data[: record["bytes"][name]]
         assert len(data) >= len(trusted), name
-        assert trusted[-1:] in (b"", b"\n"), f"{name}: a partial line within the {done} completed steps"
+        assert text(name, trusted)[-1:] in ("", "\n"), (
+            f"{name}: a partial line within the {done} completed steps"
+        )
         whole = (reference / name).read_bytes()
         if name == "model.csv":
             expected = model_rows(whole).loc[:done]
             pd.testing.assert_frame_equal(model_rows(trusted), expected)
         elif name == "agents.csv":
             assert whole.startswith(trusted)
-            assert trusted.splitlines()[-1].startswith(f"{float(done)},".encode())
+            assert trusted.splitlines()[-1].startswith(f"{done},".encode())
+        elif name.startswith("prompts"):
+            assert text(name, whole).startswith(text(name, trusted))
         else:
             assert actions(trusted) == [a for a in actions(whole) if a[0] <= done]
     assert not list(folder.glob("*.tmp"))
@@ -109,7 +120,8 @@ def check_resumed(folder, reference):
     resumed, whole = (model_rows((f / "model.csv").read_bytes(), COSTS) for f in (folder, reference))
     pd.testing.assert_frame_equal(resumed, whole)
     assert (folder / "agents.csv").read_bytes() == (reference / "agents.csv").read_bytes()
-    assert actions((folder / "calls.jsonl").read_bytes()) == actions((reference / "calls.jsonl").read_bytes())
+    calls = "calls.jsonl.gz"
+    assert actions((folder / calls).read_bytes()) == actions((reference / calls).read_bytes())
     assert imread(folder / "metrics.png").ndim == 3
     return record
 

@@ -1,5 +1,6 @@
 """``mesa-llm run``: the installed console script in subprocesses, and in process."""
 
+import gzip
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
+from mesa_llm.lab import load_run
 from tests.cli.commands import MESA_LLM, OUTPUTS, SMALL, invoke, run_in_process
 from tests.processes import interruptible
 
@@ -53,9 +55,11 @@ def test_run_writes_every_output_and_no_secret(tmp_path):
     frame = pd.read_csv(out / "model.csv", index_col="step")
     assert list(frame.index) == [0, 1, 2, 3, 4]
     assert frame["llm_decisions"].iloc[-1] == record["llm_totals"]["decisions"] > 0
-    calls = [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
+    calls = load_run(out).log.records
+    raw = [json.loads(line) for line in gzip.decompress((out / "calls.jsonl.gz").read_bytes()).splitlines()]
+    assert [c["action"] for c in raw] == [c.action for c in calls]
     assert len(calls) == record["llm_totals"]["decisions"]
-    assert {c["backend"] for c in calls} == {"schelling-rule-0.9"}
+    assert {c.backend for c in calls} == {"schelling-rule-0.9"}
     image = imread(out / "metrics.png")
     assert image.ndim == 3
     assert image.shape[0] >= 300
@@ -64,7 +68,7 @@ def test_run_writes_every_output_and_no_secret(tmp_path):
 
     assert "pct_happy" in proc.stdout
     assert "fallbacks" in proc.stdout
-    assert "step 4/4 · LLM calls " in proc.stderr  # progress, as a line where stderr is no terminal
+    assert "step 4/4 · LLM decisions " in proc.stderr  # progress, as a line where stderr is no terminal
     assert "Outputs in demo" in proc.stderr
 
     # The recorded command line repeats the run.
@@ -103,7 +107,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_completed_steps(tmp_path):
     rows = (out / "model.csv").read_text().splitlines()[1:]
     assert record["steps_completed"] == len(rows) - 1
     agents = pd.read_csv(out / "agents.csv")
-    assert agents["Step"].max() == record["steps_completed"]
+    assert agents["step"].max() == record["steps_completed"]
 
 
 def test_a_bad_backend_fails_at_once(tmp_path):
@@ -157,8 +161,9 @@ def test_a_rerun_with_the_same_cache_makes_no_calls(tmp_path):
 
 def test_a_run_without_llm_agents_loads_no_backend(tmp_path):
     frame, record = run_in_process(tmp_path / "out", "--backend", "nosuchprovider:x", "--steps", 2)
-    assert record["backend"] == "nosuchprovider:x"
+    assert record["backend"] is None  # no agent asked a model: none is recorded
     assert record["backend_name"] is None
+    assert "nosuchprovider:x" in record["argv"]  # the command as given still repeats it
     assert frame["llm_decisions"].iloc[-1] == 0
 
 
@@ -240,7 +245,7 @@ def test_the_demo_command_runs_the_local_model_and_replays_from_its_cache(tmp_pa
         assert record["backend"] == "local"
         assert record["backend_name"] == "SmolLM2-135M-Instruct.Q4_1"
         assert "llama-cpp-python" in record["versions"]
-        calls = pd.read_json(tmp_path / out / "calls.jsonl", lines=True)
+        calls = pd.read_json(tmp_path / out / "calls.jsonl.gz", lines=True)
         assert set(calls["action"]) <= {"stay", "move"}
         assert all(abs(sum(p.values()) - 1) < 1e-9 for p in calls["probabilities"])
         runs.append((pd.read_csv(tmp_path / out / "model.csv", index_col="step"), calls))
@@ -350,3 +355,29 @@ def test_a_run_without_fallbacks_exits_0_whatever_the_policy(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "run.json").read_text())["llm_totals"]["fallbacks"] == 0
     assert result.stderr == ""
+
+
+def test_the_local_models_settings_go_into_the_record_and_its_rerun(tmp_path):
+    args = ["--llm-share", "0.2", "--steps", "1", "--backend", "local,n_threads=1", "--temperature", "0.5"]
+    _, record = run_in_process(tmp_path / "first", *args)
+    assert (record["backend"], record["temperature"]) == ("local,n_threads=1", 0.5)
+    assert record["backend_name"] == "SmolLM2-135M-Instruct.Q4_1"
+    argv = record["argv"]
+    assert argv[argv.index("--backend") + 1] == "local,n_threads=1"
+    assert argv[argv.index("--temperature") + 1] == "0.5"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "local,threads=1"], "'threads=1' in the backend 'local,threads=1' is not a setting"),
+        (["--backend", "local,n_threads=0"], "n_threads='0': Input should be greater than or equal to 1"),
+        (["--backend", "local,temperature=1", "--temperature", "0"], "(--temperature on the command line)"),
+    ],
+)
+def test_bad_local_model_settings_exit_2_naming_the_fix(tmp_path, args, message):
+    out = tmp_path / "x"
+    result = invoke("run", "schelling", *SMALL, "--llm-share", 0.5, "--steps", 1, "--out", out, *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split())
+    assert not (tmp_path / "x").exists()

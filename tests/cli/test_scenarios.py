@@ -1,12 +1,14 @@
 """``mesa-llm models``, ``mesa-llm viz`` and the help: the scenarios the command finds."""
 
+import os
+import subprocess
 from importlib.metadata import EntryPoint
 
 import pytest
 
 from mesa_llm.lab import specs as specs_module
 from mesa_llm.lab.specs import ENTRY_POINT_GROUP
-from tests.cli.commands import invoke
+from tests.cli.commands import MESA_LLM, invoke
 
 
 def test_models_lists_scenarios_with_their_parameters():
@@ -28,7 +30,7 @@ def test_help():
     assert result.exit_code == 0
     for option in ("--llm-share", "--backend", "--steps", "--seed", "--cache", "--param", "--out", "--quiet"):
         assert option in result.stdout
-    assert "mesa-llm models" in result.stdout
+    assert "mesa-llm run SCENARIO --help" in " ".join(result.stdout.split())
 
 
 def test_a_bad_scenario_entry_point_is_reported_cleanly(monkeypatch):
@@ -68,3 +70,34 @@ def test_viz_of_an_unknown_scenario_lists_the_known_ones():
     result = invoke("viz", "nosuch")
     assert result.exit_code == 2
     assert "available: cooperation, schelling" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(("scenario", "option"), [("schelling", "--homophily"), ("cooperation", "--payoffs")])
+def test_the_help_of_a_scenario_lists_its_parameters_in_plain_text(scenario, option):
+    env = {**os.environ, "COLUMNS": "250"}
+    proc = subprocess.run(
+        [MESA_LLM, "run", scenario, "--help"], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    assert "--llm-share" in proc.stdout  # the options of every run
+    assert option in proc.stdout  # and the scenario's own
+    assert "grid width." in proc.stdout
+    for markup in (":class:", "``", "graph"):  # the CLI has no graph option
+        assert markup not in proc.stdout, markup
+    listed = invoke("models", scenario)
+    assert listed.exit_code == 0
+    assert option in listed.stdout
+    for markup in (":class:", "``", "graph"):
+        assert markup not in listed.stdout, markup
+
+
+def test_the_help_of_the_cooperation_scenario_names_classes_by_their_name():
+    result = invoke("models", "cooperation")
+    assert "(LLMPlayer)" in result.stdout
+    assert "mesa_llm_models.cooperation.agents" not in result.stdout
+
+
+def test_the_help_of_an_unknown_scenario_says_so_after_the_options():
+    result = invoke("run", "nosuch", "--help")
+    assert result.exit_code == 0
+    assert "--backend" in result.stdout
+    assert "No parameters to show: Unknown scenario 'nosuch'" in " ".join(result.stdout.split())

@@ -1,5 +1,6 @@
 """Reading a run folder back, and resuming a run cut short: the folder ends as the uninterrupted run's."""
 
+import gzip
 import json
 import shutil
 
@@ -9,7 +10,7 @@ import pytest
 from mesa_llm import FunctionChatModel
 from mesa_llm.lab import RUN_CACHE, open_cache
 from mesa_llm.lab.folders import ResumedJournal, ResumeError, RunFolderError, load_run
-from mesa_llm.lab.journal import APPENDED, RunJournal
+from mesa_llm.lab.journal import APPENDED, CALLS_FILE, PROMPTS_FILE, RunJournal
 from mesa_llm.lab.runs import Run, RunConfig
 from mesa_llm.lab.specs import model_parameters
 from mesa_llm_models.cooperation import SCENARIO as COOPERATION
@@ -28,8 +29,9 @@ def run_to(folder, config, killed_after=None, backends=None):
     """Run ``config`` with a journal in ``folder``; with ``killed_after``, stop there as a kill would.
 
     A copy of the folder taken after that step is what a SIGKILL leaves: the journal flushes
-    each step's files before it rewrites run.json. A partial line is added beyond the marker,
-    as a kill in the middle of the next step's writing leaves one.
+    each step's files before it rewrites run.json. A partial line (in the compressed files, a
+    partial gzip member) is added beyond the marker, as a kill in the middle of the next
+    step's writing leaves one.
     """
     with open_cache(config.cache) as cache:
         run = Run.build(config, cache, backends)
@@ -46,8 +48,13 @@ def run_to(folder, config, killed_after=None, backends=None):
             except SystemExit:
                 killed = folder.with_name("killed")
                 for name in APPENDED:
-                    with (killed / name).open("a") as file:
-                        file.write('7,0.5,"cut sh')
+                    with (killed / name).open("ab") as file:
+                        cut = (
+                            b'{"step": 7, "agent_id": 1, "cut sh'
+                            if name.endswith(".gz")
+                            else b'7,0.5,"cut sh'
+                        )
+                        file.write(gzip.compress(cut)[:20] if name.endswith(".gz") else cut)
                 return None
 
 
@@ -61,7 +68,7 @@ def resume(folder, backends=None):
 
 
 def actions(folder):
-    lines = (folder / "calls.jsonl").read_text().splitlines()
+    lines = gzip.decompress((folder / CALLS_FILE).read_bytes()).decode().splitlines()
     return [(c["step"], c["agent_id"], c["action"]) for c in map(json.loads, lines)]
 
 
@@ -75,7 +82,10 @@ def test_load_run_reads_a_complete_folder(tmp_path):
     stored = load_run(tmp_path / "run")
     assert (stored.complete, stored.steps_completed, stored.record) == (True, 6, final)
     assert list(stored.model_frame.index) == list(range(7))
-    assert stored.agent_frame.index.names == ["Step", "AgentID"]
+    assert stored.agent_frame.index.names == ["step", "AgentID"]
+    assert (
+        stored.agent_frame.index.get_level_values("step").dtype == stored.model_frame.index.dtype == "int64"
+    )
     assert len(stored.log.records) == final["llm_totals"]["decisions"] > 0
     assert stored.log.records[0].messages[0][0] == "system"
     assert stored.config() == config
@@ -91,7 +101,7 @@ def test_a_killed_run_is_read_up_to_its_last_completed_step(tmp_path, killed_aft
     assert list(stored.model_frame.index) == list(range(killed_after + 1))
     expected = without_latency(whole).loc[:killed_after]
     pd.testing.assert_frame_equal(stored.model_frame.drop(columns="llm_mean_latency_s"), expected)
-    assert stored.agent_frame.index.get_level_values("Step").max() == killed_after
+    assert stored.agent_frame.index.get_level_values("step").max() == killed_after
     assert [(r.step, r.agent_id, r.action) for r in stored.log.records] == [
         a for a in actions(whole) if a[0] <= killed_after
     ]
@@ -190,7 +200,7 @@ def test_load_run_refuses_what_is_not_a_run_folder(tmp_path):
 
 def test_load_run_refuses_files_shorter_than_run_json_records(tmp_path):
     run_to(tmp_path / "run", configuration(tmp_path / "run", steps=2))
-    calls = tmp_path / "run" / "calls.jsonl"
+    calls = tmp_path / "run" / CALLS_FILE
     calls.write_bytes(calls.read_bytes()[:-10])
     with pytest.raises(RunFolderError, match=r"fewer than the \d+ its run\.json records: the folder was"):
         load_run(tmp_path / "run")
@@ -198,3 +208,53 @@ def test_load_run_refuses_files_shorter_than_run_json_records(tmp_path):
 
 def _answering(action):
     return FunctionChatModel(fn=lambda _messages: action, model_name=f"always-{action}")
+
+
+def test_load_run_gives_back_the_records_with_their_prompts(tmp_path):
+    config = configuration(tmp_path / "run", COOPERATION, COOPERATION_SETTINGS, steps=4)
+    with open_cache(config.cache) as cache:
+        run = Run.build(config, cache)
+        with RunJournal.start(tmp_path / "run", config, run.model, run.backend.name) as journal:
+            result = run.advance(config.steps, journal.step)
+            journal.finish(result)
+    stored = load_run(tmp_path / "run")
+    assert stored.log.records == result.log.records  # every field, the messages included
+    assert stored.log.totals == result.log.totals
+    by_prompt = {}
+    for call in stored.log.records:
+        assert by_prompt.setdefault(call.messages, call.messages) is call.messages  # one tuple per prompt
+
+
+def test_a_calls_file_naming_prompts_the_folder_lacks_is_refused(tmp_path):
+    run_to(tmp_path / "run", configuration(tmp_path / "run", steps=2))
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    (tmp_path / "run" / PROMPTS_FILE).write_bytes(b"")
+    record["bytes"][PROMPTS_FILE] = 0
+    (tmp_path / "run" / "run.json").write_text(json.dumps(record))
+    with pytest.raises(RunFolderError, match=r"names the prompt 0, which is not among the 0 prompts given"):
+        load_run(tmp_path / "run")
+
+
+def test_a_folder_of_an_earlier_version_is_refused_with_the_command_to_rerun_it(tmp_path):
+    run_to(tmp_path / "run", configuration(tmp_path / "run", steps=1))
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    record["bytes"] = {"model.csv": 1, "agents.csv": 1, "calls.jsonl": 1}
+    (tmp_path / "run" / "run.json").write_text(json.dumps(record))
+    with pytest.raises(
+        RunFolderError,
+        match=r"another version of mesa_llm \(its files are model.csv, agents.csv, calls.jsonl;",
+    ) as info:
+        load_run(tmp_path / "run")
+    assert str(info.value).endswith(f"Rerun it: {record['command']}")
+
+
+def test_a_run_without_llm_agents_resumes_with_the_backend_it_was_given(tmp_path):
+    settings = SCHELLING_SETTINGS | {"llm_share": 0.0}
+    whole, cut = tmp_path / "whole", tmp_path / "run"
+    run_to(whole, configuration(whole, settings=settings, backend="local"))
+    run_to(cut, configuration(cut, settings=settings, backend="local"), killed_after=2)
+    stored = load_run(tmp_path / "killed")
+    assert (stored.record["backend"], stored.config().backend) == (None, "local")
+    final = resume(tmp_path / "killed")
+    assert (final["complete"], final["backend"], final["backend_name"]) == (True, None, None)
+    pd.testing.assert_frame_equal(without_latency(tmp_path / "killed"), without_latency(whole))

@@ -1,5 +1,6 @@
 """A run's folder written as the run goes: the marker in run.json, atomic files, and write_outputs."""
 
+import gzip
 import json
 
 import pandas as pd
@@ -7,7 +8,8 @@ import pytest
 from matplotlib.image import imread
 
 from mesa_llm.lab import journal
-from mesa_llm.lab.journal import APPENDED, RunJournal, write_outputs
+from mesa_llm.lab.folders import load_run
+from mesa_llm.lab.journal import APPENDED, CALLS_FILE, PROMPTS_FILE, RunJournal, write_outputs
 from mesa_llm.lab.runs import Run
 from tests.lab.small import config, execute
 
@@ -16,6 +18,11 @@ FILES = {*APPENDED, "run.json", "metrics.png"}
 
 def record(folder):
     return json.loads((folder / "run.json").read_text())
+
+
+def lines(path):
+    """The JSON lines of a compressed file."""
+    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
 
 
 def test_write_outputs(tmp_path):
@@ -41,10 +48,14 @@ def test_write_outputs(tmp_path):
     )
     model = pd.read_csv(out / "model.csv", index_col="step")
     pd.testing.assert_frame_equal(model, result.model_frame, check_dtype=False)
-    agents = pd.read_csv(out / "agents.csv", index_col=["Step", "AgentID"])
-    pd.testing.assert_frame_equal(agents, result.agent_frame, check_dtype=False)
-    calls = [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
+    agents = pd.read_csv(out / "agents.csv", index_col=["step", "AgentID"])
+    pd.testing.assert_frame_equal(agents, result.agent_frame)  # one step column, of one type
+    calls, prompts = lines(out / CALLS_FILE), lines(out / PROMPTS_FILE)
     assert [c["action"] for c in calls] == [r.action for r in result.log.records]
+    assert "messages" not in calls[0]
+    assert [prompts[c["prompt_id"]]["messages"] for c in calls] == [
+        [{"role": role, "content": content} for role, content in r.messages] for r in result.log.records
+    ]
     height, width, channels = imread(out / "metrics.png").shape
     assert (height, width) == (400, 1350)
     assert channels in (3, 4)
@@ -59,7 +70,7 @@ def test_the_journal_records_every_step_as_it_completes(tmp_path):
     def look(model, completed):
         on_disk = record(folder)
         model_rows = (folder / "model.csv").read_text().splitlines()
-        calls = (folder / "calls.jsonl").read_text().splitlines()
+        calls = lines(folder / CALLS_FILE)
         seen.append(
             (completed, on_disk["steps_completed"], on_disk["complete"], len(model_rows) - 1, len(calls))
         )
@@ -111,8 +122,8 @@ def test_an_interrupt_before_a_step_is_written_is_caught_up_by_finish(tmp_path):
     assert (final["steps_completed"], final["complete"], final["interrupted"]) == (3, False, True)
     model = pd.read_csv(tmp_path / "run" / "model.csv", index_col="step")
     assert list(model.index) == [0, 1, 2, 3]
-    calls = (tmp_path / "run" / "calls.jsonl").read_text().splitlines()
-    assert [json.loads(c)["step"] for c in calls] == [r.step for r in result.log.records]
+    calls = lines(tmp_path / "run" / CALLS_FILE)
+    assert [c["step"] for c in calls] == [r.step for r in result.log.records]
     assert final["llm_totals"]["decisions"] == len(calls)
 
 
@@ -129,3 +140,78 @@ def test_a_failed_replacement_keeps_the_old_file_and_leaves_no_temporary(tmp_pat
         write_half_then_fail()
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_each_distinct_prompt_is_written_once(tmp_path):
+    """Schelling's residents ask about a few dozen neighbourhoods, step after step."""
+    cfg = config(steps=4, llm_share=0.5, homophily=0.9)
+    result = execute(cfg)
+    write_outputs(tmp_path / "run", cfg, result)
+    prompts = lines(tmp_path / "run" / PROMPTS_FILE)
+    distinct = {r.messages for r in result.log.records}
+    assert [p["id"] for p in prompts] == list(range(len(distinct)))
+    assert len(distinct) < len(result.log.records) / 2  # prompts are repeated, and kept once
+    assert {tuple((m["role"], m["content"]) for m in p["messages"]) for p in prompts} == distinct
+    assert load_run(tmp_path / "run").log.records == result.log.records
+
+
+class _InterruptedWrite:
+    """A journal's file whose next write is cut short by Ctrl-C: half the bytes, then KeyboardInterrupt."""
+
+    def __init__(self, file):
+        self.file = file
+        self.interrupt = True
+
+    def write(self, data):
+        if self.interrupt:
+            self.interrupt = False
+            self.file.write(data[: len(data) // 2])
+            raise KeyboardInterrupt
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+@pytest.mark.parametrize("cut", [PROMPTS_FILE, CALLS_FILE])
+def test_a_step_interrupted_while_written_is_written_whole_by_finish(tmp_path, cut):
+    """Ctrl-C in the middle of a step's writing: nothing of it counts until finish writes it whole again."""
+    cfg = config(steps=5, llm_share=0.5, homophily=0.9)
+    run = Run.build(cfg)
+
+    def interrupted_while_writing_3(model, completed):
+        if completed == 3:
+            writer._files[cut] = _InterruptedWrite(writer._files[cut])
+        writer.step(model)
+
+    with RunJournal.start(tmp_path / "run", cfg, run.model, run.backend.name) as writer:
+        result = run.advance(cfg.steps, interrupted_while_writing_3)
+        assert (result.steps_completed, writer.steps, record(tmp_path / "run")["steps_completed"]) == (
+            3,
+            2,
+            2,
+        )
+        final = writer.finish(result)
+    assert (final["steps_completed"], final["interrupted"]) == (3, True)
+    stored = load_run(tmp_path / "run")
+    assert stored.log.records == result.log.records
+    assert {r.step for r in stored.log.records} == {1, 2, 3}
+    assert final["bytes"] == {name: (tmp_path / "run" / name).stat().st_size for name in APPENDED}
+    whole = tmp_path / "whole"
+    write_outputs(whole, cfg, result)
+    for name in APPENDED:
+        assert (tmp_path / "run" / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_a_run_without_llm_agents_records_no_backend_and_no_llm_results(tmp_path):
+    cfg = config(steps=3, llm_share=0, backend="local")
+    written = write_outputs(tmp_path / "run", cfg, execute(cfg))
+    assert (written["backend"], written["backend_name"]) == (None, None)
+    assert written["argv"][written["argv"].index("--backend") + 1] == "local"  # what it was given
+    assert all(set(values) == {"all", "rule"} for values in written["final_metrics"].values())
+    assert (tmp_path / "run" / CALLS_FILE).read_bytes() == b""
+    assert load_run(tmp_path / "run").config().backend == "local"  # a resumed run is given it again
+    mixed_config = config(steps=3, llm_share=0.5)
+    mixed = write_outputs(tmp_path / "mixed", mixed_config, execute(mixed_config))
+    assert mixed["backend"] == "rule"
+    assert set(mixed["final_metrics"]["moves"]) == {"all", "rule", "llm"}

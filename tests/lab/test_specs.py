@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import pickle
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING
 
@@ -18,6 +23,7 @@ from mesa_llm.lab.specs import (
     scenarios,
 )
 from mesa_llm_models.schelling import SCENARIO, SchellingModel
+from tests.lab.own_scenario import WALK, imports_undone, write
 
 if TYPE_CHECKING:  # never imported at run time: an annotation that cannot be evaluated
     from decimal import Decimal
@@ -218,3 +224,151 @@ def test_unannotated_parameters_take_the_type_of_their_default():
     }  # graph=None has no type to read: left out, not taken for text
     assert model_parameters(spec, {"width": "30", "torus": "yes"})["width"] == 30
     assert model_parameters(spec, {"torus": "no"})["torus"] is False
+
+
+class Documented(mesa.Model):
+    """A model whose docstring speaks reST and of parameters a command line cannot set.
+
+    Args:
+        width: grid width (ignored with ``graph``).
+        share: the share of :class:`~mesa_llm.LLMAgent` agents, as in :func:`a.b.f`.
+            Drawn once. Like ``items``, it is never redrawn.
+        kind: ``"a"`` or `b`; see :ref:`the guide <guide>`.
+        graph: a network instead of a grid.
+        items: a list.
+    """
+
+    def __init__(self, width=3, share=0.5, kind="a", graph=None, items=(1, 2), rng=None):
+        super().__init__(rng=rng)
+
+
+def test_descriptions_are_plain_text_without_clauses_about_unsettable_parameters():
+    parameters = ScenarioSpec(name="d", model=Documented, summary="", metrics=()).parameters()
+    assert list(parameters) == ["width", "share", "kind"]
+    assert parameters["width"].description == "grid width."
+    assert parameters["share"].description == "the share of LLMAgent agents, as in a.b.f. Drawn once."
+    assert parameters["kind"].description == '"a" or b; see the guide.'
+
+
+def test_a_spec_pickles_as_its_arguments():
+    again = pickle.loads(pickle.dumps(SCENARIO))
+    assert again == SCENARIO
+    assert again.parameters() == SCENARIO.parameters()
+
+
+# A user's own scenario, from a file or a module (no entry point).
+
+
+@pytest.fixture
+def own(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with imports_undone(tmp_path):
+        yield tmp_path
+
+
+def test_a_file_reference_finds_its_spec_and_remembers_the_reference_as_written(own):
+    write(own / "my")
+    spec = find_scenario("my/walk.py:SCENARIO")
+    assert (spec.name, spec.source, spec.reference) == ("walk", "my/walk.py:SCENARIO", "my/walk.py:SCENARIO")
+    assert list(spec.parameters()) == ["walkers", "rain", "llm_share"]
+    assert (
+        spec.parameters()["rain"].description
+        == "the chance of rain in a step (Walk draws it from model.random)."
+    )
+    assert spec.model.__module__ == "walk"  # named after the file, as `python my/walk.py` would
+    assert find_scenario("my/walk.py").model is spec.model  # the only spec; the file is imported once
+    assert find_scenario("my/walk.py").source == "my/walk.py:SCENARIO"
+    assert find_scenario(str(own / "my" / "walk.py:SCENARIO")).source == f"{own}/my/walk.py:SCENARIO"
+    assert SCENARIO.reference == "schelling"  # an installed one is found by its name
+
+
+def test_a_file_can_import_the_modules_beside_it(own):
+    write(own, "weather.py", "RAIN = 0.25\n")
+    text = WALK.replace("import mesa\n", "import mesa\nfrom weather import RAIN\n").replace(
+        "rain=0.5", "rain=RAIN"
+    )
+    write(own, "walk.py", text)
+    assert find_scenario("walk.py").parameters()["rain"].default == 0.25
+
+
+def _umbrellas_in_a_worker(spec):
+    model = spec.model(backend=spec.rule_backend({}), rng=3)
+    model.run_for(4)
+    return model.datacollector.get_model_vars_dataframe()["umbrellas"].tolist()
+
+
+def test_the_classes_of_a_file_pickle_into_a_spawned_worker(own):
+    spec = find_scenario(str(write(own)))
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        in_worker = pool.submit(_umbrellas_in_a_worker, spec).result(timeout=120)
+    assert in_worker == _umbrellas_in_a_worker(spec)
+    assert max(in_worker) > 0
+
+
+def test_a_file_named_like_an_imported_module_gets_a_module_name_of_its_own(own):
+    spec = find_scenario(str(write(own, "json.py")))  # json is imported: the stdlib's
+    assert spec.model.__module__.startswith("mesa_llm_scenario_")
+    assert pickle.loads(pickle.dumps(spec.model)) is spec.model  # within this process
+    assert json.dumps([1]) == "[1]"
+    again = find_scenario(str(write(own / "other", "json.py")))  # another file: another module
+    assert again.model is not spec.model
+
+
+def test_a_module_reference_imports_from_the_working_directory(own):
+    write(own / "mypkg", "__init__.py", "")
+    write(own / "mypkg", "walk.py")
+    spec = find_scenario("mypkg.walk:SCENARIO")
+    assert spec.model.__module__ == "mypkg.walk"
+    assert spec.source == "mypkg.walk:SCENARIO"
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "error", "message"),
+    [
+        (WALK, "nowhere/walk.py:SCENARIO", ValueError, "There is no file 'nowhere/walk.py'"),
+        (
+            WALK,
+            "walk.py:SCENE",
+            ValueError,
+            "walk.py has no 'SCENE'; the ScenarioSpec objects it defines: SCENARIO",
+        ),
+        (WALK, "walk.py:Walk", TypeError, "walk.py:Walk is a type, not a mesa_llm.lab.ScenarioSpec"),
+        ("X = 1\n", "walk.py", ValueError, "walk.py defines no ScenarioSpec objects \\(none\\).*SCENARIO = "),
+        (
+            WALK + "import dataclasses\nOTHER = dataclasses.replace(SCENARIO, name='other')\n",
+            "walk.py",
+            ValueError,
+            "defines 2 ScenarioSpec objects \\(SCENARIO, OTHER\\): name the one to run as walk.py:NAME",
+        ),
+        (WALK, "nosuchpkg.walk:SCENARIO", ValueError, "There is no module 'nosuchpkg.walk'"),
+        (WALK, ":SCENARIO", ValueError, "names no file or module"),
+    ],
+)
+def test_a_bad_reference_names_the_fix(own, text, reference, error, message):
+    write(own, text=text)
+    with pytest.raises(error, match=message):
+        find_scenario(reference)
+
+
+def test_an_error_in_the_users_file_shows_its_own_traceback(own):
+    write(own, text=WALK + "\n\ndef broken():\n    return 1 / 0\n\n\nbroken()\n")
+    with pytest.raises(ValueError, match=r"Importing walk\.py failed, in its own code") as info:
+        find_scenario("walk.py")
+    shown = str(info.value)
+    assert 'walk.py", line' in shown
+    assert "return 1 / 0" in shown
+    assert shown.endswith("ZeroDivisionError: division by zero")
+    assert "<frozen" not in shown
+    assert "specs.py" not in shown
+    assert "walk" not in sys.modules  # a failed import leaves nothing behind
+    write(own, text="def f(:\n")
+    with pytest.raises(ValueError, match="SyntaxError"):
+        find_scenario("walk.py")
+
+
+def test_a_missing_dependency_of_a_module_is_its_error_not_a_missing_module(own):
+    write(own / "mypkg", "__init__.py", "")
+    write(own / "mypkg", "walk.py", "import nosuchdependency\n")
+    with pytest.raises(ValueError, match=r"Importing mypkg\.walk failed") as info:
+        find_scenario("mypkg.walk:SCENARIO")
+    assert "No module named 'nosuchdependency'" in str(info.value)

@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from mesa_llm import InMemoryCache, LLMRuntime, ScoringChatModel
+from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime, OptionScorer, ScoringChatModel
+from mesa_llm.backends.scoring import OptionScores
+from mesa_llm.runtime import ArgmaxWarning
 from tests.world import LLM, Tell, Teller, World, crowd_of
 
 
@@ -194,3 +196,45 @@ def test_scored_records_are_written_with_their_probabilities():
     probabilities = frame["probabilities"].tolist()
     assert all(p == pytest.approx({"stay": 0.7, "move": 0.3}) for p in probabilities)
     assert np.all(frame["action"].isin(["stay", "move"]))
+
+
+def test_a_scoring_test_model_draws_from_its_scores_by_default():
+    backend = ScoringChatModel(scores=lambda _m, _o: {"stay": 0.7, "move": 0.3}, model_name="thirty")
+    runtime = LLMRuntime(backend)
+    model = World(runtime, rng=3)
+    agents = [LLM(model, crowd=1, runtime=runtime) for _ in range(400)]
+    model.step()
+    moved = sum(agent.done[-1] == "move" for agent in agents)
+    assert 0.24 < moved / len(agents) < 0.36  # about 30%, not the argmax's 0%
+    assert backend.temperature == 1.0
+
+
+class ArgmaxScorer(OptionScorer, FunctionChatModel):
+    """A scoring backend whose default temperature is 0, as the embedded model's is."""
+
+    def score_options(self, messages, options):
+        return OptionScores({"stay": 0.55, "move": 0.45})
+
+
+def _argmax_world(backend, steps=2):
+    runtime = LLMRuntime(backend)
+    model = World(runtime, rng=0)
+    for _ in range(3):
+        LLM(model, crowd=1, runtime=runtime)
+    for _ in range(steps):
+        model.step()
+    assert {a.done[-1] for a in model.agents} == {"stay"}
+
+
+def test_argmax_at_a_default_temperature_0_warns_once():
+    with pytest.warns(ArgmaxWarning, match="most probable") as caught:
+        _argmax_world(ArgmaxScorer(fn=lambda _m: "stay", model_name="argmax"))
+    assert len(caught) == 1
+    assert "P(stay)=0.55, P(move)=0.45" in str(caught[0].message)
+    assert "temperature=1.0" in str(caught[0].message)
+
+
+def test_argmax_chosen_on_purpose_does_not_warn():
+    _argmax_world(
+        ArgmaxScorer(fn=lambda _m: "stay", model_name="chosen", temperature=0)
+    )  # warnings are errors

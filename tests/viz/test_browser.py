@@ -57,6 +57,11 @@ def panel_count(page: Page, name: str) -> int:
     return int(count.search(panel.text_content()).group(1).replace(",", ""))
 
 
+def position(page: Page, agent_id: int) -> str:
+    """Where the agent's mark is drawn (its SVG transform)."""
+    return page.locator(f"{MARKS}[aria-label*='; id: {agent_id};']").first.get_attribute("transform")
+
+
 def set_slider(page: Page, label: str, key: str) -> None:
     """Move the slider called ``label`` to its minimum (``Home``) or maximum (``End``)."""
     slider = page.locator(".v-input", has_text=label).get_by_role("slider")
@@ -73,15 +78,39 @@ def test_schelling_dashboard_steps_and_inspects(solara_app, solara_server, page_
         assert rule, "the default page has rule residents"
         assert {agents[i]["Shape"] for i in llm} == {"square"}
         assert {agents[i]["Shape"] for i in rule} == {"circle"}
-        assert {agents[i]["Color"] for i in agents} == {"#1f77b4", "#ff7f0e"}  # the two groups
+        groups = {"#1f77b4", "#ff7f0e"}
+        happy = {i for i, fields in agents.items() if fields["happy"] == "true"}
+        assert happy, "some residents are happy"
+        assert len(happy) < len(agents), "some are not"
+        assert {agents[i]["Color"] for i in happy} == groups  # filled in their group's colour
+        unhappy = set(agents) - happy
+        assert {agents[i]["Color"] for i in unhappy} == {"#ffffff"}  # hollow
+        assert {agents[i]["viz_stroke_color"] for i in unhappy} == groups  # outlined in it
+
+        legend = page.locator(".mesa-llm-legend")
+        for text in ("group 0 (majority)", "group 1 (minority)", "filled: happy", "hollow: unhappy"):
+            expect(legend).to_contain_text(text)
+        for text in ("rule agent", "LLM agent", "selected"):
+            expect(legend).to_contain_text(text)
+        for shown in ("LLM share: 0.25", "homophily (rule threshold): 0.40", "density: 0.80", "width: 20"):
+            expect(page.locator(".v-input", has_text=shown)).to_be_visible()
+
+        ring = page.locator(".mesa-llm-space svg g.selection_marks path")
+        expect(ring).to_have_attribute("transform", position(page, llm[0]))  # the first LLM agent
+        click_agent(page, rule[0])
+        expect(ring).to_have_attribute("transform", position(page, rule[0]))  # moved at once
+        inspector = page.locator(".mesa-llm-inspector")
+        expect(inspector).to_contain_text(f"Agent {rule[0]}: RuleResident")
+        expect(inspector).to_contain_text("Last decision: no decision yet.")
+        click_agent(page, llm[0])
+        expect(ring).to_have_attribute("transform", position(page, llm[0]))
 
         metrics = page.locator(".mesa-llm-metrics img")
         expect(metrics).to_be_visible()
         plot_before = metrics.get_attribute("src")
         expect(page.locator(".mesa-llm-panel")).to_contain_text("No LLM decisions yet")
         expect(page.locator(".mesa-llm-backend")).to_contain_text("local → SmolLM2")
-        inspector = page.locator(".mesa-llm-inspector")
-        expect(inspector).to_contain_text(f"Agent {llm[0]}: LLMResident")  # the first LLM agent
+        expect(inspector).to_contain_text(f"Agent {llm[0]}: LLMResident")
         expect(inspector).to_contain_text("No decision yet")
         screenshot("schelling-start")
 
@@ -97,20 +126,32 @@ def test_schelling_dashboard_steps_and_inspects(solara_app, solara_server, page_
             expect(inspector).to_contain_text(text)
         action = inspector.locator(".mesa-llm-action")
         expect(action).to_contain_text(re.compile(r"Action: (stay|move)"))
+        expect(action).to_contain_text(re.compile(r"\d+ backend calls?"))
         probabilities = inspector.locator(".mesa-llm-probabilities")
         expect(probabilities).to_contain_text("stay")
         expect(probabilities).to_contain_text("move")
+        expect(inspector.locator(".mesa-llm-rule-action")).to_contain_text(
+            re.compile(r"The rule would have: (stay|move) \((agrees|the LLM chose (stay|move))\)")
+        )
 
         click_agent(page, rule[0])
         expect(inspector).to_contain_text(f"Agent {rule[0]}: RuleResident")
-        expect(inspector).to_contain_text("Decides by rule")
+        expect(inspector.locator(".mesa-llm-rule")).to_have_text(
+            "Decides by rule (RuleResident.decide): Stay if at least homophily of the occupied "
+            "neighbouring cells are its group."
+        )
+        expect(inspector.locator(".mesa-llm-last-decision")).to_have_text(
+            re.compile(r"Last decision: (stay|move)")
+        )
         expect(inspector).to_contain_text("'same':")  # its observation
 
         transcript = page.locator(".mesa-llm-transcript")
-        expect(transcript).to_contain_text(f"Step 1: {len(llm)} of {len(llm)} calls")
+        expect(transcript).to_contain_text(
+            re.compile(rf"Step 1: {len(llm)} of {len(llm)} decisions \(\d+ backend")
+        )
         transcript.get_by_label("filter by agent ids").fill(str(llm[1]))
         transcript.get_by_label("filter by agent ids").press("Enter")
-        expect(transcript).to_contain_text(f"Step 1: 1 of {len(llm)} calls")
+        expect(transcript).to_contain_text(f"Step 1: 1 of {len(llm)} decisions")
         expect(transcript).to_contain_text(f"agent {llm[1]} →")
         screenshot("schelling-step-1")
 
@@ -120,6 +161,7 @@ def test_schelling_llm_share_backend_and_reset(solara_app, solara_server, page_s
     with solara_app("mesa_llm_models.schelling.app"):
         open_page(page, solara_server.base_url)
         set_slider(page, "LLM share", "Home")
+        expect(page.locator(".v-input", has_text="LLM share: 0.00")).to_be_visible()
         expect(page.get_by_text("Changed settings apply on Reset.")).to_be_visible()
         page.get_by_role("button", name="Reset").click()
         expect(page.locator(".mesa-llm-backend")).to_contain_text("none (no LLM agents)")
@@ -127,6 +169,17 @@ def test_schelling_llm_share_backend_and_reset(solara_app, solara_server, page_s
         assert len(agents_shown(page)) > 250
 
         set_slider(page, "LLM share", "End")
+        expect(page.locator(".v-input", has_text="LLM share: 1.00")).to_be_visible()
+        for label, value in (("local model threads", "1"), ("local model temperature", "0.5")):
+            box = page.locator(".mesa-llm-local").get_by_label(label)
+            box.fill(value)
+            box.press("Enter")
+        page.get_by_role("button", name="Reset").click()
+        expect(page.locator(".mesa-llm-backend")).to_contain_text(
+            "local,n_threads=1,temperature=0.5 → SmolLM2"
+        )
+        expect(page.get_by_text("Changed settings apply on Reset.")).to_have_count(0)
+
         page.locator(".v-input", has_text="backend").click()
         page.get_by_role("option", name="rule", exact=True).click()
         page.get_by_role("button", name="Reset").click()
@@ -206,9 +259,27 @@ def test_cooperation_dashboard(solara_app, solara_server, page_session, screensh
         inspector = page.locator(".mesa-llm-inspector")
         expect(inspector).to_contain_text(f"Agent {llm[0]}: LLMPlayer")
         expect(inspector.locator(".mesa-llm-prompt")).to_contain_text("Do you cooperate or defect?")
+        expect(inspector.locator(".mesa-llm-prompt")).to_contain_text("Round 2 is starting.")
+        expect(inspector.locator(".mesa-llm-observation")).to_contain_text("'round (starting)': 2")
         expect(inspector.locator(".mesa-llm-probabilities")).to_contain_text("cooperate")
         expect(inspector.locator(".mesa-llm-probabilities")).to_contain_text("defect")
+        expect(inspector.locator(".mesa-llm-rule-action")).to_contain_text(
+            re.compile(r"The rule would have: (cooperate|defect)")
+        )
+        expect(page.locator(".mesa-llm-legend")).to_contain_text("cooperated (last move)")
         screenshot("cooperation-step-2")
+
+        rule = by_population(agents, "rule")
+        click_agent(page, rule[0])
+        expect(inspector).to_contain_text(f"Agent {rule[0]}: RulePlayer")
+        expect(inspector.locator(".mesa-llm-rule")).to_have_text(
+            "Decides by rule (RulePlayer.decide): Imitate if it is time to, then play the strategy "
+            "against each partner."
+        )
+        expect(inspector.locator(".mesa-llm-last-decision")).to_contain_text(
+            re.compile(r"Last decision: \{'strategy': '\w+', 'move': '(cooperate|defect)'")
+        )
+        expect(inspector.locator(".mesa-llm-observation")).to_contain_text("'round (starting)': 3")
 
 
 def _free_port() -> int:

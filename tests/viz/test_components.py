@@ -1,10 +1,26 @@
+import dataclasses
+import re
 from collections import namedtuple
 
 import pytest
 
+from mesa_llm.lab import rule_backend
+from mesa_llm.populations import LLM, RULE, population
 from mesa_llm.records import CallLog, CallRecord
-from mesa_llm.viz.components import _parse_ids, _runtime, describe, last_step_records
-from mesa_llm_models.cooperation import CooperationModel
+from mesa_llm.viz.components import (
+    _parse_ids,
+    _runtime,
+    action_text,
+    describe,
+    last_decision_text,
+    last_step_records,
+    rule_action_text,
+    rule_text,
+)
+from mesa_llm_models.cooperation import CooperationModel, Move
+from mesa_llm_models.cooperation.agents import Play
+from mesa_llm_models.cooperation.app import situation_view
+from mesa_llm_models.schelling import SchellingModel, rule_following_backend
 
 
 def record(step: int, agent: int) -> CallRecord:
@@ -41,3 +57,55 @@ def test_components_name_a_missing_runtime():
     assert _runtime(model, "llm") is model.llm
     with pytest.raises(TypeError, match=r"CooperationModel.runtime is not an LLMRuntime.*runtime='llm'"):
         _runtime(model, "runtime")
+
+
+def test_a_rule_agents_last_decision_is_the_runtimes_last_action():
+    model = SchellingModel(width=8, height=8, llm_share=0.5, backend=rule_following_backend(0.4), rng=3)
+    resident = next(a for a in model.agents if population(a) == RULE)
+    assert last_decision_text(resident) == "Last decision: no decision yet."
+    before = resident.observe()
+    model.step()
+    assert last_decision_text(resident) == f"Last decision: {resident.decide(before)}"
+    assert rule_text(resident) == (
+        "Decides by rule (`RuleResident.decide`): Stay if at least `homophily` of the occupied "
+        "neighbouring cells are its group."
+    )
+
+
+def test_actions_are_shown_by_label_value_or_fields():
+    assert action_text("move") == "move"
+    assert action_text(Move.DEFECT) == "defect"
+    assert action_text(Play("ALLD", Move.DEFECT)) == "{'strategy': 'ALLD', 'move': 'defect', 'moves': {}}"
+    model = CooperationModel(width=4, height=4, rng=1)
+    player = next(iter(model.agents))
+    assert rule_text(player).startswith("Decides by rule (`RulePlayer.decide`): Imitate if it is time to")
+    assert rule_text(player).endswith("partner.")  # one full stop, no "..decide"
+
+
+def test_the_rule_action_says_whether_the_llm_agreed():
+    agreed = dataclasses.replace(record(1, 1), action="stay", rule_action="stay")
+    differed = dataclasses.replace(record(1, 1), action="stay", rule_action="move")
+    assert rule_action_text(agreed) == "**The rule would have:** `stay` (agrees)"
+    assert rule_action_text(differed) == "**The rule would have:** `move` (the LLM chose stay)"
+
+
+def test_llm_records_carry_the_rule_action_the_inspector_shows():
+    model = SchellingModel(width=8, height=8, llm_share=1.0, backend=rule_following_backend(0.4), rng=3)
+    model.step()
+    records = model.llm.log.records
+    assert records
+    assert all(r.rule_action == r.action for r in records)  # the rule-following backend agrees
+    assert rule_action_text(records[0]).endswith("(agrees)")
+
+
+def test_the_cooperation_inspector_tells_the_round_as_the_prompt_does():
+    model = CooperationModel(width=4, height=4, llm_share=0.5, backend=rule_backend("cooperation"), rng=1)
+    model.step()
+    model.step()
+    player = next(a for a in model.agents if population(a) == LLM)
+    situation = player.observe()
+    shown = describe(situation_view(situation))
+    prompt = player.messages(situation)[-1][1]
+    starting = re.search(r"Round (\d+) is starting", prompt)[1]
+    assert f"'round (starting)': {starting}" in shown
+    assert int(starting) == situation.round + 1  # the observation counts the rounds played

@@ -2,9 +2,9 @@ import pytest
 from mesa.visualization.user_param import Slider
 
 from mesa_llm import FunctionChatModel
-from mesa_llm.backends import BackendError
+from mesa_llm.backends import BackendError, LocalChatModel, resolve_backend
 from mesa_llm.lab import RunConfig, model_parameters
-from mesa_llm.viz.session import Session, page_inputs, page_parameters
+from mesa_llm.viz.session import Session, input_label, local_backend, page_inputs, page_parameters
 from mesa_llm_models.cooperation import SCENARIO as COOPERATION
 from mesa_llm_models.schelling import SCENARIO as SCHELLING
 from mesa_llm_models.schelling.app import portrayal
@@ -69,3 +69,28 @@ def test_session_uses_named_backends_and_reports_bad_ones():
         Session.start(config("nosuchprovider:model", llm_share="1"), portrayal, {}, None)
     without_llm = Session.start(config("nosuchprovider:model", llm_share="0"), portrayal, {}, None)
     assert without_llm.first_llm_agent() is None
+
+
+def test_slider_labels_show_their_values_rounded_to_the_step():
+    share = {"type": "SliderFloat", "label": "LLM share", "min": 0.0, "max": 1.0, "step": 0.05}
+    assert input_label(share, 0.30000000000000004) == "LLM share: 0.30"
+    assert input_label({**share, "step": 0.1}, 1) == "LLM share: 1.0"
+    width = {"type": "SliderInt", "label": "width", "min": 5, "max": 60, "step": 1}
+    assert input_label(width, 20) == "width: 20"
+    assert input_label({"type": "Checkbox", "label": "torus"}, True) == "torus"  # it shows its value
+    inputs, _ = page_inputs(SCHELLING, {"density": Slider("density", 0.7, 0.1, 0.9, 0.1)})
+    assert input_label(inputs["density"], 0.7) == "density: 0.7"
+
+
+def test_local_backend_names_the_settings_that_resolve_reads():
+    assert local_backend() == "local"
+    assert local_backend(n_threads=1) == "local,n_threads=1"
+    assert local_backend(2, 0.7) == "local,n_threads=2,temperature=0.7"
+    model = resolve_backend(local_backend(1, 0.5))
+    assert isinstance(model, LocalChatModel)
+    assert (model.n_threads, model.temperature) == (1, 0.5)
+
+
+def test_session_knows_its_populations():
+    assert Session.start(config("rule", llm_share="0.5"), portrayal, {}, None).populations == ("rule", "llm")
+    assert Session.start(config("rule", llm_share="0"), portrayal, {}, None).populations == ("rule",)

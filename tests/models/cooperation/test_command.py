@@ -21,7 +21,7 @@ def run(out, *args):
 def test_rule_following_llm_players_from_the_command_line_equal_rule_players(tmp_path):
     rule = run(tmp_path / "rule", "--llm-share", "0")
     mixed = run(tmp_path / "mixed", "--llm-share", "0.5", "--backend", "rule", "--payoffs", "1,0,1.6,0")
-    pd.testing.assert_frame_equal(mixed[COLUMNS], rule[COLUMNS])
+    assert mixed[COLUMNS].equals(rule[COLUMNS])  # exactly equal, not merely close
     assert mixed["players_llm"].iloc[-1] == 32
     assert mixed["llm_decisions"].iloc[-1] == 4 * 32  # the opening round asks nobody
 
@@ -33,7 +33,7 @@ def test_rule_following_llm_players_moving_towards_each_neighbour_equal_rule_pla
     """``--backend rule --llm-moves each``: the rule backend answers a move towards every neighbour."""
     rule = run(tmp_path / "rule", "--llm-share", "0", *rules)
     each = run(tmp_path / "each", "--llm-share", "0.5", "--backend", "rule", "--llm-moves", "each", *rules)
-    pd.testing.assert_frame_equal(each[COLUMNS], rule[COLUMNS])
+    assert each[COLUMNS].equals(rule[COLUMNS])
     assert each["players_llm"].iloc[-1] == 32
     assert each["llm_decisions"].iloc[-1] > 0
     assert each["llm_fallbacks"].iloc[-1] == each["llm_parse_failures"].iloc[-1] == 0
@@ -58,7 +58,8 @@ def test_no_llm_players_loads_no_backend(tmp_path, monkeypatch):
     monkeypatch.setattr("mesa_llm.backends.local._WEIGHTS_PACKAGE", "no_such_weights_package")
     frame = run(tmp_path / "local", "--llm-share", "0")  # the default backend: the local model
     record = json.loads((tmp_path / "local" / "run.json").read_text())
-    assert (record["backend"], record["backend_name"]) == ("local", None)
+    assert (record["backend"], record["backend_name"]) == (None, None)  # no LLM agent asked one
+    assert record["argv"][record["argv"].index("--backend") + 1] == "local"  # the one it was given
     assert record["params"]["llm_imitation"] == "llm"
     assert frame["llm_decisions"].iloc[-1] == 0
     run(tmp_path / "bad", "--llm-share", "0", "--backend", "nosuchprovider:x")

@@ -1,6 +1,7 @@
 """LLM players: mixed populations, the rule-following chat model, the prompt."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime, ScoringChatModel
 from mesa_llm.lab import model_parameters
 from mesa_llm_models.cooperation import SCENARIO, CooperationModel, Move
-from mesa_llm_models.cooperation.agents import LLMPlayer
+from mesa_llm_models.cooperation.agents import LLMPartnerPlayer, LLMPlayer, seen_score
 from mesa_llm_models.cooperation.rule_backend import rule_following_backend, tit_for_tat_answer
 from tests.models.answers import garbage_first
 
@@ -62,7 +63,7 @@ def test_the_prompt_states_the_payoffs_and_the_last_round():
     assert "Round 1 is starting. You have not played yet." in user
     model.step()
     (_, _), (_, user) = player.messages(player.observe())
-    assert f"Last round you played {player.move} and your score is {player.score!r}." in user
+    assert f"Last round you played {player.move} and your score is {seen_score(player.score)!r}." in user
     assert user.count("- played ") == 8
     assert user.endswith("Do you cooperate or defect?")
 
@@ -219,3 +220,48 @@ def test_the_embedded_local_model_plays_one_move_by_scoring_and_each_move_by_gra
     (record,) = each.llm.log.to_dataframe().to_dict("records")
     assert not record["fallback"]
     assert len(json.loads(record["raw"])["moves"]) == 8
+
+
+@pytest.mark.parametrize("player_class", [LLMPlayer, LLMPartnerPlayer])
+def test_the_prompt_shows_scores_rounded(player_class):
+    llm_moves = "each" if player_class is LLMPartnerPlayer else "one"
+    model = CooperationModel(width=3, height=3, rng=1, llm_share=1.0, llm_moves=llm_moves, backend="rule")
+    model.step()
+    player = next(iter(model.agents))
+    assert isinstance(player, player_class)
+    player.score = 1.6 + 1.6 + 1.6
+    noisy = [0.1 + 0.2, 1e-7, 128000.4, 9.6, 30.0, 2 / 3, -1.25, 1e6]
+    for neighbour, score in zip(player.neighbours, noisy, strict=True):
+        neighbour.score = score
+    (_, user) = player.messages(player.observe())[-1]
+    assert "your score is 4.8." in user
+    shown = ["0.3", "0.0", "128000.4", "9.6", "30.0", "0.666667", "-1.25", "1000000.0"]
+    assert re.findall(r"score (\S+)$", user, re.MULTILINE) == shown
+    assert [float(text) for text in shown] == [seen_score(score) for score in noisy]  # read back exactly
+
+
+def _raw_model_of(model, player):
+    """The tie rule on the summed floats, unrounded (as Mesa's PdGrid compares them)."""
+    best = max(player.neighbours, key=lambda p: p.score, default=None)
+    if best is None or player.score > best.score or (model.ties == "keep" and player.score == best.score):
+        return player
+    return best
+
+
+@pytest.mark.parametrize("llm_moves", ["one", "each"])
+def test_rule_following_llm_players_equal_rule_players_where_float_noise_would_break_ties(llm_moves):
+    """Payoffs 1.3 and 0.1 summed in different orders: rounded scores, in the prompt and the tie rule."""
+    settings = {"width": 12, "height": 12, "payoffs": "1,0,1.3,0.1", "rng": 2}
+    rule = CooperationModel(**settings)
+    mixed = CooperationModel(**settings, llm_share=0.5, llm_moves=llm_moves, backend="rule")
+    noisy = 0  # decisions the unrounded scores would have made otherwise
+    for _ in range(8):
+        noisy += sum(_raw_model_of(rule, p).move != rule.model_of(p).move for p in rule.agents)
+        rule.step()
+        mixed.step()
+        assert state(mixed) == state(rule)
+    assert noisy > 0
+    columns = ["cooperation", "cooperating", "mean_payoff"]
+    frames = [m.datacollector.get_model_vars_dataframe()[columns] for m in (mixed, rule)]
+    assert frames[0].equals(frames[1])  # exactly equal, not merely close
+    assert mixed.datacollector.get_model_vars_dataframe()["llm_decisions"].iloc[-1] == 7 * 72

@@ -302,6 +302,22 @@ def test_ties_first_takes_the_first_neighbour_when_all_scores_are_equal():
     assert middle.strategy != initial[players.index(second)]
 
 
+@pytest.mark.parametrize(("ties", "models"), [("keep", [0, 1, 2]), ("first", [0, 0, 2])])
+def test_scores_equal_but_for_float_noise_are_tied_where_players_keep_on_ties(ties, models):
+    """1.6 + 1.6 + 1.6 is 4.800000000000001: with "keep" a tie with 4.8, as players see both as 4.8.
+
+    With PdGrid's "first" the scores are compared unrounded, as PdGrid compares them: the
+    larger float wins.
+    """
+    model, players = game(nx.path_graph(3), "ALLC", "ALLD", "ALLC", update="imitate", ties=ties)
+    for player, score in zip(players, (1.6 + 1.6 + 1.6, 4.8, 3 * 1.6), strict=True):
+        player.score = score
+    assert len({p.score for p in players}) == 2  # not equal floats
+    assert [players.index(model.model_of(p)) for p in players] == models
+    players[1].score = 4.81  # a real difference still counts
+    assert [players.index(model.model_of(p)) for p in players] == [1, 1, 1]
+
+
 def test_ties_keep_keeps_everybody_on_equal_scores():
     model, players = game(nx.path_graph(3), "ALLC", "ALLD", "TFT", update="imitate", imitate_first=True)
     model.step()

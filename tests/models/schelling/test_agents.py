@@ -53,11 +53,37 @@ def test_llm_prompt_states_the_neighbourhood_and_the_allowed_answers(empty_model
     assert "resident" in system
     assert "there are 8 homes" in user
     assert "3 of them are occupied by people of your own group, 4 by people of the other group" in user
-    assert "1 are empty" in user
+    assert "and 1 is empty" in user
     assert 'Answer with exactly one word, one of: "stay", "move".' in user
     # the facts come last, so backends that cache prompt prefixes reuse the rest
     assert user.index("Answer with") < user.index("there are 8 homes")
     assert user.endswith("Do you stay or move?")
+
+
+@pytest.mark.parametrize(
+    ("observation", "facts"),
+    [
+        (
+            Neighbourhood(1, 0, 0),
+            "there is 1 home: 1 of them is occupied by people of your own group, 0 by "
+            "people of the other group, and 0 are empty.",
+        ),
+        (
+            Neighbourhood(0, 1, 1),
+            "there are 2 homes: 0 of them are occupied by people of your own group, 1 by "
+            "people of the other group, and 1 is empty.",
+        ),
+        (
+            Neighbourhood(2, 3, 3),
+            "there are 8 homes: 2 of them are occupied by people of your own group, 3 by "
+            "people of the other group, and 3 are empty.",
+        ),
+    ],
+)
+def test_every_count_of_the_prompt_agrees_with_its_verb(empty_model, observation, facts):
+    resident = LLMResident(empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm)
+    (_, user) = resident.messages(observation)[-1]
+    assert f"Today, around your home {facts} Do you stay or move?" in user
 
 
 def test_persona_can_be_set_per_resident(empty_model):

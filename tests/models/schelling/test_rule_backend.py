@@ -24,6 +24,20 @@ def test_rule_answer_reads_the_facts_from_the_prompt(empty_model):
         answer([HumanMessage("hello")])
 
 
+@pytest.mark.parametrize(
+    "observation", [Neighbourhood(1, 0, 7), Neighbourhood(1, 1, 1), Neighbourhood(0, 1, 0)]
+)
+def test_rule_answer_reads_counts_of_one(empty_model, observation):
+    """ "1 of them is occupied": the singular the prompt uses for a count of one is read too."""
+    resident = LLMResident(empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm)
+    answer = SchellingRuleAnswer(homophily=0.5)
+    rule = "stay" if observation.similarity >= 0.5 else "move"
+    assert (
+        answer(to_langchain(resident.messages(observation)))
+        == {"stay": "Stay.", "move": "I will MOVE."}[rule]
+    )
+
+
 def test_a_retry_is_answered_like_the_first_attempt(empty_model):
     resident = LLMResident(empty_model, empty_model.grid[(2, 2)], group=0, runtime=empty_model.llm)
     answer = SchellingRuleAnswer(homophily=0.5)
