@@ -92,8 +92,8 @@ def show_summary(console: Console, spec: ScenarioSpec, steps: int, result: RunRe
     calls.add_column("value", justify="right")
     latency = totals.pop("mean_latency_s")
     del totals["latency_s"]  # the sum over calls; the mean is shown
-    for name, value in totals.items():
-        calls.add_row(name.replace("_", " "), f"{value:,}")
+    for name, value in totals.items():  # the words of the records: decisions, backend calls
+        calls.add_row("backend calls" if name == "calls" else name.replace("_", " "), f"{value:,}")
     calls.add_row("mean latency", f"{latency * 1000:.1f} ms")
     console.print(metrics)
     console.print(calls)

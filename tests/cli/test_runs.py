@@ -68,6 +68,7 @@ def test_run_writes_every_output_and_no_secret(tmp_path):
 
     assert "pct_happy" in proc.stdout
     assert "fallbacks" in proc.stdout
+    assert "backend calls" in proc.stdout  # the words of the records
     assert "step 4/4 · LLM decisions " in proc.stderr  # progress, as a line where stderr is no terminal
     assert "Outputs in demo" in proc.stderr
 
