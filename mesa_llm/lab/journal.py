@@ -47,15 +47,26 @@ import pandas as pd
 from mesa import Model
 
 from mesa_llm.lab.outputs import RUN_CACHE, final_metrics, llm_totals, rerun_argv, versions
-from mesa_llm.lab.plots import metrics_figure, populations_of
+from mesa_llm.lab.plots import agreement_figure, metrics_figure, populations_of
 from mesa_llm.lab.runs import AGENT_INDEX, RunConfig, RunResult, agent_rows
 from mesa_llm.populations import POPULATIONS, column
 from mesa_llm.records import CallLog, CallRecord, PromptBook
 
-__all__ = ["APPENDED", "CALLS_FILE", "PROMPTS_FILE", "RUN_FILE", "RunJournal", "write_outputs"]
+__all__ = [
+    "AGREEMENT_FILE",
+    "APPENDED",
+    "CALLS_FILE",
+    "PROMPTS_FILE",
+    "RUN_FILE",
+    "RunJournal",
+    "write_outputs",
+]
 
 #: The metadata file of a run folder.
 RUN_FILE = "run.json"
+#: Rule-shadow agreement by observation (``runtime.agreement.frame()``), written at the end
+#: of a run whose LLM agents had a rule to compare with; ``agreement.png`` plots it.
+AGREEMENT_FILE = "agreement.csv"
 #: The distinct prompts of a run's call records (compressed JSON lines).
 PROMPTS_FILE = "prompts.jsonl.gz"
 #: A run's call records, each naming its prompt in :data:`PROMPTS_FILE` (compressed JSON lines).
@@ -146,8 +157,21 @@ class RunJournal:
         figure = metrics_figure(result.model_frame, metrics, title, populations)
         with _replacing(self.folder / "metrics.png") as path:
             figure.savefig(path, format="png", dpi=100)
+        self._write_agreement(result.model, title)
         self._write_record()
         return self.record
+
+    def _write_agreement(self, model: Model, title: str) -> None:
+        """``agreement.csv`` and ``agreement.png``: rule-shadow agreement by observation, if any."""
+        if not len(model.llm.agreement):
+            return
+        frame = model.llm.agreement.frame()
+        with _replacing(self.folder / AGREEMENT_FILE) as path:
+            frame.to_csv(path, index=False)
+        with _replacing(self.folder / "agreement.png") as path:
+            agreement_figure(frame, f"{title}: LLM decisions against the rule").savefig(
+                path, format="png", dpi=100
+            )
 
     def close(self) -> None:
         """Close the appended files."""

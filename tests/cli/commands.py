@@ -20,7 +20,12 @@ OUTPUTS = {
     "run.json",
     "metrics.png",
     "cache.sqlite",
+    "agreement.csv",
+    "agreement.png",
 }
+"""What a run with LLM agents writes (their rule-shadow agreement included)."""
+RULE_ONLY_OUTPUTS = OUTPUTS - {"agreement.csv", "agreement.png"}
+"""What a run without LLM agents writes."""
 
 
 def invoke(*args):

@@ -14,7 +14,7 @@ import pytest
 from matplotlib.image import imread
 
 from mesa_llm.lab import load_run
-from tests.cli.commands import MESA_LLM, OUTPUTS, SMALL, invoke, run_in_process
+from tests.cli.commands import MESA_LLM, OUTPUTS, RULE_ONLY_OUTPUTS, SMALL, invoke, run_in_process
 from tests.processes import interruptible
 
 SECRET = "sk-test-secret"
@@ -101,7 +101,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_completed_steps(tmp_path):
     assert "Traceback" not in messages
     assert "Interrupted after" in messages
     out = tmp_path / "long"
-    assert {p.name for p in out.iterdir()} == OUTPUTS
+    assert {p.name for p in out.iterdir()} == RULE_ONLY_OUTPUTS
     record = json.loads((out / "run.json").read_text())
     assert record["interrupted"] is True
     assert 0 < record["steps_completed"] < 100000
@@ -221,7 +221,7 @@ def test_default_output_folder_and_quiet(tmp_path, monkeypatch):
     assert result.output == ""
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.startswith("schelling-20")
-    assert {p.name for p in folder.iterdir()} == OUTPUTS
+    assert {p.name for p in folder.iterdir()} == RULE_ONLY_OUTPUTS  # llm_share 0 by default
 
 
 def test_a_seed_is_drawn_and_recorded_when_none_is_given(tmp_path):

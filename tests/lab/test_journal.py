@@ -9,11 +9,11 @@ from matplotlib.image import imread
 
 from mesa_llm.lab import journal
 from mesa_llm.lab.folders import load_run
-from mesa_llm.lab.journal import APPENDED, CALLS_FILE, PROMPTS_FILE, RunJournal, write_outputs
+from mesa_llm.lab.journal import AGREEMENT_FILE, APPENDED, CALLS_FILE, PROMPTS_FILE, RunJournal, write_outputs
 from mesa_llm.lab.runs import Run
 from tests.lab.small import config, execute
 
-FILES = {*APPENDED, "run.json", "metrics.png"}
+FILES = {*APPENDED, "run.json", "metrics.png", AGREEMENT_FILE, "agreement.png"}
 
 
 def record(folder):
@@ -59,6 +59,11 @@ def test_write_outputs(tmp_path):
     height, width, channels = imread(out / "metrics.png").shape
     assert (height, width) == (400, 1350)
     assert channels in (3, 4)
+    agreement = pd.read_csv(out / AGREEMENT_FILE)  # the rule-following backend always agrees
+    assert agreement["decisions"].sum() == len(result.log.records)
+    assert set(agreement["share"]) == {1.0}
+    assert {"same", "other", "empty"} <= set(agreement.columns)
+    assert imread(out / "agreement.png").ndim == 3
 
 
 def test_the_journal_records_every_step_as_it_completes(tmp_path):
@@ -210,6 +215,7 @@ def test_a_run_without_llm_agents_records_no_backend_and_no_llm_results(tmp_path
     assert written["argv"][written["argv"].index("--backend") + 1] == "local"  # what it was given
     assert all(set(values) == {"all", "rule"} for values in written["final_metrics"].values())
     assert (tmp_path / "run" / CALLS_FILE).read_bytes() == b""
+    assert not (tmp_path / "run" / AGREEMENT_FILE).exists()  # nothing to compare
     assert load_run(tmp_path / "run").config().backend == "local"  # a resumed run is given it again
     mixed_config = config(steps=3, llm_share=0.5)
     mixed = write_outputs(tmp_path / "mixed", mixed_config, execute(mixed_config))

@@ -29,3 +29,16 @@ def test_all_llm_and_mixed_runs_draw_the_lines_of_their_populations():
     assert plots.populations_of(mixed.model) == ("rule", "llm")
     figure = plots.metrics_figure(mixed.model_frame, ("moves",), "", plots.populations_of(mixed.model))
     assert labels(figure) == [["all", "rule", "LLM"]]
+
+
+def test_the_agreement_figure_draws_each_observation_with_its_interval():
+    result = execute(config(steps=3, llm_share=0.5))
+    frame = result.model.llm.agreement.frame()
+    figure = plots.agreement_figure(frame, "agreement")
+    (ax,) = figure.axes
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert len(labels) == len(frame)
+    assert all(label.startswith("same=") and " other=" in label and " empty=" in label for label in labels)
+    assert labels == sorted(labels, key=lambda t: [int(part.split("=")[1]) for part in t.split()])
+    few = plots.agreement_figure(frame, "agreement", most=3)
+    assert len(few.axes[0].get_yticklabels()) == 3
