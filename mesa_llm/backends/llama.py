@@ -171,7 +171,13 @@ class Engine:
 
 
 _engines: dict[tuple[str, int, int, str | None], Engine] = {}
-_loading = threading.Lock()
+LOADING = threading.Lock()
+"""Held while llama.cpp loads a model (here, or an embedding model elsewhere): loads take turns."""
+
+
+def default_threads(n_threads: int | None) -> int:
+    """``n_threads``, or by default the CPU count up to 4 (llama.cpp gains little beyond)."""
+    return n_threads or max(1, min(4, os.cpu_count() or 1))
 
 
 def load_engine(path: str, n_ctx: int, n_threads: int, chat_template: str | None) -> Engine:
@@ -181,7 +187,7 @@ def load_engine(path: str, n_ctx: int, n_threads: int, chat_template: str | None
     redirection of stdout and stderr during a load from being undone out of order.
     """
     key = (path, n_ctx, n_threads, chat_template)
-    with _loading:
+    with LOADING:
         if key not in _engines:
             _engines[key] = Engine(*key)
         return _engines[key]

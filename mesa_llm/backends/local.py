@@ -19,7 +19,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
 from mesa_llm.backends.errors import BackendError
-from mesa_llm.backends.llama import Engine, load_engine
+from mesa_llm.backends.llama import Engine, default_threads, load_engine
 from mesa_llm.backends.scoring import OptionScorer, OptionScores
 
 __all__ = ["LocalChatModel", "default_model_path"]
@@ -156,8 +155,7 @@ class LocalChatModel(OptionScorer, BaseChatModel):
     @property
     def engine(self) -> Engine:
         """The process's loaded copy of these weights (loaded by the first instance)."""
-        threads = self.n_threads or max(1, min(4, os.cpu_count() or 1))
-        return load_engine(str(self._path), self.n_ctx, threads, self.chat_template)
+        return load_engine(str(self._path), self.n_ctx, default_threads(self.n_threads), self.chat_template)
 
     @property
     def sampling(self) -> dict[str, Any]:

@@ -216,6 +216,7 @@ def test_page_stays_responsive_during_the_llm_phase(solara_app, solara_server, p
             click_agent(page, rule[0])
             expect(inspector).to_contain_text(f"Agent {rule[0]}: RuleResident")
             box = inspector.get_by_label("agent id")
+            expect(box).to_have_value(str(rule[0]))  # the click's render is in: it cannot undo the typing
             box.fill(str(rule[1]))
             box.press("Enter")
             expect(inspector).to_contain_text(f"Agent {rule[1]}: RuleResident")
