@@ -169,7 +169,7 @@ class RunJournal:
         with _replacing(self.folder / AGREEMENT_FILE) as path:
             frame.to_csv(path, index=False)
         with _replacing(self.folder / "agreement.png") as path:
-            agreement_figure(frame, f"{title}: LLM decisions against the rule").savefig(
+            agreement_figure(frame, f"LLM decisions against the rule. {title}").savefig(
                 path, format="png", dpi=100
             )
 

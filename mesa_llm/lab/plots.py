@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -97,5 +98,5 @@ def agreement_figure(frame: pd.DataFrame, title: str, most: int = 40) -> Figure:
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("share of LLM decisions that took the rule's action (95% Wilson interval)")
     ax.invert_yaxis()
-    figure.suptitle(title)
+    figure.suptitle(textwrap.fill(title, 70), fontsize="medium")  # a long title wraps within the figure
     return figure
