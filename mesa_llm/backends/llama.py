@@ -187,13 +187,31 @@ def load_engine(path: str, n_ctx: int, n_threads: int, chat_template: str | None
     redirection of stdout and stderr during a load from being undone out of order.
     """
     key = (path, n_ctx, n_threads, chat_template)
+    if _forked_after_use:
+        raise RuntimeError(
+            "This process was forked after its parent used the embedded model, and llama.cpp's "
+            "OpenMP runtime hangs in such a child: start worker processes with multiprocessing's "
+            "'spawn' or 'forkserver' context (e.g. ProcessPoolExecutor(mp_context="
+            "multiprocessing.get_context('spawn'))), as mesa.batch_run does."
+        )
     with LOADING:
         if key not in _engines:
             _engines[key] = Engine(*key)
         return _engines[key]
 
 
-os.register_at_fork(after_in_child=_engines.clear)  # a forked child loads its own copy
+_forked_after_use = False  # set in a child forked after this process loaded a model
+
+
+def _after_fork_in_child() -> None:
+    """A forked child cannot use llama.cpp once its parent has (libgomp hangs): it fails clearly instead."""
+    global _forked_after_use, LOADING
+    _forked_after_use = _forked_after_use or bool(_engines)
+    _engines.clear()
+    LOADING = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

@@ -210,3 +210,36 @@ def test_the_local_model_is_exported_without_slowing_the_import_of_mesa_llm():
     assert other.stdout.strip() == "mesa_llm.backends.local"
     with pytest.raises(AttributeError, match=r"'mesa_llm\.backends' has no attribute 'NoSuchModel'"):
         _ = backends.NoSuchModel
+
+
+def test_a_child_forked_after_the_model_was_used_fails_clearly_and_falls_back_instead_of_hanging():
+    # llama.cpp's OpenMP runtime (libgomp) hangs in a child forked after its parent decoded.
+    code = """
+import os
+from langchain_core.messages import HumanMessage
+from mesa_llm import LLMRuntime
+from mesa_llm.backends.local import LocalChatModel
+from tests.world import LLM, World
+model = LocalChatModel()
+model.score_options([HumanMessage("Stay or move?")], ["stay", "move"])
+pid = os.fork()
+if pid == 0:
+    try:
+        model.score_options([HumanMessage("Stay or move, again?")], ["stay", "move"])
+    except RuntimeError as exc:
+        print(exc)
+    runtime = LLMRuntime(model, retries=1, backoff_s=0)
+    world = World(runtime)
+    agent = LLM(world, crowd=3, runtime=runtime)
+    world.step()
+    totals = runtime.log.totals
+    print("decided", agent.done, "errors", totals.errors, "fallbacks", totals.fallbacks)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "forked after its parent used the embedded model" in result.stdout
+    assert "'spawn'" in result.stdout
+    assert "decided ['stay'] errors 2 fallbacks 1" in result.stdout  # retried, then the fallback, counted
