@@ -21,7 +21,14 @@ from mesa_llm.cli.display import fail
 from mesa_llm.lab import RUN_CACHE, RUN_FILE
 from mesa_llm.records import CallLog
 
-__all__ = ["FallbackPolicy", "discard_folder", "fallback_exit", "new_folder", "sigterm_interrupts"]
+__all__ = [
+    "FallbackPolicy",
+    "deferred_interrupts",
+    "discard_folder",
+    "fallback_exit",
+    "new_folder",
+    "sigterm_interrupts",
+]
 
 # The exit code of a run whose LLM decisions fell back (see FallbackPolicy).
 _FALLBACK_EXIT = 3
@@ -104,6 +111,33 @@ def sigterm_interrupts() -> Iterator[None]:
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """While it lasts, Ctrl-C and SIGTERM wait: they interrupt (KeyboardInterrupt) once it ends.
+
+    For the final writing of a run's folder, which takes a moment: an interrupt landing
+    inside it (inside an import, say, where Python can only print and drop it) would
+    otherwise be lost or leave its traceback on the screen. Every file is still written
+    atomically. Off the main thread it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def defer(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, defer) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        raise KeyboardInterrupt
 
 
 def fallback_exit(err: Console, log: CallLog, policy: FallbackPolicy) -> int:

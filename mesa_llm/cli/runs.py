@@ -17,7 +17,14 @@ from rich.markup import escape
 
 from mesa_llm.backends import DEFAULT_BACKEND
 from mesa_llm.cli.display import fail, show_summary, step_progress
-from mesa_llm.cli.guards import FallbackPolicy, discard_folder, fallback_exit, new_folder, sigterm_interrupts
+from mesa_llm.cli.guards import (
+    FallbackPolicy,
+    deferred_interrupts,
+    discard_folder,
+    fallback_exit,
+    new_folder,
+    sigterm_interrupts,
+)
 from mesa_llm.cli.settings import scenario_settings
 from mesa_llm.lab import (
     RUN_CACHE,
@@ -248,7 +255,8 @@ def _execute(
                 err.print(_header(built, folder, stored))
             with step_progress(err, config.steps, quiet) as progress:
                 result = built.advance(config.steps, _each(journal.step, progress))
-            journal.finish(result)
+            with deferred_interrupts():  # a second Ctrl-C waits for the folder to be written
+                journal.finish(result)
     except BaseException as exc:
         if journal is None:
             discard_folder(created)

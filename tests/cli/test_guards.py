@@ -9,7 +9,14 @@ import pytest
 import typer
 from rich.console import Console
 
-from mesa_llm.cli.guards import FallbackPolicy, discard_folder, fallback_exit, new_folder, sigterm_interrupts
+from mesa_llm.cli.guards import (
+    FallbackPolicy,
+    deferred_interrupts,
+    discard_folder,
+    fallback_exit,
+    new_folder,
+    sigterm_interrupts,
+)
 from mesa_llm.records import CallLog, CallRecord
 
 
@@ -93,3 +100,23 @@ def test_a_folder_under_a_file_exits_2(tmp_path):
         new_folder(err, tmp_path / "file" / "run")
     assert info.value.exit_code == 2
     assert "Cannot write the output folder" in err.file.getvalue()
+
+
+def write_while_interrupted(written):
+    with deferred_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the signals have been handled: nothing interrupted this block
+        written.append("folder")
+
+
+def test_interrupts_during_the_final_writing_wait_for_it_to_end():
+    before = signal.getsignal(signal.SIGINT)
+    written = []
+    with pytest.raises(KeyboardInterrupt):
+        write_while_interrupted(written)
+    assert written == ["folder"]
+    assert signal.getsignal(signal.SIGINT) is before
+    with deferred_interrupts():  # without an interrupt it just runs
+        written.append("again")
+    assert written == ["folder", "again"]
