@@ -11,11 +11,12 @@ rounds from imitation.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Hashable
 from typing import Any
 
 import pandas as pd
+
+from mesa_llm.prompts import observation_fields
 
 __all__ = ["RuleAgreement"]
 
@@ -45,8 +46,9 @@ class RuleAgreement:
     def frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """Agreement by agent class and observation, one row each, most decisions first.
 
-        Columns: ``agent_type``; the observation's fields (those of a named tuple, a
-        dataclass or a mapping; else one ``observation`` column with its text);
+        Columns: ``agent_type``; the observation's fields
+        (:func:`~mesa_llm.prompts.observation_fields`: those of a named tuple, a dataclass,
+        a pydantic model or a mapping; else one ``observation`` column with its text);
         ``decisions``; ``agreed``; ``share`` (agreed / decisions); ``ci_low`` and
         ``ci_high``, the Wilson score interval of the share at confidence ``1 - alpha``
         (``statsmodels.stats.proportion.proportion_confint(method="wilson")``).
@@ -81,11 +83,8 @@ def _itself(observation: Any) -> Any:
 
 
 def _fields(key: Any) -> dict[str, Any]:
-    """The columns of an observation key."""
-    if isinstance(key, tuple) and hasattr(key, "_asdict"):
-        return dict(key._asdict())
-    if dataclasses.is_dataclass(key) and not isinstance(key, type):
-        return dataclasses.asdict(key)
-    if isinstance(key, dict):
-        return dict(key)
-    return {"observation": str(key)}
+    """The columns of an observation key: its named fields, else its text in one column."""
+    try:
+        return dict(observation_fields(key))
+    except TypeError:  # a scalar or another kind of key
+        return {"observation": str(key)}

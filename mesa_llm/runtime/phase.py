@@ -388,8 +388,9 @@ class LLMRuntime:
             rule = getattr(agent, "rule_decide", None)
             if rule is not None:
                 ruled = rule(request.observation)
-                record.rule_action = None if ruled is None else request.space.label(ruled)
+                record.rule_action = None  # a shared record may carry its leader's
                 if ruled is not None:
+                    record.rule_action = request.space.label(ruled)
                     self.agreement.add(agent, request.observation, record.action == record.rule_action)
             agent.last_observation = request.observation
             agent.last_record = record
