@@ -20,17 +20,26 @@ Every part runs in a fresh ``spawn`` process (one task per process):
 4. end to end: Schelling 20x20, ``llm_share=0.5``, ``backend="local"``, seed 1, 10 steps,
    against the same model with ``LLMRuntime(backend="local", dedup=False)`` for its
    first ``NO_DEDUP_STEPS`` steps only (every decision is a scoring there), stepped
-   alternately.
+   alternately;
+5. the two embedded models side by side, ``local:smollm2`` and ``local:gemma3`` on 1
+   thread: in ``MODEL_ROUNDS`` rounds, each model in a fresh process (alternating, so
+   both see the same machine): construction (loads the weights; for Gemma, assembled
+   beforehand), the weights' digest (the cache identity, once per process), the first
+   scoring, then the option scoring of the 24 prompts of part 3, each from the shared
+   prefix as there. ``python benchmarks/local_model.py models`` runs this part alone
+   (results/local_models.json); it is skipped where ``[local-more]`` is not installed.
 
 The whole run takes about 3 minutes on 2 idle cores. llama.cpp's threads are very
 sensitive to other processes on the cores (a second llama.cpp process on the 2 cores
 made single calls ~100x slower), so the load average is recorded with the results.
 
-    python benchmarks/local_model.py
+    python benchmarks/local_model.py          # parts 1-5
+    python benchmarks/local_model.py models   # part 5 alone
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import multiprocessing
 import os
@@ -53,6 +62,8 @@ from mesa_llm_models.schelling import LLMResident, SchellingModel
 from mesa_llm_models.schelling.agents import Neighbourhood
 
 LOAD_RUNS = 5
+MODELS = ("local:smollm2,n_threads=1", "local:gemma3,n_threads=1")
+MODEL_ROUNDS = 2
 MEMORY_DECISIONS = 100
 FREE_TEXT_TOKENS = 16
 E2E = {"width": 20, "height": 20, "llm_share": 0.5, "rng": 1}
@@ -76,9 +87,16 @@ class Choice(BaseModel):
     action: Literal["stay", "move"]
 
 
+@functools.cache
+def resident() -> LLMResident:
+    """An LLM resident of a small Schelling model (whose rule backend loads nothing)."""
+    model = SchellingModel(width=5, height=5, llm_share=1.0, backend="rule", rng=0)
+    return next(agent for agent in model.agents if isinstance(agent, LLMResident))
+
+
 def prompt(n: Neighbourhood) -> list:
-    """The LLMResident prompt of ``n`` as LangChain messages."""
-    return to_langchain(LLMResident.prompt.render(n, SPACE.instructions(), cells=sum(n)))
+    """The LLMResident prompt of ``n`` (its default framing) as LangChain messages."""
+    return to_langchain(resident().messages(n))
 
 
 def memory() -> dict[str, float]:
@@ -183,7 +201,7 @@ def decisions() -> dict:
         "calls": calls,
         "prompt_tokens": len(prompts[0]),
         "shared_prefix_tokens": len(shared),
-        "example_prompt": LLMResident.prompt.render(NEIGHBOURHOODS[0], SPACE.instructions(), cells=CELLS),
+        "example_prompt": resident().messages(NEIGHBOURHOODS[0]),
     }
 
 
@@ -227,6 +245,83 @@ def end_to_end() -> dict:
     }
 
 
+# ------------------------------------------------------------- 5: the two embedded models
+def one_model(backend: str) -> dict:
+    """Load ``backend`` in this fresh process, then score the 24 prompts from their shared prefix."""
+    from mesa_llm.backends import backend_identity
+    from mesa_llm.backends.llama import _common_prefix
+    from mesa_llm.backends.local import _chat
+
+    start = time.perf_counter()
+    model = mesa_llm.resolve_backend(backend)
+    construct_s = time.perf_counter() - start
+    start = time.perf_counter()
+    backend_identity(model)  # the weights' sha256, once per process
+    identity_s = time.perf_counter() - start
+    start = time.perf_counter()
+    model.score_options(prompt(NEIGHBOURHOODS[0]), OPTIONS)
+    first_score_s = time.perf_counter() - start
+    engine = model.engine
+    prompts = [engine._prompt(_chat(prompt(n)))[1] for n in NEIGHBOURHOODS]
+    shared = prompts[0][: min(_common_prefix(prompts[0], t) for t in prompts[1:])]
+    calls = []
+    for n in NEIGHBOURHOODS:
+        engine._logits(shared)  # as after a call for another neighbourhood (part 3)
+        out: dict = {}
+        _, wall = timed(
+            lambda n=n, out=out: out.update(model.score_options(prompt(n), OPTIONS).probabilities)
+        )
+        calls.append({"neighbourhood": list(n), "wall_s": wall, **out})
+    return {
+        "backend": backend,
+        "model": model.model_name,
+        "construct_s": construct_s,
+        "identity_s": identity_s,
+        "first_score_s": first_score_s,
+        "prompt_tokens": len(prompts[0]),
+        "shared_prefix_tokens": len(shared),
+        "calls": calls,
+    }
+
+
+def embedded_models(fresh) -> dict:
+    """Part 5: each model in fresh processes, alternating, ``MODEL_ROUNDS`` times."""
+    from mesa_llm.backends import EMBEDDED
+
+    EMBEDDED["gemma3"].path()  # assembled before timing (once per machine)
+    runs = [fresh(one_model, backend) for _ in range(MODEL_ROUNDS) for backend in MODELS]
+    rows = []
+    for backend in MODELS:
+        mine = [r for r in runs if r["backend"] == backend]
+        walls = [c["wall_s"] for r in mine for c in r["calls"]]
+        last = mine[-1]["calls"]
+        full = [c for c in last if c["neighbourhood"][2] == 0]
+        rows.append(
+            {
+                "backend": backend,
+                "construct_s": median(r["construct_s"] for r in mine),
+                "identity_s": median(r["identity_s"] for r in mine),
+                "first_score_s": median(r["first_score_s"] for r in mine),
+                "decisions_per_s": len(walls) / sum(walls),
+                "median_ms": median(walls) * 1e3,
+                "prompt_tokens": mine[-1]["prompt_tokens"],
+                "shared_tokens": mine[-1]["shared_prefix_tokens"],
+                "p_move_min": min(c["move"] for c in last),
+                "p_move_max": max(c["move"] for c in last),
+                "p_move_0_of_8_same": full[0]["move"],
+                "p_move_8_of_8_same": full[-1]["move"],
+            }
+        )
+    return {"rows": rows, "runs": runs}
+
+
+def print_models(rows: list[dict]) -> None:
+    print(
+        f"\n5. the embedded models side by side, 1 thread ({MODEL_ROUNDS} fresh processes each, alternating)"
+    )
+    print_table(rows, list(rows[0]))
+
+
 def main() -> None:
     try:  # the embedded model is an optional extra: skip, don't fail run_all.sh
         default_model_path()
@@ -243,9 +338,28 @@ def main() -> None:
         with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
             return pool.submit(fn, *args).result()
 
+    from mesa_llm.backends import EMBEDDED
+
+    gemma = EMBEDDED["gemma3"]
+    if sys.argv[1:] == ["models"]:
+        if not gemma.installed:
+            print(f"skipped: {gemma.status()}")
+            return
+        models = embedded_models(fresh)
+        print_models(models["rows"])
+        write_results(
+            "local_models",
+            {"models": MODELS, "rounds": MODEL_ROUNDS, "neighbourhoods": len(NEIGHBOURHOODS)},
+            models["rows"],
+            runs=models["runs"],
+            total_s=time.perf_counter() - started,
+            load_average={"start": load_start, "end": os.getloadavg()},
+        )
+        return
     loads = [fresh(load_once, 0) for _ in range(LOAD_RUNS - 1)] + [fresh(load_once, MEMORY_DECISIONS)]
     dec = fresh(decisions)
     e2e = fresh(end_to_end)
+    models = embedded_models(fresh) if gemma.installed else None  # printed last
     total_s = time.perf_counter() - started
     load_average = {"start": load_start, "end": os.getloadavg()}
 
@@ -356,6 +470,12 @@ def main() -> None:
     )
     print_table(e2e_rows, list(e2e_rows[0]))
     print(f"step time dedup=False / dedup (steps 1-{NO_DEDUP_STEPS}, median): {ratio:.2f}")
+
+    # 5
+    if models is None:
+        print(f"\n5. skipped: {gemma.status()}")
+    else:
+        print_models(models["rows"])
     print(f"\ntotal {total_s:.0f} s; load average at start and end {load_average}")
 
     write_results(
@@ -384,6 +504,7 @@ def main() -> None:
         end_to_end_steps=e2e["steps"],
         end_to_end_p_move_range=e2e["p_move_range"],
         step_time_ratio_no_dedup_over_dedup=ratio,
+        embedded_models=models,
         total_s=total_s,
         load_average=load_average,
     )

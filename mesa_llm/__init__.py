@@ -9,7 +9,7 @@ command line (:mod:`mesa_llm.cli`) sit on it.
 
 import logging
 
-from mesa_llm.actions import ActionParseError, ActionSpace
+from mesa_llm.actions import ANSWER_MODES, ActionParseError, ActionSpace, AnswerMode
 from mesa_llm.agent import LLMAgent, LLMCellAgent, LLMDecider
 from mesa_llm.backends import (
     BackendError,
@@ -28,8 +28,10 @@ from mesa_llm.records import CallLog, CallRecord
 from mesa_llm.runtime import LLMRuntime
 
 __all__ = [
+    "ANSWER_MODES",
     "ActionParseError",
     "ActionSpace",
+    "AnswerMode",
     "BackendError",
     "CacheError",
     "CallLog",

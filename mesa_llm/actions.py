@@ -6,23 +6,34 @@ can be obtained. Nothing a model says can produce an action outside the space: a
 is read as an action, or rejected with :class:`ActionParseError` (and the runtime
 retries, then falls back, counting both). Parsing takes time linear in the answer's
 length and never raises anything else, whatever the text.
+
+Two answer modes exist (:data:`ANSWER_MODES`): ``"direct"`` asks for the answer alone (one
+word, or one JSON object), ``"reasoning"`` asks the model to reason in a few sentences
+first and end with its final answer, which :meth:`ActionSpace.parse` then reads from the
+end of the text.
 """
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import json
 import re
 import typing
 import unicodedata
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Any, Literal
 
 import pydantic
 from pydantic import BaseModel, Field
 
-__all__ = ["ActionParseError", "ActionSpace"]
+__all__ = ["ANSWER_MODES", "ActionParseError", "ActionSpace", "AnswerMode", "check_answer_mode"]
+
+AnswerMode = Literal["direct", "reasoning"]
+#: How an answer is asked for: the answer alone, or free-text reasoning ending in the answer.
+ANSWER_MODES: tuple[AnswerMode, ...] = ("direct", "reasoning")
+_REASON_FIRST = "Think step by step in a few sentences about what to do"
 
 # JSON objects nested deeper than this (objects and arrays together) are not read.
 _MAX_DEPTH = 64
@@ -75,6 +86,20 @@ _AFTER_CLOSING_NEGATION = frozenset({"really", "sure", "yet", "way"})
 
 class ActionParseError(ValueError):
     """An answer could not be parsed into the action space."""
+
+
+def check_answer_mode(value: Any) -> AnswerMode:
+    """``value`` if it is one of the :data:`ANSWER_MODES`.
+
+    Raises:
+        ValueError: for anything else, naming the two modes.
+    """
+    if isinstance(value, str) and value in ANSWER_MODES:
+        return typing.cast(AnswerMode, value)
+    raise ValueError(
+        f"answer_mode must be 'direct' (the answer alone: one word, or one JSON object) or "
+        f"'reasoning' (a few sentences of reasoning, then the final answer), got {value!r}."
+    )
 
 
 class ActionSpace[T]:
@@ -201,8 +226,15 @@ class ActionSpace[T]:
         except pydantic.ValidationError as exc:
             raise ActionParseError(f"answer does not match {self._schema.__name__}: {exc}") from exc
 
-    def parse(self, text: str) -> T:
+    def parse(self, text: str, mode: AnswerMode = "direct") -> T:
         """Parse a free-text answer into an action.
+
+        In the ``"direct"`` mode (the default) the answer is read as below. In the
+        ``"reasoning"`` mode the answer is free-text reasoning that ends with the final
+        answer (see :meth:`instructions`), read from the end, so options the reasoning
+        weighed before do not count: for a choice, the last final-answer marker followed
+        by an option decides (rule 3), else the last non-empty line is read by the rules
+        below; for a structured space, the last JSON object of the text is the answer.
 
         A *choice* answer is read, after normalisation (see :class:`ActionSpace`), by the
         first of these rules that applies:
@@ -250,12 +282,14 @@ class ActionSpace[T]:
 
         """
         if self.kind == "structured":
-            obj = _first_json_object(text)
+            obj = _last_json_object(text) if mode == "reasoning" else _first_json_object(text)
             if obj is None:
                 raise ActionParseError(
                     f"no JSON object in the answer {_excerpt(text)} (nested at most {_MAX_DEPTH} levels)"
                 )
             return self.validate(obj)
+        if mode == "reasoning":
+            return self._parse_final(text)
         if text.isascii() and (key := text.strip(_PLAIN_PUNCTUATION).lower()) in self._by_key:
             return self._by_key[key]  # the common answer ("stay", "Move."), read fast
         normal = _normalise(text)
@@ -265,12 +299,36 @@ class ActionSpace[T]:
             found = {k for v in obj.values() if (k := _normalise(str(v)).strip()) in self._by_key}
             if len(found) == 1:
                 return self._by_key[found.pop()]
+        if (mentions := self._final_marked(normal)) is not None:
+            return self._decide(mentions, text)
+        return self._decide(self._mentions(normal), text)
+
+    def _parse_final(self, text: str) -> T:
+        """The final answer of reasoning: after its last final-answer marker, else on its last line.
+
+        Raises:
+            ActionParseError: if neither names exactly one option (not negated).
+        """
+        normal = _normalise(text)
+        if (mentions := self._final_marked(normal)) is not None:
+            return self._decide(mentions, text)
+        last = next((line for line in reversed(normal.splitlines()) if line.strip()), "")
+        try:
+            return self.parse(last)
+        except ActionParseError:
+            raise ActionParseError(
+                f"the reasoning {_excerpt(text)} ends without a final answer (a last line naming exactly "
+                f"one option): end it with a line 'Answer: <option>', <option> one of {list(self.labels)}"
+            ) from None
+
+    def _final_marked(self, normal: str) -> dict[str, bool] | None:
+        """The options named after the last final-answer marker that names any (None if none does)."""
         limit = len(normal)  # a marker's text ends where the next marker starts
         for marker in reversed(list(_MARKER.finditer(normal))):
             if mentions := self._mentions(_marked(normal, marker, limit)):
-                return self._decide(mentions, text)
+                return mentions
             limit = marker.start()
-        return self._decide(self._mentions(normal), text)
+        return None
 
     def _mentions(self, text: str) -> dict[str, bool]:
         """The options ``text`` names, each with whether a negation reaches it.
@@ -337,11 +395,28 @@ class ActionSpace[T]:
             )
         return self._by_key[key]
 
-    def instructions(self) -> str:
-        """The sentence appended to a prompt that tells the model how to answer."""
+    def instructions(self, mode: AnswerMode = "direct") -> str:
+        """The sentence appended to a prompt that tells the model how to answer.
+
+        Args:
+            mode: ``"direct"`` asks for the answer alone (one word of a choice, one JSON
+                object of a structured space); ``"reasoning"`` asks for a few sentences of
+                reasoning first, ending with a line ``Answer: <option>`` (a choice) or with
+                the JSON object (a structured space).
+        """
         if self.kind == "choice":
             options = ", ".join(f'"{label}"' for label in self.labels)
+            if mode == "reasoning":
+                return (
+                    f'{_REASON_FIRST}, then end with a final line "Answer: <option>", where <option> '
+                    f"is exactly one of: {options}."
+                )
             return f"Answer with exactly one word, one of: {options}."
+        if mode == "reasoning":
+            return (
+                f"{_REASON_FIRST}, then end with a single JSON object that matches this JSON schema: "
+                f"{self.schema_json}"
+            )
         return f"Answer with a single JSON object that matches this JSON schema: {self.schema_json}"
 
     def __repr__(self) -> str:
@@ -364,15 +439,29 @@ def _first_json_object(text: str) -> dict[str, Any] | None:
             obj = None
         if isinstance(obj, dict):
             return obj
+    return next(_json_objects(text), None)
+
+
+def _last_json_object(text: str) -> dict[str, Any] | None:
+    """The last JSON object in ``text`` found as :func:`_first_json_object` finds the first, in one pass."""
+    last = collections.deque(_json_objects(text), maxlen=1)
+    return last[0] if last else None
+
+
+def _json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """The top-level JSON objects of ``text``, in order (see :func:`_first_json_object`)."""
+    start = text.find("{")
     while start != -1:
         end = _object_end(text, start)
         if end is None:
-            return None
+            return
         try:
-            return json.loads(text[start:end])
+            obj = json.loads(text[start:end])
         except ValueError:  # not JSON, or an integer too long to convert
-            start = text.find("{", end)
-    return None
+            obj = None
+        if isinstance(obj, dict):
+            yield obj
+        start = text.find("{", end)
 
 
 def _object_end(text: str, start: int) -> int | None:

@@ -31,7 +31,7 @@ from langchain_core.language_models import BaseChatModel
 from mesa import Agent, Model
 from mesa.discrete_space import CellAgent
 
-from mesa_llm.actions import ActionSpace
+from mesa_llm.actions import ActionSpace, AnswerMode
 from mesa_llm.backends import resolve_backend
 from mesa_llm.populations import LLM
 from mesa_llm.prompts import Messages, PromptTemplate
@@ -155,17 +155,27 @@ class LLMDecider:
         """This agent's system prompt."""
         return self.template.system
 
+    @property
+    def answer_mode(self) -> AnswerMode:
+        """How this agent is asked to answer: its runtime's ``answer_mode``."""
+        return self.runtime.answer_mode
+
     def messages(self, observation: Any) -> Messages:
         """The exact prompt for ``observation`` as ``(role, content)`` pairs.
 
         Override to build prompts that depend on more than the observation (memory,
-        derived facts, ...); :meth:`prompt_for` renders with extra template fields.
+        derived facts, ...); :meth:`prompt_for` renders with extra template fields. A prompt
+        built without it says :meth:`instructions`, which match the answer mode.
         """
         return self.prompt_for(observation)
 
+    def instructions(self) -> str:
+        """How to answer: the action space's instructions in this agent's :attr:`answer_mode`."""
+        return self.action_space.instructions(self.answer_mode)
+
     def prompt_for(self, observation: Any, **extra: Any) -> Messages:
-        """The agent's persona and template rendered with ``observation`` and ``extra`` fields."""
-        return self.template.render(observation, self.action_space.instructions(), **extra)
+        """The persona and template rendered with ``observation``, ``extra`` and :meth:`instructions`."""
+        return self.template.render(observation, self.instructions(), **extra)
 
     def decide_without_model(self, observation: Any) -> Any | None:
         """An action taken this turn without asking the model, or None to ask it (the default).

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ __all__ = [
     "InMemoryCache",
     "ResponseCache",
     "SQLiteCache",
+    "SnapshotCache",
     "cache_key",
 ]
 
@@ -87,6 +89,31 @@ class InMemoryCache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+class SnapshotCache:
+    """A response cache over a read-only snapshot of another, collecting the answers added to it.
+
+    A sweep's run gets one (:mod:`mesa_llm.experiments`): wherever it runs, on the
+    sweep's machine or a cluster's worker with no shared files, it sees the sweep's cache
+    as it was when the sweep started, and sends back only what it added (:attr:`added`),
+    which the sweep writes to its cache. So each run sees the same answers whatever
+    executed it and in whatever order.
+
+    Args:
+        snapshot: the answers to start from, by key (not modified).
+    """
+
+    def __init__(self, snapshot: Mapping[str, CachedAnswer] | None = None) -> None:
+        self.snapshot: Mapping[str, CachedAnswer] = snapshot if snapshot is not None else {}
+        self.added: dict[str, CachedAnswer] = {}
+
+    def get(self, key: str) -> CachedAnswer | None:  # noqa: D102
+        answer = self.added.get(key)
+        return answer if answer is not None else self.snapshot.get(key)
+
+    def put(self, key: str, answer: CachedAnswer) -> None:  # noqa: D102
+        self.added[key] = answer
 
 
 class SQLiteCache:
@@ -202,6 +229,18 @@ class SQLiteCache:
                 "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
                 (key, answer.raw, answer.tokens_in, answer.tokens_out),
             )
+
+    def put_many(self, answers: Mapping[str, CachedAnswer]) -> None:
+        """Store all of ``answers`` in one transaction."""
+        rows = [(key, a.raw, a.tokens_in, a.tokens_out) for key, a in answers.items()]
+        with self._lock, self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)", rows)
+
+    def snapshot(self) -> dict[str, CachedAnswer]:
+        """Every stored answer, by key (for a :class:`SnapshotCache`)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT key, raw, tokens_in, tokens_out FROM answers").fetchall()
+        return {key: CachedAnswer(raw, tokens_in, tokens_out) for key, raw, tokens_in, tokens_out in rows}
 
     def __len__(self) -> int:
         with self._lock:

@@ -52,6 +52,11 @@ class ModelDecider(Protocol):
         chat_model: the chat model it asks.
         last_observation: set by the runtime: the observation of its latest decision.
         last_record: set by the runtime: the call record of its latest decision.
+
+    Optionally, ``answer_mode``: ``"direct"`` or ``"reasoning"`` (see
+    :data:`~mesa_llm.actions.ANSWER_MODES`), the mode its prompt asks for, which is how the
+    runtime reads its answers; ``"direct"`` where it has none. :class:`~mesa_llm.LLMDecider`
+    takes its runtime's.
     """
 
     unique_id: int

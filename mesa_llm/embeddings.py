@@ -23,6 +23,7 @@ fails with an error saying so instead of hanging.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -63,6 +64,9 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+# Free the models at exit, while their libraries' bindings still exist (llama.cpp's finaliser
+# prints a traceback when the interpreter's teardown has removed them).
+atexit.register(_models.clear)
 
 
 def _run[T](key: tuple[Any, ...], load: Callable[[], Any], use: Callable[[Any], T]) -> T:

@@ -7,17 +7,25 @@ instructions (or with them where the template says ``{instructions}``). Messages
 ``"ai"``), hashable so identical prompts can be recognised. Put the facts that vary
 between agents at the end of the template: backends that cache prompt prefixes
 (llama.cpp, OpenAI, Anthropic) then reuse the common beginning.
+
+A scenario's *framings* are named templates that state the same facts in different words
+(:func:`select_framing`); :meth:`PromptTemplate.parse` reads the facts back from a
+rendered prompt, so that a deterministic chat model answering by the scenario's rule
+works with any framing, a user's own included.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
+import string
 from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-__all__ = ["Messages", "PromptTemplate", "observation_fields", "to_langchain"]
+__all__ = ["Messages", "PromptTemplate", "observation_fields", "select_framing", "to_langchain"]
 
 Messages = tuple[tuple[str, str], ...]
 
@@ -61,7 +69,7 @@ class PromptTemplate:
     Example:
         >>> t = PromptTemplate("You are a resident.", "{same} neighbours like you.")
         >>> t.render({"same": 3}, "Answer stay or move.")
-        (('system', 'You are a resident.'), ('human', '3 neighbours like you.\\n\\nAnswer stay or move.'))
+        (('system', 'You are a resident.'), ('human', '3 neighbours like you.\n\nAnswer stay or move.'))
 
     """
 
@@ -89,6 +97,167 @@ class PromptTemplate:
         if self.system:
             return (("system", self.system), ("human", text))
         return (("human", text),)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of the fields the user message template renders, in order, each once.
+
+        ``instructions`` is among them where the template places it.
+        """
+        parsed = string.Formatter().parse(self.user)
+        return tuple(dict.fromkeys(name for _, name, _, _ in parsed if name is not None))
+
+    def parse(self, text: str) -> dict[str, str]:
+        r"""The fields of a user message this template rendered, as text: the inverse of :meth:`render`.
+
+        The template becomes a regular expression in which every ``{field}`` matches any
+        text (the shortest that lets the rest match) and everything else matches itself;
+        a field used twice must render the same text both times. Instructions that
+        :meth:`render` appended after a blank line are returned as ``instructions``.
+        Values come back as the text they were rendered as (``"3"``, not ``3``). Where
+        two fields meet with nothing between them (``{a}{b}``) the text cannot say where
+        one ends, and the first gets the shortest text.
+
+        Args:
+            text: the content of a user (``"human"``) message.
+
+        Example:
+            >>> t = PromptTemplate("", "{same} neighbours like you, {other} unlike.")
+            >>> t.parse("3 neighbours like you, 1 unlike.\n\nAnswer stay or move.")
+            {'same': '3', 'other': '1', 'instructions': 'Answer stay or move.'}
+
+        Raises:
+            ValueError: if ``text`` does not match the template, quoting the words of the
+                template it departs at.
+        """
+        pattern = _pattern(self.user)
+        match = pattern.regex.fullmatch(text)
+        if match is None:
+            raise ValueError(pattern.mismatch(text))
+        values = {}
+        for group, (name, _) in zip(pattern.groups, pattern.fields, strict=True):
+            value = match.group(group)
+            if value is not None:
+                values.setdefault(name, value)
+        return values
+
+
+_FIELD = "(?s:.*?)"  # a field's text: any, the shortest that lets the rest match
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pattern:
+    """A user message template as a regular expression, and how its groups map to fields.
+
+    Attributes:
+        pieces: the expression in order, one piece per literal text or field.
+        shown: for each piece, how a message names it: its text quoted, or ``the field {name}``.
+        fields: each distinct field occurrence (name, conversion and format spec).
+        groups: each distinct field occurrence's group name.
+        regex: the compiled expression of the whole message.
+    """
+
+    pieces: tuple[str, ...]
+    shown: tuple[str, ...]
+    fields: tuple[tuple[str, str], ...]
+    groups: tuple[str, ...]
+    regex: re.Pattern[str]
+
+    def mismatch(self, text: str) -> str:
+        """Why ``text`` does not match: the part of the template it departs at, and the text there."""
+        matched = 0  # where the text matched the template so far
+        for end in range(1, len(self.pieces) + 1):
+            found = re.match("".join(self.pieces[:end]), text)
+            if found is None:
+                return (
+                    f"The text does not match the prompt template: it departs from it at "
+                    f"{self.shown[end - 1]}, looked for in {_shorten(text[matched:])!r}. Parse a prompt "
+                    "with the template that rendered it."
+                )
+            matched = found.end()
+        return (
+            "The text does not match the prompt template: it goes on after the template's end, with "
+            f"{_shorten(text[matched:])!r}."
+        )
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(user: str) -> _Pattern:
+    """The regular expression of a user message template (cached: rule-following models parse often)."""
+    pieces: list[str] = []
+    shown: list[str] = []
+    fields: list[tuple[str, str]] = []
+    groups: list[str] = []
+    for literal, name, spec, conversion in string.Formatter().parse(user):
+        if literal:
+            pieces.append(re.escape(literal))
+            shown.append(repr(_shorten(literal, 60)))
+        if name is None:
+            continue
+        key = (name, f"{conversion or ''}:{spec or ''}")
+        if key in fields:  # the same field rendered the same way: the same text again
+            pieces.append(f"(?P={groups[fields.index(key)]})")
+        else:
+            groups.append(f"f{len(groups)}")
+            fields.append(key)
+            pieces.append(f"(?P<{groups[-1]}>{_FIELD})")
+        shown.append(f"the field {{{name}}}")
+    if "{instructions}" not in user:  # render appends them after a blank line
+        groups.append("instructions")
+        fields.append(("instructions", ":"))
+        pieces.append(f"(?:\n\n(?P<instructions>{_FIELD}))?")
+        shown.append("the instructions")
+    regex = re.compile("".join(pieces))
+    return _Pattern(tuple(pieces), tuple(shown), tuple(fields), tuple(groups), regex)
+
+
+def select_framing(
+    name: str, built_in: Mapping[str, PromptTemplate], own: Mapping[str, PromptTemplate] | None = None
+) -> PromptTemplate:
+    """The template of the framing ``name``: a user's own framing of that name, else the built-in one.
+
+    Args:
+        name: the framing's name.
+        built_in: the framings the agent class declares, by name.
+        own: a user's framings, added to the built-in ones by name (one of an existing
+            name replaces it); None for none.
+
+    Example:
+        >>> plain = PromptTemplate("", "{same} of yours, {other} not.")
+        >>> select_framing("plain", {"neutral": PromptTemplate("", "{same}")}, {"plain": plain}) is plain
+        True
+
+    Raises:
+        TypeError: for a name that is not text, or ``own`` that is not a mapping of names
+            to :class:`PromptTemplate` objects.
+        ValueError: for an unknown name, listing the framings there are.
+    """
+    if own is not None and not isinstance(own, Mapping):
+        raise TypeError(
+            "framings must map a framing's name to a PromptTemplate, such as "
+            f"{{'plain': PromptTemplate(system=..., user=...)}}, got {type(own).__name__}."
+        )
+    available = {**built_in, **(own or {})}
+    for key, template in (own or {}).items():
+        if not isinstance(key, str) or not isinstance(template, PromptTemplate):
+            raise TypeError(
+                f"framings must map a framing's name (text) to a PromptTemplate, got {key!r}: "
+                f"{type(template).__name__}."
+            )
+    if not isinstance(name, str):
+        raise TypeError(
+            f"framing must be the name of a framing (text), one of {', '.join(available)}; got {name!r}."
+        )
+    if name not in available:
+        raise ValueError(
+            f"Unknown framing {name!r}; the framings are: {', '.join(available)}. Add your own with "
+            f"framings={{{name!r}: PromptTemplate(system=..., user=...)}}."
+        )
+    return available[name]
 
 
 def to_langchain(messages: Messages) -> list[BaseMessage]:

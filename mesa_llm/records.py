@@ -68,6 +68,10 @@ class CallRecord:
             (the agent's :meth:`~mesa_llm.LLMDecider.rule_decide`), as a label of the action
             space; None where the agent has no rule to compare with. Recorded beside
             ``action``; it never changes what the agent does.
+        reasoning: in the ``"reasoning"`` answer mode, the model's free-text reasoning
+            (the whole text it generated, its final answer included; for a scoring
+            backend, the text the options were scored after), from the last attempt that
+            gave one; None in the ``"direct"`` mode.
 
     """
 
@@ -95,6 +99,7 @@ class CallRecord:
     error: str | None = None
     probabilities: dict[str, float] | None = None
     rule_action: str | None = None
+    reasoning: str | None = None
 
     def to_dict(self, prompt_id: int | None = None) -> dict[str, Any]:
         """The record as a plain dict (messages as a list of role/content dicts).

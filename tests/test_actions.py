@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from mesa_llm import ActionParseError, ActionSpace
+from mesa_llm.actions import ANSWER_MODES, check_answer_mode
 
 Move = Literal["stay", "move"]
 
@@ -283,6 +284,88 @@ def test_structured_instructions_contain_the_schema(tell_space):
     assert schema["properties"]["topic"]["enum"] == ["news", "rumour"]
 
 
+# --------------------------------------------------------------------------- answer modes
+
+
+def test_direct_instructions_are_the_default_and_unchanged(move_space, tell_space):
+    assert move_space.instructions() == move_space.instructions("direct")
+    assert move_space.instructions() == 'Answer with exactly one word, one of: "stay", "move".'
+    assert tell_space.instructions() == (
+        f"Answer with a single JSON object that matches this JSON schema: {tell_space.schema_json}"
+    )
+
+
+def test_reasoning_instructions_ask_for_reasoning_then_the_final_answer_at_the_end(move_space, tell_space):
+    choice = move_space.instructions("reasoning")
+    assert choice.startswith("Think step by step in a few sentences")
+    assert choice.endswith(
+        'end with a final line "Answer: <option>", where <option> is exactly one of: "stay", "move".'
+    )
+    structured = tell_space.instructions("reasoning")
+    assert structured.startswith("Think step by step in a few sentences")
+    assert structured.endswith(
+        f"then end with a single JSON object that matches this JSON schema: {tell_space.schema_json}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("Staying is calm, but the crowd is large.\nAnswer: move", "move"),
+        ("Answer: move, I first thought. Yet moving costs a lot.\nFinal answer: **Stay**", "stay"),
+        ("I could stay or move.\nAnswer:\nmove", "move"),
+        ("Moving costs a lot; staying is calm, not move.\nSo I stay.", "stay"),  # the last line, no marker
+        ("Stay or move? Hmm.\n\n**move**\n", "move"),
+        ("stay", "stay"),
+    ],
+)
+def test_a_reasoning_is_read_from_its_end(move_space, text, action):
+    assert move_space.parse(text, "reasoning") == action
+
+
+def test_a_reasoning_that_names_both_options_is_read_otherwise_than_a_direct_answer(move_space):
+    text = "I could stay near my friends, or move to find new ones.\nI will move."
+    with pytest.raises(ActionParseError, match="several options"):
+        move_space.parse(text)
+    assert move_space.parse(text, "reasoning") == "move"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("I weigh stay against move.", "ends without a final answer"),
+        ("Let me think about it.\nHmm.", "ends without a final answer"),
+        ("Staying is fine.\nI would rather not move.", "ends without a final answer"),  # negated
+        ("", "ends without a final answer"),
+        ("Answer: stay or move", "names several options"),
+    ],
+)
+def test_a_reasoning_without_one_final_answer_is_rejected_naming_the_fix(move_space, text, problem):
+    with pytest.raises(ActionParseError, match=problem) as error:
+        move_space.parse(text, "reasoning")
+    assert "Answer: <option>" in str(error.value) or "Final answer: <option>" in str(error.value)
+
+
+def test_a_structured_reasoning_takes_its_last_json_object(tell_space):
+    text = (
+        'For example {"target": 1, "topic": "news"}; {not json}. I choose:\n{"target": 2, "topic": "rumour"}'
+    )
+    assert tell_space.parse(text) == Tell(target=1, topic="news")
+    assert tell_space.parse(text, "reasoning") == Tell(target=2, topic="rumour")
+    with pytest.raises(ActionParseError, match="does not match Tell"):
+        tell_space.parse('{"target": 1, "topic": "news"} then {"target": "x"}', "reasoning")
+    with pytest.raises(ActionParseError, match="no JSON object"):
+        tell_space.parse("I would tell someone.", "reasoning")
+
+
+def test_answer_modes_are_checked_naming_both():
+    assert ANSWER_MODES == ("direct", "reasoning")
+    assert [check_answer_mode(mode) for mode in ANSWER_MODES] == ["direct", "reasoning"]
+    for wrong in ("cot", "DIRECT", None, 0):
+        with pytest.raises(ValueError, match=r"answer_mode must be 'direct' .* or 'reasoning' .*, got"):
+            check_answer_mode(wrong)
+
+
 def test_repr_names_options_and_fallback(move_space, tell_space):
     assert repr(move_space) == "ActionSpace(('stay', 'move'), fallback='stay')"
     assert "Tell" in repr(tell_space)
@@ -500,8 +583,9 @@ ADVERSARIAL = {
 }
 
 
+@pytest.mark.parametrize("mode", ANSWER_MODES)
 @pytest.mark.parametrize("case", list(ADVERSARIAL))
-def test_parsing_takes_linear_time(move_space, tell_space, case):
+def test_parsing_takes_linear_time(move_space, tell_space, case, mode):
     kind, head, unit = ADVERSARIAL[case]
     space = move_space if kind == "choice" else tell_space
     n = 100_000
@@ -513,7 +597,7 @@ def test_parsing_takes_linear_time(move_space, tell_space, case):
             gc.collect()
             started = time.perf_counter()
             with pytest.raises(ActionParseError):
-                space.parse(text)
+                space.parse(text, mode)
             times.append(time.perf_counter() - started)
         return min(times)
 

@@ -1,6 +1,7 @@
 """Property tests of answer parsing: any text gives an action of the space or an ActionParseError."""
 
 import enum
+import functools
 import json
 from collections.abc import Callable
 from typing import Any, Literal
@@ -72,7 +73,7 @@ def read_or_rejected(read: Callable[[str], Any], text: str) -> Any:
 @FEW
 @given(text=ANY_TEXT | HOSTILE)
 def test_a_choice_answer_is_an_option_or_a_parse_error(space, text):
-    for read in (space.parse, space.validate):
+    for read in (space.parse, space.validate, functools.partial(space.parse, mode="reasoning")):
         action = read_or_rejected(read, text)
         assert action is None or action in space.options
 
@@ -81,9 +82,17 @@ def test_a_choice_answer_is_an_option_or_a_parse_error(space, text):
 @FEW
 @given(text=ANY_TEXT | HOSTILE)
 def test_a_structured_answer_is_a_schema_instance_or_a_parse_error(space, text):
-    for read in (space.parse, space.validate):
+    for read in (space.parse, space.validate, functools.partial(space.parse, mode="reasoning")):
         action = read_or_rejected(read, text)
         assert action is None or isinstance(action, space.schema)
+
+
+@pytest.mark.parametrize("space", [MOVES, PLAYS], ids=["literal", "enum"])
+@FEW
+@given(reasoning=ANY_TEXT | HOSTILE, index=st.integers(0, 1))
+def test_a_reasoning_ending_in_an_answer_line_is_read_as_that_answer(space, reasoning, index):
+    label = space.labels[index]
+    assert space.label(space.parse(f"{reasoning}\nAnswer: {label}", "reasoning")) == label
 
 
 FILLER = st.lists(st.sampled_from(["i", "really", "think", "today", "here", "want", "to"]), max_size=3)

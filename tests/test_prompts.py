@@ -5,6 +5,8 @@ import typing
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
@@ -126,3 +128,80 @@ def test_instructions_are_appended_when_the_template_does_not_place_them():
 def test_extra_fields_replace_observation_fields_of_the_same_name():
     ((_, text),) = PromptTemplate("", "Round {round}.").render({"round": 0}, round=1)
     assert text == "Round 1."
+
+
+# ------------------------------------------------------------------ parse: the inverse of render
+def test_parse_reads_back_the_fields_and_the_appended_instructions():
+    messages = TEMPLATE.render(DataObs(3, 1), "Answer stay or move.")
+    assert TEMPLATE.parse(messages[-1][1]) == {
+        "same": "3",
+        "other": "1",
+        "instructions": "Answer stay or move.",
+    }
+    assert TEMPLATE.parse("3 neighbours like you, 1 unlike.") == {"same": "3", "other": "1"}
+
+
+def test_parse_reads_instructions_placed_inline_multi_line_fields_and_repeats():
+    template = PromptTemplate(
+        "", "Decide. {instructions}\n\nAround you:\n{lines}\n{lines} again, {n!r} {{n}}."
+    )
+    ((_, text),) = template.render({"lines": "- a\n- b", "n": "x"}, "Answer yes or no.")
+    assert text == "Decide. Answer yes or no.\n\nAround you:\n- a\n- b\n- a\n- b again, 'x' {n}."
+    assert template.parse(text) == {"instructions": "Answer yes or no.", "lines": "- a\n- b", "n": "'x'"}
+    assert template.fields == ("instructions", "lines", "n")
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("hello", "at ' neighbours like you, ', looked for in 'hello'."),
+        ("3 neighbours like you; 1 unlike.", "at ' neighbours like you, ', looked for in '3 neighbours"),
+        ("3 neighbours like you, 1 unlike!", "at ' unlike.', looked for in '1 unlike!'."),
+        ("3 neighbours like you, 1 unlike. Really.", "goes on after the template's end, with ' Really.'"),
+    ],
+)
+def test_parse_of_text_the_template_did_not_render_says_where_it_departs(text, where):
+    with pytest.raises(ValueError, match="The text does not match the prompt template") as info:
+        TEMPLATE.parse(text)
+    assert where in str(info.value)
+
+
+def test_parse_refuses_a_field_repeated_with_other_text():
+    template = PromptTemplate("", "{x} and {x}.")
+    assert template.parse("a and a.") == {"x": "a"}
+    with pytest.raises(ValueError, match=r"departs from it at the field \{x\}, looked for in 'b\.'"):
+        template.parse("a and b.")
+
+
+_VALUES = st.text(alphabet="abcxyz0123456789 .", max_size=12)  # never a character that separates fields
+_SEPARATORS = st.text(alphabet="abc :;,|{}\n-", min_size=1, max_size=8).filter(
+    lambda t: set(t) & set(":;|{}\n")
+)
+
+
+@st.composite
+def _templates(draw):
+    """A template of fields (some repeated) with text between them that no value contains, and values."""
+    names = draw(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=6))
+    if draw(st.booleans()):
+        names.insert(draw(st.integers(0, len(names))), "instructions")
+    user = _escape(draw(st.text(alphabet="xyz {}\n", max_size=6)))  # the text before the first field: any
+    for name in names:
+        user += "{" + name + "}" + _escape(draw(_SEPARATORS))
+    values = {name: draw(_VALUES) for name in set(names) - {"instructions"}}
+    return PromptTemplate("", user), values
+
+
+def _escape(text):
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_templates(), _VALUES)
+def test_parse_inverts_render(template_and_values, instructions):
+    template, values = template_and_values
+    ((_, text),) = template.render(values, instructions)
+    expected = dict(values)
+    if "{instructions}" in template.user or instructions:
+        expected["instructions"] = instructions
+    assert template.parse(text) == expected

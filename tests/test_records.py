@@ -62,6 +62,22 @@ def test_a_record_can_name_its_prompt_by_id_and_is_read_back_whole():
         CallRecord.from_dict({**row, "prompt_id": 1}, [original.messages])
 
 
+def test_a_reasoning_is_written_and_read_back_and_rows_written_before_it_read_as_none(tmp_path):
+    reasoning = "Staying is calm; moving is costly.\nAnswer: stay"
+    original = record(reasoning=reasoning)
+    assert CallRecord.from_dict(json.loads(original.to_json())) == original
+    older = original.to_dict()
+    del older["reasoning"]  # a records file written before the answer modes
+    assert CallRecord.from_dict(older).reasoning is None
+    log = CallLog()
+    log.add(original)
+    log.add(record(agent_id=2))  # a direct answer: no reasoning
+    log.write(tmp_path / "calls.parquet")
+    frame = pd.read_parquet(tmp_path / "calls.parquet")
+    assert frame["reasoning"].iloc[0] == reasoning
+    assert frame["reasoning"].isna().iloc[1]
+
+
 def test_a_prompt_book_numbers_distinct_prompts_in_order_and_reads_its_lines_back():
     book = PromptBook()
     a, b = (("system", "persona"), ("human", "a")), (("human", "b é"),)

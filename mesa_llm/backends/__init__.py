@@ -1,14 +1,17 @@
 """Backends: resolving LangChain chat models, option scoring, the local model, test models.
 
-The embedded local model, :class:`~mesa_llm.backends.local.LocalChatModel`, is exported
-here but imported on first use (``from mesa_llm.backends import LocalChatModel``), so that
-``import mesa_llm`` does not pay for it; it runs with the ``[local]`` extra installed.
+The local model, :class:`~mesa_llm.backends.local.LocalChatModel`, is exported here but
+imported on first use (``from mesa_llm.backends import LocalChatModel``), so that
+``import mesa_llm`` does not pay for it; it runs with the ``[local]`` extra installed. The
+embedded models it runs (:data:`EMBEDDED`: SmolLM2 with ``[local]``, Gemma 3 with
+``[local-more]``) are described without importing llama.cpp or their weights.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mesa_llm.backends.embedded import EMBEDDED, EmbeddedModel
 from mesa_llm.backends.errors import BackendError
 from mesa_llm.backends.resolve import (
     DEFAULT_BACKEND,
@@ -31,9 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BACKEND",
+    "EMBEDDED",
     "LOCAL_SETTINGS",
     "RULE_BACKEND",
     "BackendError",
+    "EmbeddedModel",
     "FaultyChatModel",
     "FunctionChatModel",
     "LocalChatModel",

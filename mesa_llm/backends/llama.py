@@ -4,10 +4,17 @@
 generates answers (under a JSON schema's grammar where asked) and scores the options of a
 choice from the model's logits. One llama.cpp context is not safe for concurrent use, so
 a lock gives it to one call at a time.
+
+An instruction-tuned model is prompted through its chat template. A base model, which
+has none, is prompted as a plain document (:func:`plain_document`): each message a
+paragraph, ending in the cue ``"Answer:"``; its options are scored as the words that
+follow the cue, and generated text ends with its first paragraph or where the model
+starts another answer.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Sequence
@@ -19,51 +26,99 @@ import numpy as np
 from mesa_llm.backends.errors import BackendError
 from mesa_llm.backends.scoring import OptionScores
 
-__all__ = ["Engine", "load_engine"]
+__all__ = ["PLAIN_CUE", "Engine", "load_engine", "plain_document"]
 
 # Tokens are evaluated in chunks at fixed positions: llama.cpp's results depend (slightly)
 # on how tokens are batched, so a prompt must be evaluated the same way whatever the
 # cache held before for its answer to depend on the prompt alone.
 _CHUNK = 16
 
+PLAIN_CUE = "Answer:"
+"""The line that ends a plain-text prompt: a base model continues it with its answer."""
+# A base model's free-text answer ends at the end of its first paragraph (it often starts
+# on the line below the cue), or where it begins another answer.
+_PARAGRAPH_END = "\n\n"
+_PLAIN_STOP = (f"\n{PLAIN_CUE}",)
+
+
+def plain_document(chat: list[dict[str, str]]) -> str:
+    """Chat messages as a plain document for a base model, ending in :data:`PLAIN_CUE`.
+
+    System and user messages are paragraphs; an assistant message is an answer after
+    the cue on the line below the message it answers.
+    """
+    text = ""
+    for message in chat:
+        content = message["content"].strip()
+        if message["role"] == "assistant":
+            text += f"\n{PLAIN_CUE} {content}"
+        else:
+            text += f"\n\n{content}" if text else content
+    return f"{text}\n{PLAIN_CUE}"
+
 
 class Engine:
-    """One llama.cpp model loaded in this process; a lock gives it to one call at a time."""
+    """One llama.cpp model loaded in this process; a lock gives it to one call at a time.
 
-    def __init__(self, path: str, n_ctx: int, n_threads: int, chat_template: str | None) -> None:
+    Args:
+        path: the GGUF file.
+        n_ctx: context window in tokens.
+        n_threads: llama.cpp's threads, for prompts and generation alike.
+        chat_template: a Jinja chat template replacing the file's own.
+        plain: prompt the model as a plain document (a base model) instead of through a
+            chat template.
+
+    Raises:
+        BackendError: for a chat-prompted model without a chat template.
+    """
+
+    def __init__(self, path: str, n_ctx: int, n_threads: int, chat_template: str | None, plain: bool) -> None:
         from llama_cpp import Llama, llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from llama_cpp._utils import suppress_stdout_stderr
 
         self._llama_cpp = llama_cpp
-        self.llama = Llama(
-            model_path=path,
-            n_ctx=n_ctx,
-            n_batch=_CHUNK,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            verbose=False,
-        )
+        # verbose=False silences the load but not the context's creation, where llama.cpp
+        # writes a notice to stderr for models with sliding-window attention (Gemma 3).
+        with suppress_stdout_stderr(disable=False):
+            self.llama = Llama(
+                model_path=path,
+                n_ctx=n_ctx,
+                n_batch=_CHUNK,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                verbose=False,
+            )
         self.n_ctx = n_ctx
         self._stable = 0  # leading cached tokens that were evaluated as whole chunks
+        self.eos = self.llama.token_eos()
+        self.formatter = None if plain else self._formatter(path, chat_template)
+        self.lead = " " if plain else ""  # what separates the prompt from an answer
+        self.grammars: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def _formatter(self, path: str, chat_template: str | None) -> Any:
+        """The chat template's formatter: ``chat_template`` or the file's own."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
         template = chat_template or self.llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise BackendError(
                 f"The model file {Path(path).name} has no chat template: pass chat_template= "
-                "(a Jinja chat template) to LocalChatModel."
+                "(a Jinja chat template) to LocalChatModel, or prompt_format='plain' for a base model."
             )
         vocab = self.llama._model
-        eos, bos = self.llama.token_eos(), self.llama.token_bos()
-        self.eos = eos
-        self.formatter = Jinja2ChatFormatter(
+        eos, bos = self.eos, self.llama.token_bos()
+        return Jinja2ChatFormatter(
             template=template,
             eos_token=vocab.token_get_text(eos) if eos != -1 else "",
             bos_token=vocab.token_get_text(bos) if bos != -1 else "",
         )
-        self.grammars: dict[str, Any] = {}
-        self.lock = threading.Lock()
 
     def _prompt(self, chat: list[dict[str, str]]) -> tuple[str, list[int], list[str]]:
-        """The prompt text, its tokens and the template's stop strings."""
+        """The prompt text, its tokens and the stop strings of generated answers."""
+        if self.formatter is None:
+            text = plain_document(chat)
+            return text, self._tokens(text, bos=True), list(_PLAIN_STOP)
         formatted = self.formatter(messages=chat)
         tokens = self._tokens(formatted.prompt, bos=not formatted.added_special)
         stop = [formatted.stop] if isinstance(formatted.stop, str) else list(formatted.stop or [])
@@ -82,6 +137,7 @@ class Engine:
         **sampling: Any,
     ) -> tuple[str, int, int]:
         """Generate an answer (under ``schema``'s grammar if given): text, prompt and answer tokens."""
+        paragraph = self.formatter is None and schema is None  # a base model's free text
         with self.lock:
             _, tokens, template_stop = self._prompt(chat)
             self._logits(tokens)  # the prompt evaluated as always; generation starts from its logits
@@ -90,11 +146,24 @@ class Engine:
                 seed=seed,
                 stop=[*template_stop, *(stop or [])],
                 grammar=self._grammar(schema) if schema else None,
+                stopping_criteria=self._paragraph_ended(len(tokens)) if paragraph else None,
                 **sampling,
             )
         usage = output["usage"]  # type: ignore[index]
-        text = output["choices"][0]["text"]  # type: ignore[index]
-        return text.strip(), usage["prompt_tokens"], usage["completion_tokens"]
+        text = output["choices"][0]["text"].strip()  # type: ignore[index]
+        if paragraph:
+            text = text.split(_PARAGRAPH_END, 1)[0].rstrip()
+        return text, usage["prompt_tokens"], usage["completion_tokens"]
+
+    def _paragraph_ended(self, start: int) -> Any:
+        """A stopping criterion: the text generated after ``start`` tokens has ended a paragraph."""
+        from llama_cpp import StoppingCriteriaList
+
+        def ended(tokens: np.ndarray, logits: np.ndarray) -> bool:
+            text = self.llama.detokenize(tokens[start:].tolist()).decode(errors="ignore")
+            return _PARAGRAPH_END in text.lstrip()
+
+        return StoppingCriteriaList([ended])
 
     def score(self, chat: list[dict[str, str]], options: Sequence[str]) -> OptionScores:
         """Probabilities of each option being the answer, as under a grammar allowing only them.
@@ -107,7 +176,8 @@ class Engine:
         """
         with self.lock:
             text, base, _ = self._prompt(chat)
-            paths = {option: self._tokens(text + option) for option in options}
+            bos = self.formatter is None  # as the prompt's tokens: a plain prompt starts with BOS
+            paths = {option: self._tokens(text + self.lead + option, bos=bos) for option in options}
             start = min(_common_prefix(base, path) for path in paths.values())
             log_p = dict.fromkeys(options, 0.0)
             self._branch(paths, list(options), start, log_p)
@@ -170,7 +240,7 @@ class Engine:
         return self.grammars[schema]
 
 
-_engines: dict[tuple[str, int, int, str | None], Engine] = {}
+_engines: dict[tuple[str, int, int, str | None, bool], Engine] = {}
 LOADING = threading.Lock()
 """Held while llama.cpp loads a model (here, or an embedding model elsewhere): loads take turns."""
 
@@ -180,13 +250,13 @@ def default_threads(n_threads: int | None) -> int:
     return n_threads or max(1, min(4, os.cpu_count() or 1))
 
 
-def load_engine(path: str, n_ctx: int, n_threads: int, chat_template: str | None) -> Engine:
-    """The loaded model for these settings, one per process.
+def load_engine(path: str, n_ctx: int, n_threads: int, chat_template: str | None, plain: bool) -> Engine:
+    """The loaded model for these settings (those of :class:`Engine`), one per process.
 
     Loading is serialised: besides loading the weights once, it keeps llama.cpp's
     redirection of stdout and stderr during a load from being undone out of order.
     """
-    key = (path, n_ctx, n_threads, chat_template)
+    key = (path, n_ctx, n_threads, chat_template, plain)
     if _forked_after_use:
         raise RuntimeError(
             "This process was forked after its parent used the embedded model, and llama.cpp's "
@@ -212,6 +282,20 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _close_engines() -> None:
+    """Free the loaded models at exit, while llama.cpp's bindings still exist.
+
+    Left to the garbage collector during the interpreter's teardown, llama.cpp's
+    finaliser finds its bindings gone and prints a traceback.
+    """
+    for engine in _engines.values():
+        engine.llama.close()
+    _engines.clear()
+
+
+atexit.register(_close_engines)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

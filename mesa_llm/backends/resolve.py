@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Final
 
@@ -27,10 +28,11 @@ RULE_BACKEND: Final = "rule"
 # How to name a backend, for error messages.
 _NAMING = (
     "Name it as 'local' (the embedded model) or 'provider:model', such as 'openai:gpt-4o-mini' "
-    "or 'ollama:llama3.2'."
+    "or 'ollama:llama3.2'; 'local:gemma3' is another embedded model ('mesa-llm backends' lists them)."
 )
 
-# The settings of LocalChatModel that a backend string can give ("local,n_threads=1"): its numbers.
+# The settings of LocalChatModel that a backend string can give ("local,n_threads=1"): its
+# numbers, and the prompt format of a file of one's own.
 LOCAL_SETTINGS: Final = (
     "n_threads",
     "temperature",
@@ -40,6 +42,7 @@ LOCAL_SETTINGS: Final = (
     "repeat_penalty",
     "max_tokens",
     "n_ctx",
+    "prompt_format",
 )
 
 # Environment variables read by the most common providers, for error messages.
@@ -64,11 +67,14 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
 
     Args:
         backend: a LangChain ``BaseChatModel`` (returned as is); ``"local"`` for the
-            embedded local model (:class:`~mesa_llm.backends.local.LocalChatModel`), or
-            ``"local:PATH"`` for another GGUF file run the same way, either followed by
-            settings of the model as ``,name=value`` (``"local,n_threads=1,temperature=0.7"``;
-            the names are :data:`LOCAL_SETTINGS`); or a string for LangChain's
-            ``init_chat_model``, such as ``"openai:gpt-4o-mini"`` or ``"ollama:llama3.2"``.
+            embedded local model (:class:`~mesa_llm.backends.local.LocalChatModel`, SmolLM2),
+            ``"local:NAME"`` for an embedded model by name (``"local:smollm2"``,
+            ``"local:gemma3"``; :data:`~mesa_llm.backends.embedded.EMBEDDED`), or
+            ``"local:PATH"`` for a GGUF file of one's own run the same way (a path contains
+            ``/`` or ends in ``.gguf``), each followed by settings of the model as
+            ``,name=value`` (``"local:gemma3,n_threads=1,temperature=0.7"``; the names are
+            :data:`LOCAL_SETTINGS`); or a string for LangChain's ``init_chat_model``, such
+            as ``"openai:gpt-4o-mini"`` or ``"ollama:llama3.2"``.
         **kwargs: settings passed to the model (``temperature=0``, ...). Unless they
             set ``max_retries``, a provider's client that retries on its own is given
             ``max_retries=0``: the runtime retries, with backoff, and counts every attempt.
@@ -76,8 +82,8 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
     Raises:
         BackendError: for anything that is neither a chat model nor a string, an empty
             string or one naming no model, an unknown provider, a missing provider
-            package or a missing API key, an unknown or bad setting of the local model,
-            with the fix in the message.
+            package or a missing API key, an unknown embedded model, an unknown or bad
+            setting of the local model, with the fix in the message.
 
     """
     if isinstance(backend, BaseChatModel):
@@ -122,10 +128,11 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
 
 
 def _local_model(backend: str, kwargs: dict[str, Any]) -> BaseChatModel:
-    """The embedded model of ``"local[:PATH][,name=value...]"``, with ``kwargs`` as further settings.
+    """The local model of ``"local[:NAME|:PATH][,name=value...]"``, with ``kwargs`` as further settings.
 
     Raises:
-        BackendError: for a setting that is malformed, unknown, given twice or out of range.
+        BackendError: for an unknown embedded model, or a setting that is malformed,
+            unknown, given twice or out of range.
     """
     from pydantic import ValidationError
 
@@ -148,8 +155,16 @@ def _local_model(backend: str, kwargs: dict[str, Any]) -> BaseChatModel:
                 f"{kwargs[name]!r} (--{name.replace('_', '-')} on the command line); set it once."
             )
         settings[name] = value
+    where = location.removeprefix(":")
+    if where:  # an embedded model's name, or a file's path
+        key = "model_path" if "/" in where or os.sep in where or where.endswith(".gguf") else "model"
+        if key in kwargs:
+            raise BackendError(
+                f"The backend {backend!r} names its model, and {key}= names another: give one."
+            )
+        settings[key] = where
     try:
-        return LocalChatModel(model_path=location.removeprefix(":") or None, **settings, **kwargs)
+        return LocalChatModel(**settings, **kwargs)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, error['loc']))}={error['input']!r}: {error['msg']}" for error in exc.errors()

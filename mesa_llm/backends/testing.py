@@ -192,6 +192,10 @@ class ScoringChatModel(OptionScorer, FunctionChatModel):
     ``temperature=0`` for a deterministic one that argmaxes. Agents that send the same
     prompt share one scoring at any temperature and still draw their own actions.
 
+    In the runtime's ``"reasoning"`` answer mode the reasoning is ``fn``'s answer (empty
+    by default), and the options are then scored after it: ``scores`` receives the
+    prompt, the reasoning as an ``ai`` message, and a ``human`` request for the final answer.
+
     """
 
     scores: Callable[[list[BaseMessage], Sequence[str]], Mapping[str, float]]

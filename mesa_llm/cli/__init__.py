@@ -6,7 +6,8 @@ plain function of its own module, registered here:
 
 - ``mesa-llm run`` (:mod:`mesa_llm.cli.runs`, its help with the scenario's parameters
   :mod:`mesa_llm.cli.help`);
-- ``mesa-llm models`` and ``mesa-llm viz`` (:mod:`mesa_llm.cli.scenarios`).
+- ``mesa-llm models`` and ``mesa-llm viz`` (:mod:`mesa_llm.cli.scenarios`);
+- ``mesa-llm sweep`` and ``mesa-llm report`` (:mod:`mesa_llm.cli.sweeps`).
 
 Before anything else the command checks that no other package installs ``mesa_llm``
 beside this one (:mod:`mesa_llm.cli.clash`).
@@ -19,10 +20,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mesa_llm.cli.backends import backends
 from mesa_llm.cli.clash import name_clash
 from mesa_llm.cli.help import RunCommand
 from mesa_llm.cli.runs import RUN_EPILOG, run
 from mesa_llm.cli.scenarios import models, viz
+from mesa_llm.cli.sweeps import report, sweep
 from mesa_llm.runtime import ArgmaxWarning
 
 __all__ = ["app", "main"]
@@ -41,6 +44,9 @@ app.command(
 )(run)
 app.command()(models)
 app.command()(viz)
+app.command()(backends)
+app.command()(sweep)
+app.command()(report)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mesa_llm.backends import DEFAULT_BACKEND
+from mesa_llm.backends.embedded import DEFAULT_EMBEDDED, EMBEDDED
 from mesa_llm.cli.display import fail, show_summary, step_progress
 from mesa_llm.cli.guards import (
     FallbackPolicy,
@@ -332,9 +333,20 @@ def _header(built: Run, folder: Path, stored: StoredRun | None) -> str:
         f": seed {config.seed}, llm_share {config.params.get('llm_share')}, "
         f"backend {escape(backend)} -> {escape(str(folder))}"
     )
-    if asked and config.backend.partition(",")[0] == DEFAULT_BACKEND:  # not another file's "local:PATH"
+    embedded = _embedded_title(config.backend)
+    if asked and embedded is not None:
         header += (
-            "\n[dim]The embedded model (SmolLM2-135M) proves the pipeline end to end but barely "
+            f"\n[dim]The embedded model ({embedded}) proves the pipeline end to end but barely "
             "reacts to prompts; for experiments pass --backend provider:model (docs/backends.md).[/]"
         )
     return header
+
+
+def _embedded_title(backend: str) -> str | None:
+    """The title of the embedded model a backend string names (``local``, ``local:gemma3``), else None."""
+    name = backend.partition(",")[0]
+    if name == DEFAULT_BACKEND:
+        name = f"{DEFAULT_BACKEND}:{DEFAULT_EMBEDDED}"
+    prefix, _, embedded = name.partition(":")
+    found = EMBEDDED.get(embedded) if prefix == DEFAULT_BACKEND else None  # not another file's "local:PATH"
+    return found.title if found is not None else None

@@ -24,7 +24,7 @@ sweeps and probes to come.
 """
 
 from mesa_llm.lab.folders import ResumedJournal, ResumeError, RunFolderError, StoredRun, load_run
-from mesa_llm.lab.journal import CALLS_FILE, PROMPTS_FILE, RUN_FILE, RunJournal, write_outputs
+from mesa_llm.lab.journal import CALLS_FILE, PROMPTS_FILE, RUN_FILE, RunJournal, replacing, write_outputs
 from mesa_llm.lab.outputs import RUN_CACHE, final_metrics, llm_totals, rerun_argv, versions
 from mesa_llm.lab.plots import metrics_figure, populations_of
 from mesa_llm.lab.progress import run_for
@@ -41,7 +41,7 @@ from mesa_llm.lab.runs import (
     resolve_run_backend,
     rule_backend,
 )
-from mesa_llm.lab.specs import Parameter, ScenarioSpec, find_scenario, model_parameters, scenarios
+from mesa_llm.lab.specs import Outcome, Parameter, ScenarioSpec, find_scenario, model_parameters, scenarios
 
 __all__ = [
     "AGENT_INDEX",
@@ -50,6 +50,7 @@ __all__ = [
     "RULE_BACKEND",
     "RUN_CACHE",
     "RUN_FILE",
+    "Outcome",
     "Parameter",
     "ResumeError",
     "ResumedJournal",
@@ -71,6 +72,7 @@ __all__ = [
     "model_parameters",
     "open_cache",
     "populations_of",
+    "replacing",
     "rerun_argv",
     "resolve_run_backend",
     "rule_backend",

@@ -59,6 +59,7 @@ __all__ = [
     "PROMPTS_FILE",
     "RUN_FILE",
     "RunJournal",
+    "replacing",
     "write_outputs",
 ]
 
@@ -155,7 +156,7 @@ class RunJournal:
         )
         title = _title(self.config, self.record)
         figure = metrics_figure(result.model_frame, metrics, title, populations)
-        with _replacing(self.folder / "metrics.png") as path:
+        with replacing(self.folder / "metrics.png") as path:
             figure.savefig(path, format="png", dpi=100)
         self._write_agreement(result.model, title)
         self._write_record()
@@ -166,9 +167,9 @@ class RunJournal:
         if not len(model.llm.agreement):
             return
         frame = model.llm.agreement.frame()
-        with _replacing(self.folder / AGREEMENT_FILE) as path:
+        with replacing(self.folder / AGREEMENT_FILE) as path:
             frame.to_csv(path, index=False)
-        with _replacing(self.folder / "agreement.png") as path:
+        with replacing(self.folder / "agreement.png") as path:
             agreement_figure(frame, f"LLM decisions against the rule. {title}").savefig(
                 path, format="png", dpi=100
             )
@@ -233,7 +234,7 @@ class RunJournal:
         self.record.update(steps_completed=self.steps, bytes=dict(self._sizes))
         if not self.record["complete"]:
             self.record["elapsed_s"] = round(self._elapsed_before + time.perf_counter() - self._started, 3)
-        with _replacing(self.folder / RUN_FILE) as path:
+        with replacing(self.folder / RUN_FILE) as path:
             path.write_text(json.dumps(self.record, indent=2) + "\n", encoding="utf-8")
 
 
@@ -310,8 +311,11 @@ def _csv(rows: Iterable[Sequence[Any]]) -> str:
 
 
 @contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """A temporary path for ``path``'s new content: renamed to ``path`` on success, else removed."""
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path for ``path``'s new content: renamed to ``path`` on success, else removed.
+
+    So a reader never sees a file half written, even after a kill.
+    """
     temporary = path.with_name(path.name + ".tmp")
     try:
         yield temporary

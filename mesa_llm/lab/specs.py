@@ -42,14 +42,17 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from mesa import Model
 
+from mesa_llm.checks import check_int, check_number
 from mesa_llm.lab.signatures import argument_docs, plain_text, scalar_type, type_hints
 
-__all__ = ["Parameter", "ScenarioSpec", "find_scenario", "model_parameters", "scenarios"]
+__all__ = ["Outcome", "Parameter", "ScenarioSpec", "find_scenario", "model_parameters", "scenarios"]
 
 ENTRY_POINT_GROUP = "mesa_llm.scenarios"
 
 # Parameters a command line cannot express as one value (objects, not settings).
 _NOT_SETTABLE = frozenset({"backend", "cache", "runtime", "graph", "rng", "llm_counts"})
+# The texts of None, for a parameter whose default is None.
+_NONE_TEXTS = frozenset({"None", "none", ""})
 # Parameters that can be passed by name.
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
@@ -76,13 +79,16 @@ class Parameter:
 
         A value from a command line or a text field is text (``"0.5"``, ``"yes"``); one
         from Python, a slider or a checkbox is already typed (``0.5``, ``True``) and stays
-        as it is, an ``int`` for a ``float`` parameter becoming a ``float``.
+        as it is, an ``int`` for a ``float`` parameter becoming a ``float``. Where the
+        default is None, the text ``"None"`` (or nothing) is None.
 
         Raises:
             ValueError: if ``value`` is not a value of that type, naming the parameter.
         """
         if not isinstance(value, str):
             return self._check(value)
+        if self.default is None and value.strip() in _NONE_TEXTS:  # as a rerun's command line gives it
+            return None
         try:
             if self.kind is bool:
                 lowered = value.strip().lower()
@@ -112,6 +118,45 @@ class Parameter:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """An outcome metric of a scenario: how a run is summarised by it, and what difference matters.
+
+    A sweep (:mod:`mesa_llm.experiments`) summarises each run by the mean of the model
+    reporter ``metric`` over the last ``last`` steps, and its robustness verdict calls two
+    conditions equivalent when their means differ by less than ``margin`` (the
+    equivalence margin δ, in the metric's units).
+
+    Args:
+        metric: a model reporter of the scenario (its all-agents column).
+        margin: the equivalence margin δ, in the metric's units (> 0).
+        last: the steps at the end of a run averaged (>= 1); fewer where the run is shorter.
+        description: what the metric measures, for reports.
+
+    Raises:
+        ValueError: for a margin that is not positive or a window under 1.
+    """
+
+    metric: str
+    margin: float
+    last: int = 10
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not check_number("margin", self.margin) > 0:
+            raise ValueError(f"The margin of {self.metric!r} must be positive, got {self.margin}.")
+        check_int("last", self.last, minimum=1)
+
+    def summarise(self, frame: Any) -> float:
+        """The run's value: the mean of ``frame[metric]`` over its last ``last`` steps after step 0.
+
+        Args:
+            frame: a run's model frame (row ``i`` is the state after step ``i``).
+        """
+        values = frame[self.metric].iloc[1:] if len(frame) > 1 else frame[self.metric]
+        return float(values.iloc[-self.last :].mean())
+
+
+@dataclass(frozen=True, slots=True)
 class ScenarioSpec:
     """A model the command line can run.
 
@@ -131,6 +176,12 @@ class ScenarioSpec:
         source: for a scenario no package publishes, the reference :func:`find_scenario`
             loaded it from (``"my_model.py:SCENARIO"``, as the user wrote the path); None
             for an installed one. Set by :func:`find_scenario`.
+        outcomes: the outcome metrics a sweep summarises each run by and its robustness
+            verdict tests (:class:`Outcome`); a scenario without them gets its runs'
+            frames but no verdict.
+        check: checks the model's complete parameters without building it (raising the
+            model's own TypeError or ValueError), so that a sweep refuses a bad
+            combination before any run starts; None leaves the checks to the model.
     """
 
     name: str
@@ -140,6 +191,8 @@ class ScenarioSpec:
     rule_backend: Callable[[Mapping[str, Any]], BaseChatModel] | None = None
     app: str | None = None
     source: str | None = None
+    outcomes: tuple[Outcome, ...] = ()
+    check: Callable[[Mapping[str, Any]], None] | None = None
     _parameters: Mapping[str, Parameter] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -147,7 +200,17 @@ class ScenarioSpec:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its arguments (its parameters are read again), for worker processes."""
-        fields = (self.name, self.model, self.summary, self.metrics, self.rule_backend, self.app, self.source)
+        fields = (
+            self.name,
+            self.model,
+            self.summary,
+            self.metrics,
+            self.rule_backend,
+            self.app,
+            self.source,
+            self.outcomes,
+            self.check,
+        )
         return (type(self), fields)
 
     @property

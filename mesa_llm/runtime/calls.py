@@ -7,6 +7,11 @@ provider's ``Retry-After`` says; after an unusable answer, at once, with a corre
 message) and finally replaced by the action space's fallback. Only answers that were
 used go into the response cache, so an outage is never replayed; no secret of the
 backend goes into a record or a log message.
+
+In the ``"reasoning"`` answer mode an attempt's answer is free text ending in the final
+answer, read from its end; with a scoring backend an attempt is two calls, each cached:
+the reasoning is generated, then the options are scored after it (the prompt, the
+reasoning as the model's answer, and a request for the final answer alone).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any, cast
 from langchain_core.messages import AIMessage
 from langchain_core.rate_limiters import BaseRateLimiter
 
-from mesa_llm.actions import ActionParseError
+from mesa_llm.actions import ActionParseError, ActionSpace
 from mesa_llm.backends.scoring import OptionScorer, OptionScores, normalise
 from mesa_llm.cache import CachedAnswer, ResponseCache
 from mesa_llm.prompts import Messages, to_langchain
@@ -78,7 +83,8 @@ class Calls:
             backend=backend.name,
             messages=request.messages,
         )
-        messages, key, hits, wait = request.messages, request.key, 0, 0.0
+        reasons = request.mode == "reasoning"
+        messages, key, wait = request.messages, request.key, 0.0
         for attempt in range(self.retries + 1):
             if wait:
                 await asyncio.sleep(wait)
@@ -86,17 +92,22 @@ class Calls:
             record.attempts += 1
             if attempt:
                 key = request.key_of(messages)
-            answer = self.cache.get(key) if self.cache is not None else None
-            cached = answer is not None
-            if cached:
-                hits += 1
-            else:
-                answer, error = await self._call(request, messages, record, slots)
+            fetched: list[tuple[str, CachedAnswer]] = []  # from the backend: cached once used
+            scored_now = request.scored and not reasons
+            answer, error = await self._fetch(request, key, messages, record, slots, scored_now, fetched)
+            if answer is None:
+                wait = self._backoff(request.key, record.errors, error)
+                continue
+            said = answer.raw  # what the model said (or the option scores of a direct scoring)
+            if reasons:
+                record.reasoning = redact(said, backend.secrets)
+            if reasons and request.scored and len(said) <= self.max_answer_chars:
+                after = _after_reasoning(messages, said, space)
+                key_after = request.scoring_key_of(after)
+                answer, error = await self._fetch(request, key_after, after, record, slots, True, fetched)
                 if answer is None:
                     wait = self._backoff(request.key, record.errors, error)
                     continue
-                record.tokens_in += answer.tokens_in
-                record.tokens_out += answer.tokens_out
             record.raw = redact(answer.raw, backend.secrets)
             try:
                 action = await self._interpret(request, answer.raw, record)
@@ -105,27 +116,59 @@ class Calls:
                 record.error = redact(_describe(exc), backend.secrets)
                 messages = (
                     *messages,
-                    ("ai", answer.raw[: self.max_answer_chars]),
-                    ("human", f"That answer could not be used: {record.error}. {space.instructions()}"),
+                    ("ai", said[: self.max_answer_chars]),
+                    (
+                        "human",
+                        f"That answer could not be used: {record.error}. {space.instructions(request.mode)}",
+                    ),
                 )
                 continue
-            if self.cache is not None and not cached:
-                self.cache.put(key, answer)
-                if attempt:  # a replay asks the first question: give it the answer that was used
-                    self.cache.put(request.key, answer)
+            if self.cache is not None:
+                for fetched_key, fetched_answer in fetched:
+                    self.cache.put(fetched_key, fetched_answer)
+                if attempt and fetched and fetched[0][0] == key:
+                    # a replay asks the first question: give it the answer that was used
+                    self.cache.put(request.key, fetched[0][1])
             record.action = space.label(action)
-            record.cache_hit = hits == record.attempts
+            record.cache_hit = record.backend_calls == 0
             return action, record
         record.fallback = True
         record.action = space.label(space.fallback)
-        record.cache_hit = hits == record.attempts
+        record.cache_hit = record.backend_calls == 0
         logger.info("agent %s fell back to %r: %s", record.agent_id, record.action, record.error)
         return space.fallback, record
 
-    async def _call(
-        self, request: Request, messages: Messages, record: CallRecord, slots: Slots
+    async def _fetch(
+        self,
+        request: Request,
+        key: str,
+        messages: Messages,
+        record: CallRecord,
+        slots: Slots,
+        scored: bool,
+        fetched: list[tuple[str, CachedAnswer]],
     ) -> tuple[CachedAnswer | None, Exception | None]:
-        """One backend call, bounded and timed: its answer, or None and the error (recorded)."""
+        """The answer to ``messages`` from the cache, else from the backend (then added to ``fetched``).
+
+        Returns the answer, or None and the backend's error.
+        """
+        answer = self.cache.get(key) if self.cache is not None else None
+        if answer is not None:
+            return answer, None
+        answer, error = await self._call(request, messages, record, slots, scored)
+        if answer is not None:
+            record.tokens_in += answer.tokens_in
+            record.tokens_out += answer.tokens_out
+            fetched.append((key, answer))
+        return answer, error
+
+    async def _call(
+        self, request: Request, messages: Messages, record: CallRecord, slots: Slots, scored: bool
+    ) -> tuple[CachedAnswer | None, Exception | None]:
+        """One backend call (scoring the options if ``scored``), bounded and timed.
+
+        Returns its answer, or None and the error (recorded).
+        """
         backend = request.backend
         async with slots.total, slots.of(backend.model, backend.parallel):
             if slots.paused(backend.model):
@@ -135,7 +178,7 @@ class Calls:
             record.backend_calls += 1
             started = time.perf_counter()
             try:
-                result = await asyncio.wait_for(_invoke(request, messages, slots), self.timeout)
+                result = await asyncio.wait_for(_invoke(request, messages, slots, scored), self.timeout)
             except TimeoutError as exc:
                 record.errors += 1
                 record.timeouts += 1
@@ -154,7 +197,7 @@ class Calls:
                 return None, exc
             finally:
                 record.latency_s += time.perf_counter() - started
-        return _answer(request, result), None
+        return _answer(result, scored), None
 
     async def _interpret(self, request: Request, raw: str, record: CallRecord) -> Any:
         """The action of an answer, parsed in a worker thread when it is long.
@@ -241,14 +284,19 @@ def _describe(error: BaseException) -> str:
     return str(error) if isinstance(error, ActionParseError) else f"{type(error).__name__}: {error}"
 
 
-async def _invoke(request: Request, messages: Messages, slots: Slots) -> Any:
+def _after_reasoning(messages: Messages, reasoning: str, space: ActionSpace[Any]) -> Messages:
+    """What is scored after a reasoning: the prompt, the reasoning as its answer, a request for the answer."""
+    return (*messages, ("ai", reasoning), ("human", f"Now give your final answer. {space.instructions()}"))
+
+
+async def _invoke(request: Request, messages: Messages, slots: Slots, scored: bool) -> Any:
     """The backend's result for ``messages``: option scores, or a message (or a dict holding it).
 
     A backend with only a sync API runs on its own threads (:class:`~.loop.Workers`).
     """
     backend = request.backend
     chat = to_langchain(messages)
-    if request.scored:  # only for an OptionScorer (Capabilities.scores)
+    if scored:  # only for an OptionScorer (Capabilities.scores)
         scorer, labels = cast(OptionScorer, backend.model), request.space.labels
         if backend.sync_only:
             workers = slots.workers(backend.model, backend.name)
@@ -260,9 +308,9 @@ async def _invoke(request: Request, messages: Messages, slots: Slots) -> Any:
     return await runnable.ainvoke(chat)
 
 
-def _answer(request: Request, result: Any) -> CachedAnswer:
+def _answer(result: Any, scored: bool) -> CachedAnswer:
     """A backend result as stored: option probabilities, a tool call's arguments, or text."""
-    if request.scored:
+    if scored:
         scores: OptionScores = result
         return CachedAnswer(json.dumps(scores.probabilities), scores.tokens_in, 0)
     message: AIMessage = result["raw"] if isinstance(result, dict) else result
@@ -283,7 +331,7 @@ def _interpret(request: Request, raw: str, record: CallRecord) -> Any:
         ActionParseError: if the answer is not an action (or a distribution over them).
     """
     if not request.scored:
-        return request.space.parse(raw)
+        return request.space.parse(raw, request.mode)
     try:
         record.probabilities = normalise(json.loads(raw), request.space.labels)
     except (ValueError, TypeError, AttributeError) as exc:

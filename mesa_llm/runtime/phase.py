@@ -25,6 +25,7 @@ from typing import Any, cast
 from langchain_core.language_models import BaseChatModel
 from langchain_core.rate_limiters import BaseRateLimiter
 
+from mesa_llm.actions import AnswerMode, check_answer_mode
 from mesa_llm.agreement import RuleAgreement
 from mesa_llm.backends import DEFAULT_BACKEND, resolve_backend
 from mesa_llm.backends.scoring import draw_option
@@ -116,12 +117,27 @@ class LLMRuntime:
             share one scoring (unless ``dedup=False``) but draw their own actions.
         log: where call records go; a new in-memory :class:`~mesa_llm.records.CallLog`
             by default.
+        answer_mode: how LLM agents are asked to answer (:data:`~mesa_llm.actions.ANSWER_MODES`).
+            ``"direct"`` (default): the answer alone, one word of a choice or one JSON
+            object. ``"reasoning"``: a few sentences of reasoning first, then the final
+            answer (a line ``Answer: <option>``, or the JSON object), read from the end of
+            the text; the reasoning goes into the record (``reasoning``). Structured output
+            is not asked for then (the answer is text). A scoring backend first generates
+            the reasoning, then scores the options after it (the prompt, the reasoning as
+            its answer, and a request for the final answer), so each agent still draws its
+            action from the probabilities; that is two backend calls per decision. The
+            reasoning is a sample: identical prompts share one only where dedup is on (at
+            temperature 0 by default), as text answers do, and each agent reasons on its
+            own otherwise. Agents render the instructions of the mode
+            (:meth:`~mesa_llm.LLMDecider.instructions`), so the two modes never share a
+            prompt or a cached answer.
 
     Raises:
         TypeError: for an argument of the wrong type (a path as ``cache``, a float as
             ``retries``), naming what to pass.
         ValueError: for a value out of range (a non-positive or non-finite ``timeout``,
-            negative ``retries``).
+            negative ``retries``), or an ``answer_mode`` other than ``"direct"`` and
+            ``"reasoning"``.
 
     """
 
@@ -141,8 +157,10 @@ class LLMRuntime:
         structured: bool | None = None,
         scoring: bool = True,
         log: CallLog | None = None,
+        answer_mode: AnswerMode = "direct",
     ) -> None:
         _check_collaborators(backend, rate_limiter, cache, log)
+        self.answer_mode: AnswerMode = check_answer_mode(answer_mode)
         self.backend: BaseChatModel | None = None
         self._create: Callable[[], BaseChatModel] | None = None
         if callable(backend) and not isinstance(backend, BaseChatModel):
@@ -193,19 +211,30 @@ class LLMRuntime:
         backend: BaseChatModel | str | Callable[[], BaseChatModel] | None = None,
         cache: ResponseCache | None = None,
         runtime: LLMRuntime | None = None,
+        answer_mode: AnswerMode | None = None,
     ) -> LLMRuntime:
-        """The runtime of a scenario model that takes ``backend``, ``cache`` and ``runtime`` options.
+        """A scenario model's runtime from its ``backend``, ``cache``, ``runtime``, ``answer_mode`` options.
+
+        ``answer_mode`` None is ``"direct"`` for a new runtime, and the mode of a given one.
 
         Raises:
             TypeError: for a ``runtime`` that is not an LLMRuntime, or a ``backend`` or
                 ``cache`` of the wrong kind.
-            ValueError: if ``runtime`` is given together with ``backend`` or ``cache``.
+            ValueError: if ``runtime`` is given together with ``backend`` or ``cache``, or
+                with an ``answer_mode`` other than its own; for an unknown ``answer_mode``.
         """
         check_instance("runtime", runtime, LLMRuntime, "an LLMRuntime or None")
+        if answer_mode is not None:
+            answer_mode = check_answer_mode(answer_mode)
         if runtime is None:
-            return cls(backend, cache=cache)
+            return cls(backend, cache=cache, answer_mode=answer_mode or "direct")
         if backend is not None or cache is not None:
             raise ValueError("Pass backend= and cache= to your LLMRuntime, or pass no runtime=, not both.")
+        if answer_mode not in (None, runtime.answer_mode):
+            raise ValueError(
+                f"The runtime answers in the {runtime.answer_mode!r} mode, not {answer_mode!r}: pass "
+                f"answer_mode={answer_mode!r} to your LLMRuntime, or pass no runtime=."
+            )
         return runtime
 
     @property

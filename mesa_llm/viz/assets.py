@@ -30,6 +30,8 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from mesa_llm.backends.embedded import cache_dir
+
 logger = logging.getLogger(__name__)
 
 #: The npm client's time limit for one package, in seconds.
@@ -132,8 +134,7 @@ def missing_assets(directory: Path | None = None) -> list[str]:
 
 
 def _default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "mesa-llm-lab" / "npm"
+    return cache_dir() / "npm"
 
 
 def _npm_error(spec: str, reason: str) -> RuntimeError:

@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field, create_model
 
 from mesa_llm import ActionSpace, LLMDecider, PromptTemplate
 from mesa_llm.populations import RULE
+from mesa_llm.prompts import select_framing
+from mesa_llm_models.cooperation.framings import EACH_MOVE, NEUTRAL, ONE_MOVE
 from mesa_llm_models.cooperation.game import Memory, Move, strategy_move
 
 if TYPE_CHECKING:
@@ -255,24 +257,43 @@ class LLMPlayer(LLMDecider, Player):
     It sees what a rule player sees: the round, its last move and score, and each
     neighbour's last move and score. Its strategy is ``"LLM"``; a rule player that
     imitates it copies its last move (``ALLC`` or ``ALLD``). The fallback is to cooperate.
+
+    Args:
+        model: the cooperation model.
+        cell: its cell (one player per cell).
+        strategy: its initial strategy, which gives its opening move.
+        prompt: its prompt template, a framing's (see :meth:`framing`); None for the
+            class's own, the ``neutral`` framing.
+        **kwargs: passed on to :class:`~mesa_llm.LLMDecider` (``runtime``, ...).
     """
 
     action_space = ActionSpace(Move, fallback=Move.COOPERATE, description="cooperate or defect")
-    prompt = PromptTemplate(
-        system=(
-            "You play a repeated game with each of your neighbours. Each round you choose one "
-            "move for all of them: cooperate or defect."
-        ),
-        user=(
-            "{rules} Your score is {scoring}. {instructions}\n\n"
-            "Round {round} is starting. {history}\nYour neighbours' last moves and scores:\n"
-            "{neighbours}\nDo you cooperate or defect?"
-        ),
-    )
+    framings: ClassVar[Mapping[str, PromptTemplate]] = ONE_MOVE
+    prompt = ONE_MOVE[NEUTRAL]
 
-    def __init__(self, model: CooperationModel, cell: Cell, strategy: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: CooperationModel,
+        cell: Cell,
+        strategy: str,
+        prompt: PromptTemplate | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if prompt is not None:
+            self.prompt = prompt  # read by LLMDecider's set-up, as the class's would be
         super().__init__(model, cell, strategy, **kwargs)
         self.strategy = "LLM"
+
+    @classmethod
+    def framing(cls, name: str, framings: Mapping[str, PromptTemplate] | None = None) -> PromptTemplate:
+        """The template of the framing ``name``: a user's own (``framings``), else a built-in one.
+
+        Raises:
+            TypeError: for a name that is not text, or ``framings`` that do not map names
+                to prompt templates.
+            ValueError: for an unknown name, listing the framings there are.
+        """
+        return select_framing(name, cls.framings, framings)
 
     @property
     def imitable(self) -> str:
@@ -327,6 +348,10 @@ class LLMPlayer(LLMDecider, Player):
         scoring = "this round's payoff" if self.model.scores == "round" else "the sum of all your payoffs"
         return self.prompt_for(
             observation,
+            R=payoffs.R,
+            S=payoffs.S,
+            T=payoffs.T,
+            P=payoffs.P,
             rules=rules,
             scoring=scoring,
             history=history,
@@ -363,17 +388,8 @@ class LLMPartnerPlayer(LLMPlayer):
     """
 
     action_space = partner_moves_space(0)  # replaced by the model once the neighbours are known
-    prompt = PromptTemplate(
-        system=(
-            "You play a repeated game with each of your neighbours. Each round you choose a "
-            "move towards each of them: cooperate or defect."
-        ),
-        user=(
-            "{rules} Your score is {scoring}. {instructions}\n\n"
-            "Round {round} is starting. {history}\nYour neighbours, with the last moves between "
-            "you and their scores:\n{neighbours}\nWhat is your move towards each neighbour?"
-        ),
-    )
+    framings: ClassVar[Mapping[str, PromptTemplate]] = EACH_MOVE
+    prompt = EACH_MOVE[NEUTRAL]
 
     def neighbour_lines(self, observation: Situation) -> str:
         """One numbered line per neighbour: the last moves exchanged, and its score."""

@@ -6,7 +6,7 @@ with the embedded local model (the default backend).
 """
 
 from mesa_llm.viz import LegendEntry, ScenarioDashboard, population_portrayal
-from mesa_llm_models.cooperation import PD_GRID_PAYOFFS, STRATEGIES, Move, Player, Situation
+from mesa_llm_models.cooperation import ONE_MOVE, PD_GRID_PAYOFFS, STRATEGIES, Move, Player, Situation
 
 #: Colours of the last move.
 MOVE_COLOURS = {Move.COOPERATE: "#1f77b4", Move.DEFECT: "#d62728", None: "#bbbbbb"}
@@ -85,6 +85,12 @@ model_params = {
         "step": 0.05,
     },
     "llm_moves": {"type": "Select", "value": "one", "label": "LLM moves", "values": ["one", "each"]},
+    "framing": {
+        "type": "Select",
+        "value": "neutral",
+        "label": "LLM prompt framing",
+        "values": list(ONE_MOVE),
+    },
 }
 
 page = ScenarioDashboard(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
@@ -11,7 +12,8 @@ from langchain_core.language_models import BaseChatModel
 from mesa import Model
 from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeumannGrid
 
-from mesa_llm import LLMRuntime
+from mesa_llm import LLMRuntime, PromptTemplate
+from mesa_llm.actions import check_answer_mode
 from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_number, check_seed
@@ -25,19 +27,18 @@ from mesa_llm_models.cooperation.agents import (
     partner_moves_space,
     seen_score,
 )
+from mesa_llm_models.cooperation.framings import NEUTRAL
 from mesa_llm_models.cooperation.game import (
     PD_GRID_PAYOFFS,
     Move,
     Payoffs,
-    parse_payoffs,
-    strategy_mix,
     strategy_move,
 )
 from mesa_llm_models.cooperation.metrics import Tally
-from mesa_llm_models.cooperation.parameters import ACTIVATIONS, check_options, check_values
+from mesa_llm_models.cooperation.parameters import ACTIVATIONS, check_arguments
 from mesa_llm_models.cooperation.rule_backend import rule_following_backend
 
-__all__ = ["ACTIVATIONS", "CooperationModel"]
+__all__ = ["ACTIVATIONS", "CooperationModel", "check_parameters"]
 
 _score = attrgetter("score")
 
@@ -113,13 +114,27 @@ class CooperationModel(Model):
         llm_moves: ``"one"`` move towards all partners per LLM player, or ``"each"``, a
             move towards each neighbour (:class:`~mesa_llm_models.cooperation.agents.LLMPartnerPlayer`,
             a structured answer of one move per neighbour).
+        framing: the words of the LLM players' prompt, by name: ``neutral`` (a repeated
+            game, its payoffs in a sentence), ``matrix`` (an abstract game with its payoff
+            matrix), ``business`` (firms dealing with partner firms) or ``neighbours``
+            (neighbours helping each other), or one of ``framings``. The same facts in
+            every framing.
+        framings: a user's own framings, name -> prompt template, added to the built-in
+            ones (one of an existing name replaces it) and used for both kinds of LLM
+            player; the rule-following chat model (``backend="rule"``) reads the facts
+            from any of them.
+        answer_mode: how LLM players answer: ``"direct"`` (the option, or the
+            structured answer, alone) or ``"reasoning"`` (a few sentences of reasoning,
+            kept in the call records, then the answer); None is ``"direct"``, or the mode
+            of a given ``runtime``.
         rng: seed or generator, as for ``mesa.Model``.
 
     Raises:
         TypeError: for an argument of the wrong type (``"20"`` for a number, ``"false"``
             for a flag), naming it and what to pass.
         ValueError: for an unknown strategy, activation or option, a number out of range,
-            or payoffs that are not a prisoner's dilemma when ``require_dilemma`` is set.
+            or payoffs that are not a prisoner's dilemma when ``require_dilemma`` is set,
+            or an unknown framing.
     """
 
     def __init__(
@@ -145,38 +160,15 @@ class CooperationModel(Model):
         runtime: LLMRuntime | None = None,
         llm_imitation: str = "llm",
         llm_moves: str = "one",
+        framing: str = NEUTRAL,
+        framings: Mapping[str, PromptTemplate] | None = None,
+        answer_mode: str | None = None,
         rng: Any = None,
     ) -> None:
-        check_options(
-            neighbourhood=neighbourhood,
-            update=update,
-            ties=ties,
-            scores=scores,
-            activation=activation,
-            llm_imitation=llm_imitation,
-            llm_moves=llm_moves,
-        )
-        check_values(
-            width=width,
-            height=height,
-            torus=torus,
-            graph=graph,
-            update_every=update_every,
-            imitate_first=imitate_first,
-            self_interaction=self_interaction,
-            require_dilemma=require_dilemma,
-            llm_share=llm_share,
-        )
-        self.payoffs = parse_payoffs(payoffs)
-        if require_dilemma and not self.payoffs.is_dilemma:
-            raise ValueError(
-                f"{self.payoffs} is not a prisoner's dilemma: it needs T > R > P >= S. "
-                "Pass require_dilemma=False to play another 2x2 game."
-            )
-        names, weights = strategy_mix(strategies)
+        self.payoffs, names, weights = check_arguments(locals())  # the arguments, by name
         if backend == RULE_BACKEND:  # the rule-following chat model of these settings
-            backend = rule_following_backend(ties, update_every, imitate_first, update)
-        llm_runtime = LLMRuntime.for_model(backend, cache, runtime)
+            backend = rule_following_backend(ties, update_every, imitate_first, update, framing, framings)
+        llm_runtime = LLMRuntime.for_model(backend, cache, runtime, answer_mode)
         super().__init__(rng=check_seed(rng))
         self.update = update
         self.update_every = update_every
@@ -186,6 +178,7 @@ class CooperationModel(Model):
         self.self_interaction = self_interaction
         self.activation = activation
         self.llm_imitation = llm_imitation
+        self.framing = framing
         self.rounds = 0
         self.imitation_round = False
         self._table = self.payoffs.table()
@@ -202,11 +195,11 @@ class CooperationModel(Model):
             self.random.choice(names) if uniform else self.random.choices(names, weights)[0] for _ in cells
         ]
         llm = llm_share_indices(self.rng, len(cells), llm_share)
+        llm_player = LLMPartnerPlayer if llm_moves == "each" else LLMPlayer
+        prompt = llm_player.framing(framing, framings)
         for index, (cell, strategy) in enumerate(zip(cells, drawn, strict=True)):
             if index in llm:
-                (LLMPartnerPlayer if llm_moves == "each" else LLMPlayer)(
-                    self, cell, strategy, runtime=self.llm
-                )
+                llm_player(self, cell, strategy, prompt, runtime=self.llm)
             else:
                 RulePlayer(self, cell, strategy)
         players: list[Player] = list(self.agents)
@@ -352,3 +345,26 @@ class CooperationModel(Model):
                         player.defected_towards.add(n.unique_id)
             elif player.move is defect:
                 player.defected_all = True
+
+
+def check_parameters(params: Mapping[str, Any]) -> None:
+    """Check a :class:`CooperationModel`'s complete parameters without building it.
+
+    Runs the constructor's own checks, so a sweep refuses a bad combination before any
+    run starts; the LLM runtime's ``backend``, ``cache`` and ``runtime``, which the
+    constructor resolves, are left to it.
+
+    Args:
+        params: keyword arguments of :class:`CooperationModel`; missing ones take their defaults.
+
+    Raises:
+        TypeError: for an unknown parameter, or one of the wrong type, as the constructor would.
+        ValueError: for a value out of range, an unknown option, strategy or framing, or
+            payoffs that are not a dilemma, as the constructor would.
+    """
+    bound = inspect.signature(CooperationModel).bind(**params)  # a TypeError for an unknown name
+    bound.apply_defaults()
+    check_arguments(bound.arguments)
+    if bound.arguments["answer_mode"] is not None:
+        check_answer_mode(bound.arguments["answer_mode"])
+    check_seed(bound.arguments["rng"])

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
 
 from mesa_llm.checks import check_bool, check_instance, check_int, check_number
+from mesa_llm_models.cooperation.agents import LLMPlayer
+from mesa_llm_models.cooperation.game import Payoffs, parse_payoffs, strategy_mix
 
-__all__ = ["ACTIVATIONS", "OPTIONS", "check_options", "check_values"]
+__all__ = ["ACTIVATIONS", "OPTIONS", "check_arguments", "check_options", "check_values"]
 
 ACTIVATIONS = ("simultaneous", "random", "sequential")
 """The activation orders of :class:`~mesa_llm_models.cooperation.model.CooperationModel`."""
@@ -71,3 +75,30 @@ def check_values(
     if not 0.0 <= check_number("llm_share", llm_share) <= 1.0:
         raise ValueError(f"llm_share must be a fraction in [0, 1], got {llm_share}.")
     check_instance("graph", graph, nx.Graph, "a networkx Graph or None (for a grid)")
+
+
+def check_arguments(arguments: Mapping[str, Any]) -> tuple[Payoffs, list[str], list[float]]:
+    """Check all of the model's arguments, by name, in the order the model checks them.
+
+    Args:
+        arguments: every argument of the model by name (extra names are ignored).
+
+    Returns:
+        The payoffs and the strategy mix (names and weights) they give.
+
+    Raises:
+        TypeError: naming the first argument of a wrong type and what to pass.
+        ValueError: for a value out of range, an unknown option, strategy or framing, or
+            payoffs that are not a dilemma when ``require_dilemma`` is set.
+    """
+    check_options(**{name: arguments[name] for name in OPTIONS})
+    check_values(**{name: arguments[name] for name in inspect.signature(check_values).parameters})
+    payoffs = parse_payoffs(arguments["payoffs"])
+    if arguments["require_dilemma"] and not payoffs.is_dilemma:
+        raise ValueError(
+            f"{payoffs} is not a prisoner's dilemma: it needs T > R > P >= S. "
+            "Pass require_dilemma=False to play another 2x2 game."
+        )
+    names, weights = strategy_mix(arguments["strategies"])
+    LLMPlayer.framing(arguments["framing"], arguments["framings"])
+    return payoffs, names, weights

@@ -6,57 +6,101 @@ Nowak and May); :func:`tit_for_tat_answer` answers an
 :class:`~mesa_llm_models.cooperation.agents.LLMPartnerPlayer` as tit for tat. A run with
 them proves that the prompt carries the facts the rule needs.
 
-Both read the prompt that states the round wherever it is among the messages, so they
-answer a retry (the prompt, the unusable answer and a corrective message) as they
-answered the first attempt.
+Both read the prompt with the templates of the players' framing
+(:meth:`~mesa_llm.PromptTemplate.parse`), a user's own included: the first user message
+that is such a prompt, so they answer a retry (the prompt, the unusable answer and a
+corrective message) as they answered the first attempt.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from langchain_core.messages import BaseMessage
 
-from mesa_llm import FunctionChatModel
+from mesa_llm import FunctionChatModel, PromptTemplate
+from mesa_llm_models.cooperation.agents import LLMPartnerPlayer, LLMPlayer
+from mesa_llm_models.cooperation.framings import EACH_MOVE, NEUTRAL, ONE_MOVE
 from mesa_llm_models.cooperation.game import Move
 
-__all__ = ["ImitationAnswer", "rule_following_backend", "tit_for_tat_answer"]
+__all__ = ["ImitationAnswer", "TitForTatAnswer", "rule_following_backend", "tit_for_tat_answer"]
 
 _NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
 
-_ROUND = re.compile(r"Round (\d+) is starting")
+# the facts of the fields the framings share: history, and a neighbour's line for each kind of player
 _OWN = re.compile(r"you played (\w+) and your score is " + _NUMBER)
 _OPENING = re.compile(r"Your opening move is (\w+)\.")
-# a neighbour's line in an LLMPlayer's prompt, and in an LLMPartnerPlayer's
 _NEIGHBOUR = re.compile(r"^- played (\w+), score " + _NUMBER + "$", re.MULTILINE)
 _PARTNER = re.compile(r"^\d+\. they played (\w+), you played \w+, their score " + _NUMBER + "$", re.MULTILINE)
-# an LLMPartnerPlayer's question, which asks for a move towards each neighbour
-_EACH = "your move towards each neighbour"
+_EXCHANGE = re.compile(r"^\d+\. they played (\w+), you played", re.MULTILINE)
+# the instructions of a move towards each neighbour ask for a JSON object of "moves"
+_EACH = '"moves"'
+_FACTS = ("round", "history", "neighbours")
+"""The fields of a player's prompt that the rules read."""
 
 
-def _prompt(messages: list[BaseMessage]) -> str:
-    """The text of the first message that states the round: the prompt, also in a retry.
+@dataclass(frozen=True)
+class _Prompts:
+    """The templates of a framing, for both kinds of LLM player; they find and read the prompt.
 
-    Raises:
-        ValueError: if no message states it.
+    Attributes:
+        one: the template of an LLMPlayer's prompt (one move towards all neighbours).
+        each: the template of an LLMPartnerPlayer's prompt (a move towards each).
     """
-    for message in messages:
-        text = str(message.content)
-        if _ROUND.search(text):
-            return text
-    raise ValueError(
-        "no message states the round ('Round N is starting'): this chat model answers only "
-        "the prompts of the cooperation scenario's LLM players."
-    )
+
+    one: PromptTemplate = ONE_MOVE[NEUTRAL]
+    each: PromptTemplate = EACH_MOVE[NEUTRAL]
+
+    def __post_init__(self) -> None:
+        for template in {self.one, self.each}:
+            missing = [name for name in _FACTS if name not in template.fields]
+            if missing:
+                raise ValueError(
+                    f"The framing's template does not state {', '.join('{' + m + '}' for m in missing)}, "
+                    "which the rules read: the rule-following chat models cannot answer it. Put the round, "
+                    "the history and the neighbours in its user template."
+                )
+
+    def read(self, messages: list[BaseMessage]) -> tuple[dict[str, str], bool]:
+        """The fields of the first user message that is a player's prompt, and whether it asks for each move.
+
+        The prompt comes before an unusable answer and the corrective message of a retry,
+        so a retry is read as its first attempt.
+
+        Raises:
+            ValueError: if no user message is a prompt of the framing.
+        """
+        errors = []
+        for message in messages:
+            if message.type != "human":
+                continue
+            text = str(message.content)
+            each = _EACH in text
+            try:
+                return (self.each if each else self.one).parse(text), each
+            except ValueError as exc:
+                errors.append(str(exc))
+        reason = errors[0] if errors else "there is no user message."
+        raise ValueError(
+            "no message states the round in the framing's words: this chat model answers only the prompts "
+            f"of the cooperation scenario's LLM players, in their framing. {reason}"
+        )
+
+
+def _prompts(framing: str, framings: Mapping[str, PromptTemplate] | None) -> _Prompts:
+    """The templates of the framing ``framing`` (a user's own in ``framings`` serves both kinds of player)."""
+    return _Prompts(LLMPlayer.framing(framing, framings), LLMPartnerPlayer.framing(framing, framings))
 
 
 @dataclass(frozen=True)
 class ImitationAnswer:
     """Answers an LLM player's prompt as a rule player with unconditional strategies would.
 
-    It reads the moves and scores from the prompt and, on an imitation round, plays the
+    It reads the moves and scores from the prompt (with the framing's templates, see
+    :meth:`~mesa_llm.PromptTemplate.parse`) and, on an imitation round, plays the
     last move of the best-scoring player among the neighbours and itself (with the
     model's tie rule), otherwise repeats its own last move: with it, LLM players behave
     exactly like ALLC/ALLD rule players (PdGrid, Nowak and May). The prompt shows scores
@@ -71,30 +115,32 @@ class ImitationAnswer:
         update_every: the model's rounds between imitation rounds.
         imitate_first: whether the model imitates before the first round.
         update: the model's ``update``; with ``"keep"`` nobody imitates.
+        prompts: the framing's templates (the ``neutral`` framing's by default). Left out
+            of the repr, which names the chat model in the cache: the prompts, also in
+            the cache key, already differ between framings.
     """
 
     ties: str
     update_every: int
     imitate_first: bool
     update: str = "imitate"
+    prompts: _Prompts = field(default=_Prompts(), repr=False)
 
     def __call__(self, messages: list[BaseMessage]) -> str:
         """The move (or moves) an imitating ALLC/ALLD player would make, read off the prompt.
 
         Raises:
-            ValueError: if no message states the round.
+            ValueError: if no message is a prompt of the framing.
         """
-        text = _prompt(messages)
-        each = _EACH in text
-        move = self._move(text, _PARTNER if each else _NEIGHBOUR)
-        if each:
-            return json.dumps({"moves": [move] * len(_PARTNER.findall(text))})
-        return move
+        facts, each = self.prompts.read(messages)
+        neighbours = [
+            (m, float(s)) for m, s in (_PARTNER if each else _NEIGHBOUR).findall(facts["neighbours"])
+        ]
+        move = self._move(int(facts["round"]) - 1, facts["history"], neighbours)
+        return json.dumps({"moves": [move] * len(neighbours)}) if each else move
 
-    def _move(self, text: str, neighbour_lines: re.Pattern[str]) -> str:
-        played = int(_ROUND.search(text).group(1)) - 1  # type: ignore[union-attr]  # _prompt found it
-        neighbours = [(m, float(s)) for m, s in neighbour_lines.findall(text)]
-        own, opening = _OWN.search(text), _OPENING.search(text)
+    def _move(self, played: int, history: str, neighbours: list[tuple[str, float]]) -> str:
+        own, opening = _OWN.search(history), _OPENING.search(history)
         if own is not None:
             mine, score = own.group(1), float(own.group(2))
         else:  # the first round: its opening move (stated when it imitates first), no score yet
@@ -110,7 +156,12 @@ class ImitationAnswer:
 
 
 def rule_following_backend(
-    ties: str = "keep", update_every: int = 1, imitate_first: bool = False, update: str = "imitate"
+    ties: str = "keep",
+    update_every: int = 1,
+    imitate_first: bool = False,
+    update: str = "imitate",
+    framing: str = NEUTRAL,
+    framings: Mapping[str, PromptTemplate] | None = None,
 ) -> FunctionChatModel:
     """A deterministic chat model with which LLM players play like imitating ALLC/ALLD rule players.
 
@@ -119,20 +170,46 @@ def rule_following_backend(
         update_every: the model's rounds between imitation rounds.
         imitate_first: whether the model imitates before the first round.
         update: the model's ``update`` (``"keep"``: nobody imitates).
+        framing: the model's ``framing``: the name of the prompts' framing.
+        framings: the model's ``framings``: a user's own framings, by name.
+
+    Raises:
+        TypeError: for framings that do not map names to prompt templates.
+        ValueError: for an unknown framing, or one that does not state the facts the rule reads.
     """
-    answer = ImitationAnswer(ties, update_every, imitate_first, update)
+    answer = ImitationAnswer(ties, update_every, imitate_first, update, _prompts(framing, framings))
     return FunctionChatModel(
         fn=answer, model_name=f"cooperation-imitation-{update}-{ties}-{update_every}-{imitate_first}"
     )
 
 
-_EXCHANGE = re.compile(r"^\d+\. they played (\w+), you played", re.MULTILINE)
-
-
-def tit_for_tat_answer(messages: list[BaseMessage]) -> str:
+@dataclass(frozen=True)
+class TitForTatAnswer:
     """Answers an :class:`LLMPartnerPlayer`'s prompt as tit for tat: each neighbour's last move.
 
-    Raises:
-        ValueError: if no message states the round.
+    Attributes:
+        prompts: the framing's templates (the ``neutral`` framing's by default), left out
+            of the repr as for :class:`ImitationAnswer`.
     """
-    return json.dumps({"moves": _EXCHANGE.findall(_prompt(messages))})
+
+    prompts: _Prompts = field(default=_Prompts(), repr=False)
+
+    @classmethod
+    def of(
+        cls, framing: str = NEUTRAL, framings: Mapping[str, PromptTemplate] | None = None
+    ) -> TitForTatAnswer:
+        """Tit for tat for the prompts of the framing ``framing`` (a user's own in ``framings``)."""
+        return cls(_prompts(framing, framings))
+
+    def __call__(self, messages: list[BaseMessage]) -> str:
+        """``{"moves": [...]}``, each neighbour's last move towards the player.
+
+        Raises:
+            ValueError: if no message is a prompt of the framing.
+        """
+        facts, _ = self.prompts.read(messages)
+        return json.dumps({"moves": _EXCHANGE.findall(facts["neighbours"])})
+
+
+tit_for_tat_answer = TitForTatAnswer()
+"""Tit for tat for the ``neutral`` framing's prompts (:meth:`TitForTatAnswer.of` for another)."""

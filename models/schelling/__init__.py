@@ -1,13 +1,17 @@
 """Schelling's segregation model with rule and LLM residents, swappable and mixed."""
 
-from mesa_llm.lab import ScenarioSpec
+from mesa_llm.lab import Outcome, ScenarioSpec
 from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
-from mesa_llm_models.schelling.model import SchellingModel
+from mesa_llm_models.schelling.framings import FRAMINGS
+from mesa_llm_models.schelling.model import SchellingModel, check_parameters
 from mesa_llm_models.schelling.rule_backend import SchellingRuleAnswer, rule_following_backend
 
 
 def _rule_backend(parameters):
-    return rule_following_backend(parameters["homophily"])
+    """The rule-following chat model of the model's homophily, reading its framing's prompts."""
+    return rule_following_backend(
+        parameters["homophily"], parameters.get("framing", "neutral"), parameters.get("framings")
+    )
 
 
 SCENARIO = ScenarioSpec(
@@ -17,9 +21,20 @@ SCENARIO = ScenarioSpec(
     metrics=("pct_happy", "segregation", "moves"),
     rule_backend=_rule_backend,
     app="mesa_llm_models.schelling.app",
+    outcomes=(
+        Outcome(
+            "segregation",
+            margin=0.05,
+            last=10,
+            description="mean share of own-group residents among a resident's occupied neighbouring cells",
+        ),
+        Outcome("pct_happy", margin=5.0, last=10, description="percentage of residents who are happy"),
+    ),
+    check=check_parameters,
 )
 
 __all__ = [
+    "FRAMINGS",
     "SCENARIO",
     "LLMResident",
     "Neighbourhood",
@@ -27,5 +42,6 @@ __all__ = [
     "RuleResident",
     "SchellingModel",
     "SchellingRuleAnswer",
+    "check_parameters",
     "rule_following_backend",
 ]

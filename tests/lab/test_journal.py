@@ -137,7 +137,7 @@ def test_a_failed_replacement_keeps_the_old_file_and_leaves_no_temporary(tmp_pat
     target.write_text("old")
 
     def write_half_then_fail():
-        with journal._replacing(target) as temporary:
+        with journal.replacing(target) as temporary:
             temporary.write_text("half")
             raise RuntimeError("interrupted while writing")
 

@@ -95,6 +95,8 @@ def test_parameters_of_schelling_in_signature_order_without_objects():
         "radius",
         "torus",
         "llm_share",
+        "framing",
+        "answer_mode",
         "sequential",
     ]
     homophily = parameters["homophily"]
@@ -372,3 +374,12 @@ def test_a_missing_dependency_of_a_module_is_its_error_not_a_missing_module(own)
     with pytest.raises(ValueError, match=r"Importing mypkg\.walk failed") as info:
         find_scenario("mypkg.walk:SCENARIO")
     assert "No module named 'nosuchdependency'" in str(info.value)
+
+
+def test_a_parameter_whose_default_is_none_reads_the_text_none_as_none():
+    answer_mode = SCENARIO.parameters()["answer_mode"]
+    assert answer_mode.default is None
+    assert answer_mode.convert("None") is None
+    assert answer_mode.convert("") is None
+    assert answer_mode.convert("reasoning") == "reasoning"
+    assert SCENARIO.parameters()["framing"].convert("None") == "None"  # a str default: text stays text

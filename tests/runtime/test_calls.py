@@ -203,7 +203,7 @@ def test_a_hostile_answer_is_a_parse_failure_never_a_crash(answer):
 
 
 def test_an_exception_of_any_kind_while_parsing_is_a_parse_failure(monkeypatch):
-    def explode(self, text):
+    def explode(self, text, mode):
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(LLM.action_space, "parse", explode.__get__(LLM.action_space))
@@ -230,9 +230,9 @@ def test_a_long_answer_under_the_cap_is_parsed_off_the_loop(monkeypatch):
     threads = []
     original = LLM.action_space.parse
 
-    def parse(text):
+    def parse(text, mode):
         threads.append(threading.current_thread().name)
-        return original(text)
+        return original(text, mode)
 
     monkeypatch.setattr(LLM.action_space, "parse", parse)
     decide_once(lambda _m: "x " * 3000 + "\nmove", retries=0)

