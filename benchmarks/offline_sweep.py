@@ -49,6 +49,7 @@ def main() -> None:
         shutil.rmtree(kept, ignore_errors=True)
         report.write(kept)
         result.summary.to_csv(kept / "summary.csv", index=False)
+        result.steps.to_csv(kept / "steps.csv", index=False)
     summary = result.summary
     llm = summary[summary["llm_agents"] > 0]
     means = summary.groupby(["llm_share", "backend", "framing"])[["segregation", "pct_happy"]].mean()

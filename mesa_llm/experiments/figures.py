@@ -7,7 +7,8 @@ than jittered at random, so the same report draws the same image.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -89,7 +90,9 @@ def timeseries_figure(report: RobustnessReport, metric: str) -> Figure:
     """``metric`` against the step per condition: the mean over seeds and its 95% t interval as a band.
 
     One line per LLM condition, and a dashed one per rule-baseline condition (the rule-only
-    runs, split by the factors the baseline is matched on).
+    runs, split by the factors the baseline is matched on; conditions whose runs are the
+    same, such as rule-only runs of two backends, are drawn once). A run that ended before
+    the sweep's longest (its model stopped running) is held at its last value.
     """
     from matplotlib.figure import Figure  # imported on use: it takes a while
 
@@ -99,14 +102,9 @@ def timeseries_figure(report: RobustnessReport, metric: str) -> Figure:
     llm = report.runs[report.runs["llm_agents"] > 0]
     rule = report.runs[report.runs["llm_agents"] == 0]
     lines = [(label(levels) or "LLM runs", runs, "-") for levels, runs in conditions(llm, report.varied)]
-    lines += [
-        (_RULE + (f", {label(levels)}" if levels else ""), runs, "--")
-        for levels, runs in conditions(rule, report.matched)
-    ]
+    lines += _distinct_rule_lines(steps, metric, conditions(rule, report.matched))
     for name, runs, style in lines:
-        if runs.empty:
-            continue
-        found = steps[steps["run"].isin(runs["run"])].groupby("step")[metric].agg(["mean", "std", "count"])
+        found = _across_seeds(steps, metric, runs)
         if found.empty:
             continue
         half = stats.t.ppf(0.975, np.maximum(found["count"] - 1, 1)) * found["std"] / np.sqrt(found["count"])
@@ -124,6 +122,40 @@ def timeseries_figure(report: RobustnessReport, metric: str) -> Figure:
     if ax.lines:
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     return figure
+
+
+def _across_seeds(steps: pd.DataFrame, metric: str, runs: pd.DataFrame) -> pd.DataFrame:
+    """The mean, SD and count of ``metric`` over ``runs`` by step, ended runs held at their last value."""
+    found = steps[steps["run"].isin(runs["run"])]
+    if found.empty:
+        return pd.DataFrame(columns=["mean", "std", "count"])
+    by_run = found.pivot_table(index="step", columns="run", values=metric, aggfunc="first").sort_index()
+    held = by_run.reindex(range(int(steps["step"].max()) + 1)).ffill()  # to the sweep's longest run
+    return pd.DataFrame({"mean": held.mean(axis=1), "std": held.std(axis=1), "count": held.count(axis=1)})
+
+
+def _distinct_rule_lines(
+    steps: pd.DataFrame, metric: str, groups: Iterable[tuple[dict[str, Any], pd.DataFrame]]
+) -> list[tuple[str, pd.DataFrame, str]]:
+    """The rule-baseline lines, each drawn once: conditions whose runs give the same series share one.
+
+    A shared line is labelled by the levels its conditions have in common.
+    """
+    kept: list[tuple[list[dict[str, Any]], pd.DataFrame, pd.Series]] = []
+    for levels, runs in groups:
+        series = _across_seeds(steps, metric, runs)["mean"]
+        if series.empty:
+            continue
+        same = next((k for k in kept if k[2].equals(series)), None)
+        if same is None:
+            kept.append(([levels], runs, series))
+        else:
+            same[0].append(levels)
+    lines = []
+    for all_levels, runs, _ in kept:
+        common = {k: v for k, v in all_levels[0].items() if all(levels.get(k) == v for levels in all_levels)}
+        lines.append((_RULE + (f", {label(common)}" if common else ""), runs, "--"))
+    return lines
 
 
 def _palette(levels: object) -> dict[object, str]:

@@ -131,3 +131,24 @@ def test_the_outcome_plot_draws_each_condition_and_the_rule_baseline():
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
     assert legend[:4] == [f"backend={b}, framing={f}" for b in BACKENDS for f in ("neutral", "social")]
     assert legend[4:] == [f"rule, backend={b}, framing={f}" for b in BACKENDS for f in ("neutral", "social")]
+
+
+def test_the_time_series_draw_identical_rule_conditions_once_and_hold_ended_runs():
+    from mesa_llm.experiments.figures import timeseries_figure
+
+    frame = sweep()
+    rule = frame["llm_agents"] == 0
+    first = frame[rule].groupby("seed")[["segregation", "pct_happy"]].transform("first")
+    frame.loc[rule, ["segregation", "pct_happy"]] = first  # rule-only runs: the same whatever the backend
+    series = steps(frame)
+    ended = frame.loc[rule & (frame["seed"] == 0), "run"]
+    series = series[~series["run"].isin(ended) | (series["step"] <= 4)]  # their models stopped after step 4
+    report = robustness(frame, OUTCOMES, FACTORS, steps=series)
+    (ax,) = timeseries_figure(report, "segregation").axes
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend[4:] == ["rule"]  # one line for the four identical rule conditions
+    rule_line = ax.get_lines()[4]
+    assert len(rule_line.get_xdata()) == 12  # every step, the ended runs held at their last value
+    one_condition = series[series["run"].isin(frame.loc[rule, "run"].iloc[:10])]
+    held = one_condition.groupby("run")["segregation"].last()  # step 11, or step 4 for the ended run
+    assert np.isclose(rule_line.get_ydata()[-1], held.mean())
