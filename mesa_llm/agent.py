@@ -22,8 +22,9 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import mesa
@@ -33,8 +34,9 @@ from mesa.discrete_space import CellAgent
 
 from mesa_llm.actions import ActionSpace, AnswerMode
 from mesa_llm.backends import resolve_backend
+from mesa_llm.checks import check_instance
 from mesa_llm.populations import LLM
-from mesa_llm.prompts import Messages, PromptTemplate
+from mesa_llm.prompts import Messages, PromptTemplate, select_framing
 from mesa_llm.runtime import LLMRuntime
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ class LLMDecider:
     Class attributes a subclass sets:
         action_space: the typed actions the agent may take, with their fallback.
         prompt: the persona and the template that renders an observation.
+        framings: optionally, named templates that state the same facts in other words
+            (:meth:`framing` chooses one; an agent is given it as ``prompt=``).
 
     Class attribute it sets:
         population: ``"llm"`` (:data:`mesa_llm.populations.LLM`), the population it is
@@ -64,6 +68,7 @@ class LLMDecider:
             runtime's backend, or the embedded local model if the runtime has none. The
             agent's :attr:`chat_model` is resolved here, once.
         persona: a system prompt replacing ``prompt.system`` for this agent.
+        prompt: a template replacing the class's ``prompt`` for this agent (a framing's).
         **kwargs: passed on to the next class.
 
     Either order of the bases works: ``class A(LLMDecider, Base)`` (the usual one) or
@@ -88,6 +93,7 @@ class LLMDecider:
 
     action_space: ClassVar[ActionSpace]
     prompt: ClassVar[PromptTemplate]
+    framings: ClassVar[Mapping[str, PromptTemplate]] = MappingProxyType({})
     population: ClassVar[str] = LLM
     # Given by the Mesa agent it is combined with:
     unique_id: int
@@ -122,15 +128,33 @@ class LLMDecider:
         runtime: LLMRuntime | None = None,
         backend: BaseChatModel | str | None = None,
         persona: str | None = None,
+        prompt: PromptTemplate | None = None,
         **kwargs: Any,
     ) -> None:
         if not hasattr(self, "runtime"):  # not set up yet by _decider_first
             if runtime is None:
                 raise TypeError(f"{type(self).__name__} needs runtime=, the LLMRuntime that runs its calls.")
-            self._set_up(runtime, backend, persona)
+            self._set_up(runtime, backend, persona, prompt)
         super().__init__(*args, **kwargs)
 
-    def _set_up(self, runtime: LLMRuntime, backend: BaseChatModel | str | None, persona: str | None) -> None:
+    @classmethod
+    def framing(cls, name: str, framings: Mapping[str, PromptTemplate] | None = None) -> PromptTemplate:
+        """The template of the framing ``name``: one of a user's own ``framings``, else the class's.
+
+        Raises:
+            TypeError: for a name that is not text, or ``framings`` that do not map names
+                to prompt templates.
+            ValueError: for an unknown name, listing the framings there are.
+        """
+        return select_framing(name, cls.framings, framings)
+
+    def _set_up(
+        self,
+        runtime: LLMRuntime,
+        backend: BaseChatModel | str | None,
+        persona: str | None,
+        prompt: PromptTemplate | None = None,
+    ) -> None:
         """Check the class and resolve the chat model, before the Mesa agent is created.
 
         So a missing model leaves no agent behind.
@@ -146,6 +170,9 @@ class LLMDecider:
         chat_model = resolve_backend(backend) if backend is not None else runtime.default_backend
         self.runtime = runtime
         self.chat_model: BaseChatModel = chat_model
+        if prompt is not None:
+            check_instance("prompt", prompt, PromptTemplate, "a PromptTemplate (a framing's) or None")
+            self.prompt = prompt
         self.template = self.prompt if persona is None else replace(self.prompt, system=persona)
         self.last_observation: Any = None
         self.last_record: CallRecord | None = None
@@ -228,11 +255,12 @@ def _decider_first(cls: type[LLMDecider]) -> Callable[..., None]:
         runtime: LLMRuntime | None = None,
         backend: BaseChatModel | str | None = None,
         persona: str | None = None,
+        prompt: PromptTemplate | None = None,
         **kwargs: Any,
     ) -> None:
         if runtime is None:
             raise TypeError(f"{type(self).__name__} needs runtime=, the LLMRuntime that runs its calls.")
-        self._set_up(runtime, backend, persona)
+        self._set_up(runtime, backend, persona, prompt)
         super(cls, self).__init__(*args, **kwargs)  # type: ignore[misc]
 
     init.__name__ = init.__qualname__ = "__init__"

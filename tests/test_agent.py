@@ -1,7 +1,9 @@
 """LLM agents: the decision seam, personas, backends and decide()/adecide()."""
 
 import asyncio
-from typing import Literal
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar, Literal
 
 import mesa
 import pytest
@@ -263,3 +265,23 @@ def test_a_base_step_that_asks_decide_reaches_the_model_without_a_warning(runtim
     assert [a.done for a in agents] == [["move"]] * 2
     assert len(runtime.log) == 2
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+TERSE = PromptTemplate(system="", user="{crowd} around, {moved} moved.")
+
+
+class Framed(LLM):
+    framings: ClassVar[Mapping[str, PromptTemplate]] = MappingProxyType({"plain": LLM.prompt, "terse": TERSE})
+
+
+def test_an_agent_given_a_framings_prompt_asks_with_it_and_the_class_keeps_its_own(runtime):
+    terse = Framed.framing("terse")
+    agent = Framed(World(), runtime=runtime, prompt=terse)
+    other = Framed(World(), runtime=runtime)
+    assert agent.messages(Obs(moved=1, crowd=4))[-1][1].startswith("4 around, 1 moved.")
+    assert other.template == LLM.prompt
+    assert Framed.framing("mine", {"mine": terse}) is terse  # a user's own framing
+    with pytest.raises(ValueError, match="plain, terse"):
+        Framed.framing("loud")
+    with pytest.raises(TypeError, match="prompt must be a PromptTemplate"):
+        Framed(World(), runtime=runtime, prompt="4 around")

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field, create_model
 
 from mesa_llm import ActionSpace, LLMDecider, PromptTemplate
 from mesa_llm.populations import RULE
-from mesa_llm.prompts import select_framing
 from mesa_llm_models.cooperation.framings import EACH_MOVE, NEUTRAL, ONE_MOVE
 from mesa_llm_models.cooperation.game import Memory, Move, strategy_move
 
@@ -271,29 +270,9 @@ class LLMPlayer(LLMDecider, Player):
     framings: ClassVar[Mapping[str, PromptTemplate]] = ONE_MOVE
     prompt = ONE_MOVE[NEUTRAL]
 
-    def __init__(
-        self,
-        model: CooperationModel,
-        cell: Cell,
-        strategy: str,
-        prompt: PromptTemplate | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if prompt is not None:
-            self.prompt = prompt  # read by LLMDecider's set-up, as the class's would be
+    def __init__(self, model: CooperationModel, cell: Cell, strategy: str, **kwargs: Any) -> None:
         super().__init__(model, cell, strategy, **kwargs)
         self.strategy = "LLM"
-
-    @classmethod
-    def framing(cls, name: str, framings: Mapping[str, PromptTemplate] | None = None) -> PromptTemplate:
-        """The template of the framing ``name``: a user's own (``framings``), else a built-in one.
-
-        Raises:
-            TypeError: for a name that is not text, or ``framings`` that do not map names
-                to prompt templates.
-            ValueError: for an unknown name, listing the framings there are.
-        """
-        return select_framing(name, cls.framings, framings)
 
     @property
     def imitable(self) -> str:

@@ -199,7 +199,7 @@ class CooperationModel(Model):
         prompt = llm_player.framing(framing, framings)
         for index, (cell, strategy) in enumerate(zip(cells, drawn, strict=True)):
             if index in llm:
-                llm_player(self, cell, strategy, prompt, runtime=self.llm)
+                llm_player(self, cell, strategy, prompt=prompt, runtime=self.llm)
             else:
                 RulePlayer(self, cell, strategy)
         players: list[Player] = list(self.agents)

@@ -9,7 +9,6 @@ from mesa.discrete_space import Cell, CellAgent
 
 from mesa_llm import ActionSpace, LLMDecider, PromptTemplate
 from mesa_llm.populations import RULE
-from mesa_llm.prompts import select_framing
 from mesa_llm_models.schelling.framings import FRAMINGS, NEUTRAL
 
 if TYPE_CHECKING:
@@ -106,24 +105,6 @@ class LLMResident(LLMDecider, Resident):
     action_space = ActionSpace(Move, fallback="stay", description="stay in your home or move")
     framings: ClassVar[Mapping[str, PromptTemplate]] = FRAMINGS
     prompt = FRAMINGS[NEUTRAL]
-
-    def __init__(
-        self, model: SchellingModel, cell: Cell, group: int, prompt: PromptTemplate | None = None, **kwargs
-    ) -> None:
-        if prompt is not None:
-            self.prompt = prompt  # read by LLMDecider's set-up, as the class's would be
-        super().__init__(model, cell, group, **kwargs)
-
-    @classmethod
-    def framing(cls, name: str, framings: Mapping[str, PromptTemplate] | None = None) -> PromptTemplate:
-        """The template of the framing ``name``: a user's own (``framings``), else a built-in one.
-
-        Raises:
-            TypeError: for a name that is not text, or ``framings`` that do not map names
-                to prompt templates.
-            ValueError: for an unknown name, listing the framings there are.
-        """
-        return select_framing(name, cls.framings, framings)
 
     def rule_decide(self, observation: Neighbourhood) -> Move:
         """What Schelling's rule would decide on the same neighbourhood (the rule-shadow decision)."""

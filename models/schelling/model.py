@@ -151,7 +151,7 @@ class SchellingModel(Model):
         self.llm = LLMRuntime.for_model(backend, cache, runtime, answer_mode)
         for index, (cell, group) in enumerate(placements):
             if index in llm:
-                LLMResident(self, cell, group, prompt, runtime=self.llm)
+                LLMResident(self, cell, group, prompt=prompt, runtime=self.llm)
             else:
                 RuleResident(self, cell, group)
 

@@ -9,6 +9,7 @@ import pytest
 from mesa_llm import FunctionChatModel, PromptTemplate
 from mesa_llm_models.cooperation import EACH_MOVE, ONE_MOVE, CooperationModel, LLMPlayer
 from mesa_llm_models.cooperation.rule_backend import TitForTatAnswer
+from tests.models.cooperation.games import plays_tit_for_tat
 
 SCENARIO_COLUMNS = ["cooperation", "cooperating", "mean_payoff"]
 TODAY = json.loads((Path(__file__).parent / "neutral_prompts.json").read_text())
@@ -115,14 +116,6 @@ def test_a_user_s_own_framing_is_used_and_the_rule_backend_reads_it(name, llm_mo
     assert text.endswith(f"\nMove?\n\n{player.instructions()}")
 
 
-def towards_all(model):
-    """Every player's move towards each neighbour, and its score."""
-    return {
-        p.cell.coordinate: (*map(p.move_towards, (n.unique_id for n in p.neighbours)), p.score)
-        for p in model.agents
-    }
-
-
 @pytest.mark.parametrize("framing", [*sorted(EACH_MOVE), "plain"])
 def test_tit_for_tat_partner_players_equal_tft_rule_players_in_every_framing(framing):
     tft = FunctionChatModel(fn=TitForTatAnswer.of(framing, {"plain": PLAIN}), model_name="tit-for-tat")
@@ -131,16 +124,7 @@ def test_tit_for_tat_partner_players_equal_tft_rule_players_in_every_framing(fra
         **params, llm_share=0.4, llm_moves="each", backend=tft, framing=framing, framings={"plain": PLAIN}
     )
     rule = CooperationModel(**params)
-    llm_cells = {p.cell.coordinate for p in mixed.agents if p.population == "llm"}
-    mixed.step()
-    rule.step()  # the opening round: everyone plays its initial strategy's move
-    for player in rule.agents:  # from now on the LLM players' places play tit for tat
-        if player.cell.coordinate in llm_cells:
-            player.strategy = "TFT"
-    for _ in range(4):
-        mixed.step()
-        rule.step()
-        assert towards_all(mixed) == towards_all(rule)
+    llm_cells = plays_tit_for_tat(mixed, rule, 4)
     records = mixed.llm.log.to_dataframe()
     assert len(records) == 4 * len(llm_cells)
     assert not records["fallback"].any()

@@ -12,6 +12,7 @@ from mesa_llm_models.cooperation import SCENARIO, CooperationModel, Move
 from mesa_llm_models.cooperation.agents import LLMPartnerPlayer, LLMPlayer, seen_score
 from mesa_llm_models.cooperation.rule_backend import rule_following_backend, tit_for_tat_answer
 from tests.models.answers import garbage_first
+from tests.models.cooperation.games import plays_tit_for_tat, towards_all
 
 
 def state(model):
@@ -129,16 +130,7 @@ def test_llm_players_moving_towards_each_partner_like_tit_for_tat_equal_tft_rule
     params = {"width": 7, "height": 7, "strategies": ("ALLC", "ALLD"), "update": "keep", "rng": 8}
     mixed = CooperationModel(**params, llm_share=0.4, llm_moves="each", runtime=LLMRuntime(tft, dedup=False))
     rule = CooperationModel(**params)
-    llm_cells = {p.cell.coordinate for p in mixed.agents if p.population == "llm"}
-    mixed.step()
-    rule.step()  # the opening round: everyone plays its initial strategy's move
-    for player in rule.agents:  # from now on the LLM players' places play tit for tat
-        if player.cell.coordinate in llm_cells:
-            player.strategy = "TFT"
-    for _ in range(5):
-        mixed.step()
-        rule.step()
-        assert towards_all(mixed) == towards_all(rule)
+    llm_cells = plays_tit_for_tat(mixed, rule, 5)
     records = mixed.llm.log.to_dataframe()
     assert not records["fallback"].any()
     assert len(records) == 5 * len(llm_cells)
@@ -197,13 +189,6 @@ def test_per_partner_answers_of_the_wrong_length_fall_back():
     records = model.llm.log.to_dataframe()
     assert records["fallback"].all()
     assert model.datacollector.get_model_vars_dataframe()["cooperation"].iloc[-1] == 1.0  # the fallback
-
-
-def towards_all(model):
-    return {
-        p.cell.coordinate: (*tuple(p.move_towards(n.unique_id) for n in p.neighbours), p.score)
-        for p in model.agents
-    }
 
 
 def test_the_embedded_local_model_plays_one_move_by_scoring_and_each_move_by_grammar():

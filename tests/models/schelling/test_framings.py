@@ -37,7 +37,7 @@ def resident(framing="neutral", framings=None):
     """An LLM resident of an empty town with the framing's prompt."""
     model = SchellingModel(width=5, height=5, density=0.0, backend="rule", framing=framing, framings=framings)
     return LLMResident(
-        model, model.grid[(2, 2)], 0, LLMResident.framing(framing, framings), runtime=model.llm
+        model, model.grid[(2, 2)], 0, prompt=LLMResident.framing(framing, framings), runtime=model.llm
     )
 
 

@@ -47,7 +47,7 @@ def test_rule_answer_reads_counts_of_one(empty_model, observation):
 @pytest.mark.parametrize("framing", sorted(FRAMINGS))
 def test_a_retry_is_answered_like_the_first_attempt(empty_model, framing):
     prompt = LLMResident.framing(framing)
-    resident = LLMResident(empty_model, empty_model.grid[(2, 2)], 0, prompt, runtime=empty_model.llm)
+    resident = LLMResident(empty_model, empty_model.grid[(2, 2)], 0, prompt=prompt, runtime=empty_model.llm)
     answer = SchellingRuleAnswer(homophily=0.5, prompt=prompt)
     for observation in (Neighbourhood(2, 2, 4), Neighbourhood(1, 3, 4)):
         messages = resident.messages(observation)
