@@ -118,23 +118,23 @@ def test_a_bad_backend_fails_at_once(tmp_path):
         "nosuchprovider:x": "Unknown backend 'nosuchprovider:x'",
     }
     started = {  # both at once: most of their time is starting Python
-        backend: subprocess.Popen(
-            [MESA_LLM, "run", "schelling", "--llm-share", "0.5", "--backend", backend, "--out", "never"],
+        backend: subprocess.Popen(  # each its own folder: one discarding it must not race the other
+            [MESA_LLM, "run", "schelling", "--llm-share", "0.5", "--backend", backend, "--out", f"never-{i}"],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for backend in expected
+        for i, backend in enumerate(expected)
     }
-    for backend, proc in started.items():
-        _, stderr = proc.communicate(timeout=120)
+    finished = {backend: (proc, proc.communicate(timeout=120)[1]) for backend, proc in started.items()}
+    for backend, (proc, stderr) in finished.items():
         assert proc.returncode == 2, stderr
         assert expected[backend] in stderr
         assert stderr.startswith("Error:")
         assert "Traceback" not in stderr
-    assert not (tmp_path / "never").exists()
+    assert not any(tmp_path.glob("never-*"))  # a run that never started leaves no folder
 
 
 def test_rule_following_llm_residents_run_like_rule_residents(tmp_path):
