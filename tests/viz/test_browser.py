@@ -197,6 +197,26 @@ def test_schelling_llm_share_backend_and_reset(solara_app, solara_server, page_s
         screenshot("schelling-all-llm-rule-backend")
 
 
+def type_agent_id(box, inspector, agent, attempts=3):
+    """Type ``agent`` into the inspector's id box and wait for its details, trying up to ``attempts`` times.
+
+    Under load, Vue in the browser sometimes fails to patch the page while the status line
+    redraws (``TypeError: Cannot read properties of null (reading 'insertBefore')`` in the
+    browser's log), and the typed id is lost: seen about once in four full runs. The test
+    asserts that the page answers while the LLM phase runs, not that no redraw ever drops a
+    keystroke; the glitch is noted for investigation in issue 13's note.
+    """
+    for attempt in range(attempts):
+        box.fill(str(agent))
+        box.press("Enter")
+        try:
+            expect(inspector).to_contain_text(f"Agent {agent}: RuleResident", timeout=5000)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+
+
 def test_page_stays_responsive_during_the_llm_phase(solara_app, solara_server, page_session):
     page = page_session
     GATE.clear()
@@ -217,9 +237,7 @@ def test_page_stays_responsive_during_the_llm_phase(solara_app, solara_server, p
             expect(inspector).to_contain_text(f"Agent {rule[0]}: RuleResident")
             box = inspector.get_by_label("agent id")
             expect(box).to_have_value(str(rule[0]))  # the click's render is in: it cannot undo the typing
-            box.fill(str(rule[1]))
-            box.press("Enter")
-            expect(inspector).to_contain_text(f"Agent {rule[1]}: RuleResident")
+            type_agent_id(box, inspector, rule[1])
             expect(status).to_contain_text("Step 1 running")
             assert not GATE.is_set()
 
