@@ -84,10 +84,11 @@ class _Sink:
 
     def take(self, task: RunTask, outcome: RunOutcome) -> None:
         if self.folder is not None:
-            self.folder.write(task, outcome)
+            self.folder.write(task, outcome)  # the frames are read back from it: nothing kept here
+        else:
+            self.outcomes[task.index] = (task, outcome)
         if self.cache is not None and outcome.added:
             self.cache.put_many(outcome.added)
-        self.outcomes[task.index] = (task, outcome)
         self.progress.add(outcome)
         if self.on_progress is not None:
             self.on_progress(self.progress)
@@ -103,7 +104,10 @@ def execute_sweep(
     on_progress: Callable[[SweepProgress], None] | None = None,
     recycle_after: int | None = 50,
 ) -> tuple[SweepFolder | None, dict[int, tuple[RunTask, RunOutcome]], bool]:
-    """Run the design's pending runs; the folder, the outcomes of this call's runs, and whether interrupted.
+    """Run the design's pending runs; the folder, the outcomes, and whether interrupted.
+
+    The outcomes of this call's runs are returned only without a folder; with one, each is
+    written as it finishes and not kept in memory (the results are read back from it).
 
     Args:
         design: the sweep.

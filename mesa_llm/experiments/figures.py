@@ -101,10 +101,12 @@ def timeseries_figure(report: RobustnessReport, metric: str) -> Figure:
     ax = figure.subplots()
     llm = report.runs[report.runs["llm_agents"] > 0]
     rule = report.runs[report.runs["llm_agents"] == 0]
-    lines = [(label(levels) or "LLM runs", runs, "-") for levels, runs in conditions(llm, report.varied)]
+    lines = [
+        (label(levels) or "LLM runs", _across_seeds(steps, metric, runs), "-")
+        for levels, runs in conditions(llm, report.varied)
+    ]
     lines += _distinct_rule_lines(steps, metric, conditions(rule, report.matched))
-    for name, runs, style in lines:
-        found = _across_seeds(steps, metric, runs)
+    for name, found, style in lines:
         if found.empty:
             continue
         half = stats.t.ppf(0.975, np.maximum(found["count"] - 1, 1)) * found["std"] / np.sqrt(found["count"])
@@ -137,24 +139,25 @@ def _across_seeds(steps: pd.DataFrame, metric: str, runs: pd.DataFrame) -> pd.Da
 def _distinct_rule_lines(
     steps: pd.DataFrame, metric: str, groups: Iterable[tuple[dict[str, Any], pd.DataFrame]]
 ) -> list[tuple[str, pd.DataFrame, str]]:
-    """The rule-baseline lines, each drawn once: conditions whose runs give the same series share one.
+    """The rule-baseline lines (label, series across seeds, style), each drawn once.
 
-    A shared line is labelled by the levels its conditions have in common.
+    Conditions whose runs give the same series share one line, labelled by the levels
+    they have in common.
     """
-    kept: list[tuple[list[dict[str, Any]], pd.DataFrame, pd.Series]] = []
+    kept: list[tuple[list[dict[str, Any]], pd.DataFrame]] = []
     for levels, runs in groups:
-        series = _across_seeds(steps, metric, runs)["mean"]
-        if series.empty:
+        found = _across_seeds(steps, metric, runs)
+        if found.empty:
             continue
-        same = next((k for k in kept if k[2].equals(series)), None)
+        same = next((k for k in kept if k[1]["mean"].equals(found["mean"])), None)
         if same is None:
-            kept.append(([levels], runs, series))
+            kept.append(([levels], found))
         else:
             same[0].append(levels)
     lines = []
-    for all_levels, runs, _ in kept:
+    for all_levels, found in kept:
         common = {k: v for k, v in all_levels[0].items() if all(levels.get(k) == v for levels in all_levels)}
-        lines.append((_RULE + (f", {label(common)}" if common else ""), runs, "--"))
+        lines.append((_RULE + (f", {label(common)}" if common else ""), found, "--"))
     return lines
 
 

@@ -43,7 +43,8 @@ def frames(
         head["seed"] = record["seed"]
         summary_rows.append({**head, **record["summary"]})
         if model_frame is not None:
-            step_frames.append(model_frame.reset_index().assign(**head)[[*head, *model_frame.reset_index()]])
+            by_step = model_frame.reset_index()
+            step_frames.append(by_step.assign(**head)[[*head, *by_step]])
     summary = pd.DataFrame(summary_rows, columns=_summary_columns(summary_rows, axes))
     steps = pd.concat(step_frames, ignore_index=True) if step_frames else pd.DataFrame(columns=["run", *axes])
     return steps, summary
