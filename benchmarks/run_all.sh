@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 for name in schelling_rule_vs_mesa cooperation_vs_pdgrid llm_overhead concurrency dedup_calls local_model \
     dashboard_overhead fault_soak rate_limit parse_scaling rule_shadow sweeps offline_sweep \
-    memory_retrieval embeddings; do
+    memory_retrieval embeddings calibration; do
     echo "== ${name}"
     "${PYTHON}" "benchmarks/${name}.py"
     echo

@@ -9,6 +9,10 @@ Five measurements, each a section of ``results/sweeps.json``:
 2. ``scaling``: CPU-bound rule-only runs (about 1 s each), ``workers=2`` against ``workers=1``.
 3. ``dask``: the same sweep on ``dask_executor(workers=2)`` (a ``LocalCluster``) against
    ``process_pool(2)``, each executor started and warmed up first (reported separately).
+   Beside the wall time: the CPU seconds of the sweep's process (where a ``LocalCluster``'s
+   scheduler and nannies run, taking CPU from the workers) and the runs' own seconds in
+   the workers (the sum of their ``elapsed_s``), which tell the executor's own cost from
+   runs slowed down where they run.
 4. ``overhead``: trivial runs (4x4, 1 step) through an in-process sweep, without and with a
    folder, and on a started pool of one worker, against ``mesa_llm.lab.execute`` called
    directly on the same configs.
@@ -227,7 +231,7 @@ def time_executor(sizes: Sizes, kind: str) -> dict[str, Any]:
         ready = time.perf_counter()
         trivial_sweep(8).run(executor=executor)  # every worker imports the scenario
         warm = time.perf_counter()
-        result, _, wall = timed_call(lambda: cpu_sweep(sizes).run(executor=executor))
+        result, cpu, wall = timed_call(lambda: cpu_sweep(sizes).run(executor=executor))
         closing = time.perf_counter()
     assert result.complete, result.failures
     return {
@@ -235,6 +239,8 @@ def time_executor(sizes: Sizes, kind: str) -> dict[str, Any]:
         "warm_up_s": warm - ready,
         "wall_s": wall,
         "shutdown_s": time.perf_counter() - closing,
+        "driver_cpu_s": cpu,
+        "runs_s": float(result.summary["elapsed_s"].sum()),
         "summary": untimed(result.summary),
         "steps": result.steps,
     }
@@ -371,7 +377,7 @@ def on_dask(pool: ProcessPoolExecutor, sizes: Sizes) -> dict[str, Any]:
     """Section 3: a started LocalCluster of 2 against a started process pool of 2."""
     variants = {"dask": (time_executor, sizes, "dask"), "process_pool": (time_executor, sizes, "pool")}
     rounds = rounds_of(pool, variants, sizes.cpu_rounds, seed=3)
-    phases = ("start_s", "warm_up_s", "wall_s", "shutdown_s")
+    phases = ("start_s", "warm_up_s", "wall_s", "shutdown_s", "driver_cpu_s", "runs_s")
     section = {
         "runs": sizes.cpu_seeds,
         **{phase: {name: spread([r[name][phase] for r in rounds]) for name in variants} for phase in phases},

@@ -288,10 +288,13 @@ def _close_engines() -> None:
     """Free the loaded models at exit, while llama.cpp's bindings still exist.
 
     Left to the garbage collector during the interpreter's teardown, llama.cpp's
-    finaliser finds its bindings gone and prints a traceback.
+    finaliser finds its bindings gone and prints a traceback. Each engine is closed under
+    its lock: a decode still running on another thread (the exit of an interrupted run)
+    finishes first, rather than running on a freed model.
     """
     for engine in _engines.values():
-        engine.llama.close()
+        with engine.lock:
+            engine.llama.close()
     _engines.clear()
 
 

@@ -7,7 +7,8 @@ plain function of its own module, registered here:
 - ``mesa-llm run`` (:mod:`mesa_llm.cli.runs`, its help with the scenario's parameters
   :mod:`mesa_llm.cli.help`);
 - ``mesa-llm models`` and ``mesa-llm viz`` (:mod:`mesa_llm.cli.scenarios`);
-- ``mesa-llm sweep`` and ``mesa-llm report`` (:mod:`mesa_llm.cli.sweeps`).
+- ``mesa-llm sweep`` and ``mesa-llm report`` (:mod:`mesa_llm.cli.sweeps`);
+- ``mesa-llm probe`` (:mod:`mesa_llm.cli.probe`).
 
 Before anything else the command checks that no other package installs ``mesa_llm``
 beside this one (:mod:`mesa_llm.cli.clash`).
@@ -23,6 +24,7 @@ from rich.markup import escape
 from mesa_llm.cli.backends import backends
 from mesa_llm.cli.clash import name_clash
 from mesa_llm.cli.help import RunCommand
+from mesa_llm.cli.probe import PROBE_EPILOG, probe
 from mesa_llm.cli.runs import RUN_EPILOG, run
 from mesa_llm.cli.scenarios import models, viz
 from mesa_llm.cli.sweeps import report, sweep
@@ -47,6 +49,11 @@ app.command()(viz)
 app.command()(backends)
 app.command()(sweep)
 app.command()(report)
+app.command(
+    cls=RunCommand,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=PROBE_EPILOG,
+)(probe)
 
 
 def main() -> None:

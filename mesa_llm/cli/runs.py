@@ -181,7 +181,7 @@ def _new_config(
         spec = find_scenario(scenario)
     except (ValueError, TypeError) as exc:  # unknown, or a package publishes a bad entry point
         fail(err, exc)
-    folder = out if out is not None else _default_folder(spec.name)
+    folder = out if out is not None else default_folder(spec.name)
     try:
         params = model_parameters(spec, scenario_settings(spec, param or [], ctx.args, llm_share))
         config = RunConfig(
@@ -307,7 +307,7 @@ def _interrupted(err: Console, journal: RunJournal | None, config: RunConfig, fo
     raise typer.Exit(130)
 
 
-def _default_folder(scenario: str) -> Path:
+def default_folder(scenario: str) -> Path:
     """``runs/<scenario>-<timestamp>``, with a suffix if that folder exists."""
     base = Path("runs") / f"{scenario}-{datetime.now():%Y%m%d-%H%M%S}"
     folder, n = base, 1

@@ -17,12 +17,13 @@ It sits on the application layer (:mod:`mesa_llm.lab`), whose runs it executes:
 - :mod:`mesa_llm.experiments.files`: sweep files (TOML).
 """
 
+import importlib
+
 from mesa_llm.experiments.design import BACKEND, TEMPERATURE, Axis, Design, RunTask
 from mesa_llm.experiments.driver import SweepProgress
 from mesa_llm.experiments.executors import dask_executor, process_pool
 from mesa_llm.experiments.folder import SweepFolder, SweepFolderError
 from mesa_llm.experiments.results import TIMING_COLUMNS, SweepResult, load_sweep
-from mesa_llm.experiments.robustness import RobustnessReport, robustness
 from mesa_llm.experiments.sweep import Sweep
 from mesa_llm.experiments.worker import RunOutcome, run_task
 
@@ -46,3 +47,17 @@ __all__ = [
     "robustness",
     "run_task",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The verdict's names, imported on first use.
+
+    The statistics (scipy, statsmodels) take a while to import, and the worker processes
+    that run a sweep's runs never need them.
+    """
+    if name not in ("robustness", "RobustnessReport"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module("mesa_llm.experiments.robustness")
+    # Importing the submodule bound the package's name "robustness" to it: bind the function.
+    globals().update(robustness=module.robustness, RobustnessReport=module.RobustnessReport)
+    return globals()[name]

@@ -99,6 +99,11 @@ class Axis:
             raise ValueError(f"The axis {name!r} repeats the level {', '.join(repeated)}; give each once.")
         return cls(name, labels, values)
 
+    @property
+    def levels(self) -> tuple[tuple[Any, Any], ...]:
+        """Each level's label and value."""
+        return tuple(zip(self.labels, self.values, strict=True))
+
 
 @dataclass(frozen=True, slots=True)
 class RunTask:
@@ -187,7 +192,7 @@ class Design:
 
     def conditions(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """Each condition's labels and values by axis, in the order of the axes' product."""
-        levels = [list(zip(axis.labels, axis.values, strict=True)) for axis in self.axis_list]
+        levels = [axis.levels for axis in self.axis_list]
         for combination in itertools.product(*levels):
             labels = {axis.name: label for axis, (label, _) in zip(self.axis_list, combination, strict=True)}
             values = {axis.name: value for axis, (_, value) in zip(self.axis_list, combination, strict=True)}
@@ -219,23 +224,64 @@ class Design:
         """The design as JSON-compatible data: what a sweep's folder records and compares.
 
         Objects (a chat model, a graph) are described by their identity: a chat model by
-        its backend identity, anything else by its type and the digest of its pickle.
+        its backend identity (its class and the settings that change its answers, so it
+        need not pickle), anything else by its type and the digest of its pickle.
+
+        Raises:
+            ValueError: for an object (not a chat model) that cannot be pickled, naming it:
+                a folder would have no identity by which to know the sweep again.
         """
         return {
             "scenario": self.spec.reference,
-            "fixed": {name: _described(value) for name, value in self.fixed.items()},
+            "fixed": {name: _described(value, _where(None, name)) for name, value in self.fixed.items()},
             "axes": {
                 axis.name: {
-                    str(label): _described(value)
-                    for label, value in zip(axis.labels, axis.values, strict=True)
+                    str(label): _described(value, _where(axis.name, label)) for label, value in axis.levels
                 }
                 for axis in self.axis_list
             },
             "seeds": list(self.seeds),  # type: ignore[arg-type]
             "steps": self.steps,
-            "backend": _described(self.backend),
+            "backend": _described(self.backend, _where(BACKEND, self.backend)),
             "temperature": self.temperature,
         }
+
+    def check_sendable(self) -> None:
+        """Check that the runs can be sent to worker processes (``workers > 1``, an executor).
+
+        A run travels pickled, with its scenario, chat models and parameters' values; in
+        the sweep's own process (``workers=1``, no executor) nothing is pickled.
+
+        Raises:
+            ValueError: naming the first value that cannot be pickled, and the fix.
+        """
+        given = [
+            (f"The scenario {self.spec.name!r}", self.spec),
+            (_where(BACKEND, self.backend), self.backend),
+        ]
+        given += [(_where(None, name), value) for name, value in self.fixed.items()]
+        for axis in self.axis_list:
+            given += [(_where(axis.name, label), value) for label, value in axis.levels]
+        for where, value in given:
+            try:
+                pickle.dumps(value, protocol=5)
+            except Exception as exc:
+                shown, folder = (
+                    f" ({value!r})",
+                    " and without a folder (out=None), which needs the pickle too",
+                )
+                if isinstance(value, ScenarioSpec):  # a folder names it by its reference
+                    shown, folder = "", ""
+                elif isinstance(value, BaseChatModel):
+                    shown, folder = (
+                        "",
+                        ", with a folder too: it knows a chat model by its identity, not its pickle",
+                    )
+                raise ValueError(
+                    f"{where}{shown} cannot be pickled ({exc}), so it cannot "
+                    f"be sent to a worker process: {_PICKLE_FIX}, or run the sweep in this process "
+                    f"(workers=1, no executor){folder}."
+                ) from None
 
     def digest(self) -> str:
         """A digest of :meth:`describe`: equal for the same design."""
@@ -279,10 +325,6 @@ class Design:
                     raise BackendError(f"{self.spec.name} has no rule-following chat model ('rule').")
             elif not backend.startswith(DEFAULT_BACKEND):  # the embedded models load where they run
                 resolve_backend(backend)
-        if axis is not None:
-            for value in axis.values:
-                if isinstance(value, BaseChatModel):
-                    _check_picklable(BACKEND, value)
         temperatures = next((a for a in self.axis_list if a.name == TEMPERATURE), None)
         for value in temperatures.values if temperatures is not None else ():
             check_number("temperature", value, minimum=0)
@@ -305,7 +347,7 @@ class Design:
                     raise ValueError(f"The fixed parameter {name}={value!r} is refused: {exc}") from None
         for axis in self.axis_list:
             if axis.name in settable:
-                for label, value in zip(axis.labels, axis.values, strict=True):
+                for label, value in axis.levels:
                     try:
                         settable[axis.name].convert(value)
                     except (TypeError, ValueError) as exc:
@@ -354,31 +396,42 @@ def _is_label(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and not (isinstance(value, float) and value != value)
 
 
-def _check_picklable(axis: str, value: Any) -> None:
-    try:
-        pickle.dumps(value)
-    except Exception as exc:
-        raise ValueError(
-            f"The {axis} {value!r} cannot be pickled ({exc}), so it cannot be sent to a worker process; "
-            "define its functions at module level, or run with workers=1."
-        ) from None
+_PICKLE_FIX = "define its functions and classes at module level (not a lambda, nor inside a function)"
 
 
-def _described(value: Any) -> Any:
-    """A JSON-compatible description of a parameter's value (objects by their identity)."""
+def _where(axis: str | None, label: Any) -> str:
+    """How an error names a value of the design: a fixed parameter (``axis`` None), a backend, a level."""
+    if axis is None:
+        return f"The fixed parameter {label!r}"
+    if axis == BACKEND:
+        return f"The backend {backend_name(label) if isinstance(label, BaseChatModel) else label!r}"
+    return f"The level {label!r} of the axis {axis!r}"
+
+
+def _described(value: Any, where: str) -> Any:
+    """A JSON-compatible description of a parameter's value (objects by their identity).
+
+    Raises:
+        ValueError: for an object (not a chat model) that cannot be pickled, named by ``where``.
+    """
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, BaseChatModel):
         return {"chat_model": backend_identity(value)}
     if isinstance(value, Mapping) and all(isinstance(k, str | int) for k in value):
-        return {str(k): _described(v) for k, v in value.items()}
+        return {str(k): _described(v, where) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_described(v) for v in value]
+        return [_described(v, where) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: _described(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = {f.name: _described(getattr(value, f.name), where) for f in dataclasses.fields(value)}
         return {"object": f"{type(value).__module__}.{type(value).__qualname__}", **fields}
     try:
-        digest = hashlib.sha256(pickle.dumps(value, protocol=5)).hexdigest()
-    except Exception:
-        digest = repr(value)
+        data = pickle.dumps(value, protocol=5)
+    except Exception as exc:
+        raise ValueError(
+            f"{where} ({value!r}) cannot be pickled ({exc}), so the sweep's folder has no identity for it "
+            f"by which to know the sweep again when it resumes: {_PICKLE_FIX}, or run the sweep without "
+            "a folder (out=None)."
+        ) from None
+    digest = hashlib.sha256(data).hexdigest()
     return {"object": f"{type(value).__module__}.{type(value).__qualname__}", "sha256": digest}

@@ -24,7 +24,7 @@ from mesa_llm.cache import CachedAnswer, SQLiteCache
 from mesa_llm.checks import check_int
 from mesa_llm.experiments.design import Design, RunTask
 from mesa_llm.experiments.executors import process_pool, submit_all
-from mesa_llm.experiments.folder import SweepFolder
+from mesa_llm.experiments.folder import FinishedRun, SweepFolder, run_record
 from mesa_llm.experiments.worker import FAILED, RunOutcome, failed_outcome, run_task
 
 __all__ = ["SweepProgress", "execute_sweep"]
@@ -74,19 +74,23 @@ class SweepProgress:
 
 @dataclass(slots=True)
 class _Sink:
-    """Where finished runs go: the folder, the cache file and the outcomes kept in memory."""
+    """Where finished runs go: the folder, the cache file, and each run's record and frame in memory.
+
+    Only what the sweep's frames are made of is kept (not the call records, nor the
+    answers added to the cache); with a folder, as the folder reads them back.
+    """
 
     folder: SweepFolder | None
     cache: SQLiteCache | None
     progress: SweepProgress
     on_progress: Callable[[SweepProgress], None] | None
-    outcomes: dict[int, tuple[RunTask, RunOutcome]] = field(default_factory=dict)
+    runs: dict[int, FinishedRun] = field(default_factory=dict)
 
     def take(self, task: RunTask, outcome: RunOutcome) -> None:
         if self.folder is not None:
-            self.folder.write(task, outcome)  # the frames are read back from it: nothing kept here
+            self.runs[task.index] = self.folder.write(task, outcome)
         else:
-            self.outcomes[task.index] = (task, outcome)
+            self.runs[task.index] = (run_record(task, outcome), outcome.model_frame)
         if self.cache is not None and outcome.added:
             self.cache.put_many(outcome.added)
         self.progress.add(outcome)
@@ -103,11 +107,11 @@ def execute_sweep(
     out: str | Path | None = None,
     on_progress: Callable[[SweepProgress], None] | None = None,
     recycle_after: int | None = 50,
-) -> tuple[SweepFolder | None, dict[int, tuple[RunTask, RunOutcome]], bool]:
-    """Run the design's pending runs; the folder, the outcomes, and whether interrupted.
+) -> tuple[SweepFolder | None, dict[int, FinishedRun], bool]:
+    """Run the design's pending runs; the folder, this call's runs by index, and whether interrupted.
 
-    The outcomes of this call's runs are returned only without a folder; with one, each is
-    written as it finishes and not kept in memory (the results are read back from it).
+    With a folder, each run is written as it finishes, and the runs returned are as the
+    folder reads them back, so that they join the runs it holds from earlier calls.
 
     Args:
         design: the sweep.
@@ -123,8 +127,14 @@ def execute_sweep(
 
     Ctrl-C stops the sweep: runs that finished are kept (and written), running ones
     are abandoned, and the result says it was interrupted.
+
+    Raises:
+        ValueError: before any run, for a design that cannot be sent to worker processes
+            (``workers`` > 1 or an ``executor``), or a folder for which a value has no identity.
     """
     check_int("workers", workers, minimum=1)
+    if executor is not None or workers > 1:
+        design.check_sendable()
     tasks = design.tasks()
     folder = SweepFolder.open(out, design) if out is not None else None
     pending = folder.pending(tasks) if folder is not None else tasks
@@ -149,7 +159,7 @@ def execute_sweep(
         except KeyboardInterrupt:
             interrupted = True
             logger.info("sweep interrupted after %d of %d runs", progress.done, len(pending))
-    return folder, sink.outcomes, interrupted
+    return folder, sink.runs, interrupted
 
 
 def _on_own_pools(

@@ -8,8 +8,9 @@
 - Any :class:`concurrent.futures.Executor`, such as a Dask ``distributed`` cluster's
   (:func:`dask_executor`, ``client.get_executor()``). Runs are sent as a pickled task
   with the sweep's ``sys.path`` (so a scenario in a user's file unpickles where the file
-  is importable) and the cache snapshot; they send back their outcome. Nothing needs a
-  shared filesystem.
+  is importable) and the cache snapshot; they send back their outcome. A Dask cluster
+  gets the snapshot once, on every worker (``scatter``), and each run a reference to it.
+  Nothing needs a shared filesystem.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 from mesa_llm.cache import CachedAnswer
 from mesa_llm.checks import check_int
@@ -34,6 +35,12 @@ START_METHODS = ("forkserver", "spawn")
 
 # The cache snapshot a process pool's worker got once, when it started (see process_pool).
 _worker_snapshot: Mapping[str, CachedAnswer] | None = None
+
+# What a LocalCluster without a dashboard need not do (see dask_executor).
+_LOCAL_CLUSTER_CONFIG: Final = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+}
 
 
 def pack(task: RunTask) -> tuple[list[str], bytes]:
@@ -103,6 +110,12 @@ def process_pool(
 def dask_executor(address: str | None = None, workers: int = 2) -> Iterator[Executor]:
     """A Dask ``distributed`` cluster's executor: the scheduler at ``address``, or a local cluster.
 
+    The local cluster has no dashboard, so it is spared what only feeds one, which would
+    take CPU from the runs: its workers' statistical profiler (a sample of the running
+    run's stack every 10 ms) and the event-loop health ticks every 20 ms (every 500 ms
+    instead, as in Dask's own test clusters). A cluster at ``address`` keeps its own
+    configuration: ``distributed.worker.profile.enabled: false`` does the same there.
+
     Args:
         address: a scheduler's address (``"tcp://10.0.0.5:8786"``); None starts a
             ``LocalCluster`` of ``workers`` processes (one thread each) on 127.0.0.1.
@@ -112,6 +125,7 @@ def dask_executor(address: str | None = None, workers: int = 2) -> Iterator[Exec
         ImportError: without Dask installed, naming the extra to install.
     """
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError as exc:
         raise ImportError("Sweeps on Dask need the dask extra: pip install 'mesa-llm-lab[dask]'.") from exc
@@ -120,16 +134,11 @@ def dask_executor(address: str | None = None, workers: int = 2) -> Iterator[Exec
             yield client.get_executor(pure=False)
         return
     check_int("workers", workers, minimum=1)
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            host="127.0.0.1",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with dask.config.set(_LOCAL_CLUSTER_CONFIG):  # read as the cluster starts (its nannies keep it)
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        )
+    with cluster, Client(cluster) as client:
         yield client.get_executor(pure=False)
 
 
@@ -138,7 +147,21 @@ def submit_all(
 ) -> dict[Any, RunTask]:
     """Submit ``tasks`` to ``executor``: each future, with its task.
 
-    The snapshot goes with every run unless it is None (a :func:`process_pool`, whose
-    workers got it when they started).
+    The snapshot goes with every run, unless it is None (a :func:`process_pool`, whose
+    workers got it when they started) or the executor is a Dask client's: then it is
+    scattered to every worker once, and each run is given a reference to it.
     """
-    return {executor.submit(run_packed, pack(task), snapshot): task for task in tasks}
+    shared: Any = snapshot
+    client = _dask_client(executor)
+    if client is not None and snapshot:
+        (shared,) = client.scatter([snapshot], broadcast=True, hash=False)  # a Future, resolved on the worker
+    return {executor.submit(run_packed, pack(task), shared): task for task in tasks}
+
+
+def _dask_client(executor: Executor) -> Any:
+    """The Dask client whose executor ``executor`` is (``client.get_executor()``), or None."""
+    if "distributed" not in sys.modules:  # no Dask executor can exist
+        return None
+    from distributed.cfexecutor import ClientExecutor
+
+    return executor._client if isinstance(executor, ClientExecutor) else None  # it has no public one

@@ -5,11 +5,11 @@ The folder holds:
 - ``sweep.json``, the manifest: the design (:meth:`~mesa_llm.experiments.Sweep.describe`),
   its digest, the number of runs and the versions of the packages it ran with;
 - ``runs/<run>/``, one folder per run: ``model.csv`` (its model frame, with an integer
-  ``step`` column), ``prompts.jsonl.gz`` and ``calls.jsonl.gz`` (its call records, each
-  distinct prompt once, as a run folder of ``mesa-llm run`` keeps them) and ``run.json``
-  (its conditions, seed and summary row), written last and atomically: a run counts as
-  done once its ``run.json`` exists, so a kill mid-write leaves a run that is simply run
-  again;
+  ``step`` column, floats written to read back exactly), ``prompts.jsonl.gz`` and
+  ``calls.jsonl.gz`` (its call records, each distinct prompt once, as a run folder of
+  ``mesa-llm run`` keeps them) and ``run.json`` (its conditions, seed and summary row),
+  written last and atomically: a run counts as done once its ``run.json`` exists, so a
+  kill mid-write leaves a run that is simply run again;
 - ``steps.csv`` and ``summary.csv``, the sweep's tidy frames, written when it ends (or
   is interrupted), and the robustness report (``report.md`` and its plots).
 
@@ -19,21 +19,33 @@ naming what differs.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from mesa_llm.experiments.design import Design, RunTask
 from mesa_llm.experiments.worker import FAILED, OK, RunOutcome, outcome_summary
 from mesa_llm.lab import CALLS_FILE, PROMPTS_FILE, replacing, versions
 
-__all__ = ["MANIFEST", "RUNS", "STEPS_FILE", "SUMMARY_FILE", "SweepFolder", "SweepFolderError", "run_record"]
+__all__ = [
+    "MANIFEST",
+    "RUNS",
+    "STEPS_FILE",
+    "SUMMARY_FILE",
+    "FinishedRun",
+    "SweepFolder",
+    "SweepFolderError",
+    "run_record",
+]
 
 MANIFEST: Final = "sweep.json"
 """The manifest of a sweep's folder."""
@@ -45,6 +57,17 @@ SUMMARY_FILE: Final = "summary.csv"
 """The sweep's summary frame: one row per run."""
 _RUN_FILE: Final = "run.json"
 _MODEL_FILE: Final = "model.csv"
+_STEP: Final = "step"
+# The dtypes of model frame columns written directly, and read back exactly (see _model_csv).
+_EXACT = frozenset(map(np.dtype, ("int64", "float64", "bool")))
+# pandas parses floats exactly from 3.1 on (and deprecates asking); before, only when asked
+_EXACT_FLOATS = (
+    {} if tuple(map(int, pd.__version__.split(".")[:2])) >= (3, 1) else {"float_precision": "round_trip"}
+)
+
+type FinishedRun = tuple[dict[str, Any], pd.DataFrame | None]
+"""A finished run as a sweep's frames are made of it: its record (``run.json``) and its
+model frame (None for a failed run)."""
 
 
 class SweepFolderError(ValueError):
@@ -122,29 +145,41 @@ class SweepFolder:
         done = self.done()
         return [task for task in tasks if done.get(task.run) != OK]
 
-    def write(self, task: RunTask, outcome: RunOutcome) -> None:
-        """Write a finished run's files, its ``run.json`` last (which marks it done)."""
+    def write(self, task: RunTask, outcome: RunOutcome) -> FinishedRun:
+        """Write a finished run's files, its ``run.json`` last (which marks it done).
+
+        Returns:
+            the run's record and model frame, equal to what :meth:`records` reads back, so
+            that a sweep need not read back the runs it wrote.
+        """
         folder = self.path / RUNS / task.run
         if folder.exists():  # a run cut short, or one that failed before
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
+        frame = None
         if outcome.model_frame is not None:
-            outcome.model_frame.to_csv(folder / _MODEL_FILE)
+            text, frame = _model_csv(outcome.model_frame)
+            (folder / _MODEL_FILE).write_text(text, encoding="utf-8")
         for name, data in ((PROMPTS_FILE, outcome.prompts), (CALLS_FILE, outcome.calls)):
             if data:
                 (folder / name).write_bytes(data)
-        record = run_record(task, outcome)
+        record = json.dumps(run_record(task, outcome), indent=2) + "\n"
         with replacing(folder / _RUN_FILE) as temporary:
-            temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+            temporary.write_text(record, encoding="utf-8")
+        return json.loads(record), frame
 
-    def records(self) -> Iterator[tuple[dict[str, Any], pd.DataFrame | None]]:
-        """Each written run's ``run.json`` and model frame (None for a failed run), in design order."""
-        rows = [_read_json(path) for path in (self.path / RUNS).glob(f"*/{_RUN_FILE}")]
-        for row in sorted(rows, key=lambda r: r["index"]):
+    def records(self, skip: Collection[str] = ()) -> Iterator[FinishedRun]:
+        """Each written run's ``run.json`` and model frame (None for a failed run), in design order.
+
+        Args:
+            skip: runs not to read (those a sweep holds already).
+        """
+        files = (path for path in (self.path / RUNS).glob(f"*/{_RUN_FILE}") if path.parent.name not in skip)
+        for row in sorted(map(_read_json, files), key=lambda r: r["index"]):
             frame = None
             model_file = self.path / RUNS / row["run"] / _MODEL_FILE
             if row["summary"]["status"] != FAILED and model_file.is_file():
-                frame = pd.read_csv(model_file, index_col="step")
+                frame = _read_model(model_file)
             yield row, frame
 
     def write_frames(self, steps: pd.DataFrame, summary: pd.DataFrame) -> None:
@@ -164,6 +199,39 @@ def run_record(task: RunTask, outcome: RunOutcome) -> dict[str, Any]:
         "backend_name": outcome.backend_name,
         "summary": outcome_summary(outcome),
     }
+
+
+def _model_csv(frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """A model frame's ``model.csv``, and the frame as :func:`_read_model` reads it back.
+
+    A frame of int, float and bool columns (the model reporters of most scenarios) is
+    written directly, floats as their shortest repr (which reads back exactly): it is its
+    own read-back. Any other frame is written by pandas and read back from the text.
+    """
+    columns = frame.columns.tolist()
+    plain = (
+        len(frame) > 0
+        and frame.index.name == _STEP
+        and frame.index.dtype == np.int64
+        and all(dtype in _EXACT for dtype in frame.dtypes)
+        and all(isinstance(name, str) and name and name != _STEP for name in columns)
+        and len(set(columns)) == len(columns)
+    )
+    if not plain:
+        text = frame.to_csv(lineterminator="\n")
+        return text, _read_model(io.StringIO(text))
+    values = frame.to_numpy(dtype=object)  # Python ints, floats (repr: shortest exact) and bools
+    values[frame.isna().to_numpy()] = ""  # NaN, as pandas writes it
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([_STEP, *columns])
+    writer.writerows([step, *row] for step, row in zip(frame.index.tolist(), values.tolist(), strict=True))
+    return buffer.getvalue(), frame
+
+
+def _read_model(source: Path | io.StringIO) -> pd.DataFrame:
+    """A run's model frame from its ``model.csv`` (floats parsed exactly, as Python does)."""
+    return pd.read_csv(source, index_col=_STEP, **_EXACT_FLOATS)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""A sweep's results: its tidy frames, read back from its folder or gathered in memory.
+"""A sweep's results: its tidy frames, of the runs it just made and those its folder held before.
 
 - ``steps``: one row per run and step: ``run``, the axes' labels, ``seed``, ``step``,
   then every model reporter of the scenario;
@@ -7,8 +7,9 @@
   outcome metric's summary, the LLM accounting (``llm_calls``, ``llm_cache_hits``,
   ``llm_fallbacks``, tokens, ``llm_mean_latency_s``, ...) and ``elapsed_s``.
 
-Both are in design order, whatever executed the runs; only the timing columns
-(:data:`TIMING_COLUMNS`) differ between two executions of the same sweep.
+Both are in design order, whatever executed the runs and whether they were read back
+from a folder; only the timing columns (:data:`TIMING_COLUMNS`) differ between two
+executions of the same sweep.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from mesa_llm.experiments.design import Design, RunTask
-from mesa_llm.experiments.folder import SweepFolder, run_record
-from mesa_llm.experiments.robustness import RobustnessReport, robustness
-from mesa_llm.experiments.worker import FAILED, RunOutcome
+from mesa_llm.experiments.design import Design
+from mesa_llm.experiments.folder import FinishedRun, SweepFolder
+from mesa_llm.experiments.worker import FAILED
 from mesa_llm.lab import Outcome, find_scenario
+
+if TYPE_CHECKING:
+    from mesa_llm.experiments.robustness import RobustnessReport
 
 __all__ = ["TIMING_COLUMNS", "SweepResult", "frames", "gathered", "load_sweep"]
 
@@ -37,17 +40,22 @@ def frames(
     runs: Iterable[tuple[Mapping[str, Any], pd.DataFrame | None]], axes: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The steps and summary frames of runs given as (record, model frame), in design order."""
-    summary_rows, step_frames = [], []
+    summary_rows, heads, model_frames = [], [], []
     for record, model_frame in runs:
         head = {"run": record["run"], **{axis: record["conditions"][axis] for axis in axes}}
         head["seed"] = record["seed"]
         summary_rows.append({**head, **record["summary"]})
         if model_frame is not None:
-            by_step = model_frame.reset_index()
-            step_frames.append(by_step.assign(**head)[[*head, *by_step]])
+            heads.append(head)
+            model_frames.append(model_frame)
     summary = pd.DataFrame(summary_rows, columns=_summary_columns(summary_rows, axes))
-    steps = pd.concat(step_frames, ignore_index=True) if step_frames else pd.DataFrame(columns=["run", *axes])
-    return steps, summary
+    if not model_frames:
+        return pd.DataFrame(columns=["run", *axes]), summary
+    # each run's head repeated for its steps, beside all the model frames joined once
+    by_run = pd.DataFrame(heads)
+    repeated = by_run.loc[by_run.index.repeat([len(frame) for frame in model_frames])]
+    by_step = pd.concat(model_frames).reset_index()
+    return pd.concat([repeated.reset_index(drop=True), by_step], axis=1), summary
 
 
 def _summary_columns(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[str]:
@@ -98,6 +106,9 @@ class SweepResult:
         Raises:
             ValueError: if the scenario declares no outcome metrics.
         """
+        # the statistics (scipy, statsmodels) are imported when asked for, not where runs execute
+        from mesa_llm.experiments.robustness import robustness
+
         if not self.outcomes:
             raise ValueError(
                 "The scenario declares no outcome metrics (ScenarioSpec(outcomes=...)), so there is "
@@ -109,19 +120,25 @@ class SweepResult:
 
 
 def gathered(
-    design: Design,
-    folder: SweepFolder | None,
-    outcomes: Mapping[int, tuple[RunTask, RunOutcome]],
-    interrupted: bool,
+    design: Design, folder: SweepFolder | None, runs: Mapping[int, FinishedRun], interrupted: bool
 ) -> SweepResult:
-    """The result of a sweep just run: read back from its folder, or from the outcomes in memory."""
+    """The result of a sweep just run: its runs, with those its folder holds from earlier calls.
+
+    Args:
+        design: the sweep.
+        folder: its folder, or None.
+        runs: the runs of this call by index, as the folder reads them back (see
+            :meth:`~mesa_llm.experiments.folder.SweepFolder.write`).
+        interrupted: whether Ctrl-C stopped it.
+    """
     axes = [axis.name for axis in design.axis_list]
+    every = dict(runs)
     if folder is not None:
-        steps, summary = frames(folder.records(), axes)
+        done = {record["run"] for record, _ in runs.values()}
+        every.update((record["index"], (record, frame)) for record, frame in folder.records(skip=done))
+    steps, summary = frames((every[index] for index in sorted(every)), axes)
+    if folder is not None:
         folder.write_frames(steps, summary)
-    else:
-        runs = [(run_record(*outcomes[i]), outcomes[i][1].model_frame) for i in sorted(outcomes)]
-        steps, summary = frames(runs, axes)
     path = folder.path if folder is not None else None
     return SweepResult(steps, summary, design.spec.outcomes, design.factors, path, interrupted)
 

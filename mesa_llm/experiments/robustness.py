@@ -40,6 +40,7 @@ from mesa_llm.experiments.verdicts import (
     DEPENDS,
     NOT_VARIED,
     STABLE,
+    UNDEFINED,
     compare,
     decide,
     holm_family,
@@ -80,7 +81,9 @@ class RobustnessReport:
             (empty without them).
         overall: one row per metric: ``verdict`` (``"structural"``, ``"model-dependent"``,
             ``"framing-dependent"``, ``"model- and framing-dependent"``, ``"inconclusive"``,
-            or ``"not tested"`` where neither backend nor framing was varied) and ``text``.
+            ``"not tested"`` where neither backend nor framing was varied, or
+            ``"undefined"`` where no run gives the metric a value, such as a glider's
+            survival from a random start) and ``text``.
         runs: the runs analysed (status ``"ok"``).
         failed: the runs left out because they failed (``run``, the axes, ``seed``, ``error``).
         steps: the analysed runs' steps frame, or None.
@@ -115,6 +118,16 @@ class RobustnessReport:
     def write(self, folder: str | Path) -> list[Path]:
         """Write ``report.md`` and the PNG plots into ``folder`` (created if missing); returns their paths."""
         return report.write(self, Path(folder))
+
+
+def _overall(frames: Mapping[str, pd.DataFrame], metrics: list[str], undefined: list[str]) -> pd.DataFrame:
+    """The overall verdict per metric, then a row per metric that no run gives a value."""
+    judged = overall_verdicts(frames["factors"], frames["baseline"], metrics)
+    empty = dict.fromkeys(("baseline",) if "baseline" in judged else (), "")
+    rows = [
+        {"metric": m, "verdict": UNDEFINED, "text": "no run gives it a value", **empty} for m in undefined
+    ]
+    return pd.concat([judged, pd.DataFrame(rows, columns=judged.columns)], ignore_index=True)
 
 
 def robustness(
@@ -161,6 +174,8 @@ def robustness(
     n_boot = check_int("n_boot", n_boot, minimum=100)
     generator = np.random.default_rng(check_seed(rng))
     ok = summary[summary["status"] == "ok"]
+    undefined = [outcome.metric for outcome in outcomes if ok[outcome.metric].isna().all()]
+    outcomes = tuple(outcome for outcome in outcomes if outcome.metric not in undefined)
     llm, rule = ok[ok["llm_agents"] > 0], ok[ok["llm_agents"] == 0]
     varied = tuple(factor for factor in factors if llm[factor].nunique(dropna=False) >= 2)
     matched = tuple(factor for factor in factors if rule[factor].nunique(dropna=False) >= 2)
@@ -183,9 +198,7 @@ def robustness(
         variance=pd.DataFrame(
             [row for outcome in outcomes for row in variance_shares(llm, outcome.metric, varied)]
         ),
-        overall=overall_verdicts(
-            frames["factors"], frames["baseline"], [outcome.metric for outcome in outcomes]
-        ),
+        overall=_overall(frames, [o.metric for o in outcomes], undefined),
         runs=ok,
         failed=failed[[column for column in ("run", *factors, "seed", "error") if column in failed]],
         steps=None if steps is None else steps[steps["run"].isin(ok["run"])],

@@ -62,8 +62,12 @@ class Sweep(Design):
         Raises:
             SweepFolderError: if ``out`` holds another sweep.
             CacheError: if ``cache`` is not a response cache.
+            ValueError: before any run, for a value that cannot be pickled (naming it and the
+                fix) where it would be: sent to worker processes (``workers`` > 1 or an
+                ``executor``; a chat model object is not pickled in this process), or a
+                parameter's object recorded in ``out``.
         """
-        folder, outcomes, interrupted = execute_sweep(
+        folder, runs, interrupted = execute_sweep(
             self,
             workers=workers,
             executor=executor,
@@ -72,4 +76,4 @@ class Sweep(Design):
             on_progress=on_progress,
             recycle_after=recycle_after,
         )
-        return gathered(self, folder, outcomes, interrupted)
+        return gathered(self, folder, runs, interrupted)

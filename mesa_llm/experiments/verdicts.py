@@ -29,6 +29,7 @@ __all__ = [
     "INCONCLUSIVE",
     "NOT_VARIED",
     "STABLE",
+    "UNDEFINED",
     "Stratum",
     "compare",
     "decide",
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 STABLE, DEPENDS, INCONCLUSIVE, NOT_VARIED = "stable", "depends", "inconclusive", "not varied"
+UNDEFINED = "undefined"
+"""The overall verdict of a metric that no run gives a value."""
 # The factors of the overall verdict, and how a verdict names them.
 BACKEND, FRAMING = "backend", "framing"
 _NAMES = {BACKEND: ("language models", "the language model"), FRAMING: ("framings", "the framing")}

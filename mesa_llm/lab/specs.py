@@ -37,13 +37,16 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import MappingProxyType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from mesa import Model
 
 from mesa_llm.checks import check_int, check_number
 from mesa_llm.lab.signatures import argument_docs, plain_text, scalar_type, type_hints
+
+if TYPE_CHECKING:
+    from mesa_llm.calibration import Probe
 
 __all__ = ["Outcome", "Parameter", "ScenarioSpec", "find_scenario", "model_parameters", "scenarios"]
 
@@ -182,6 +185,9 @@ class ScenarioSpec:
         check: checks the model's complete parameters without building it (raising the
             model's own TypeError or ValueError), so that a sweep refuses a bad
             combination before any run starts; None leaves the checks to the model.
+        probes: the probes of its LLM agents' implied rules
+            (:class:`mesa_llm.calibration.Probe`), the first one the default of
+            ``mesa-llm probe``; empty for none.
     """
 
     name: str
@@ -193,6 +199,7 @@ class ScenarioSpec:
     source: str | None = None
     outcomes: tuple[Outcome, ...] = ()
     check: Callable[[Mapping[str, Any]], None] | None = None
+    probes: tuple[Probe, ...] = ()
     _parameters: Mapping[str, Parameter] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -210,6 +217,7 @@ class ScenarioSpec:
             self.source,
             self.outcomes,
             self.check,
+            self.probes,
         )
         return (type(self), fields)
 

@@ -2,6 +2,8 @@
 
 - :func:`ScenarioDashboard`: the page of a scenario (space, metrics, controls, LLM panel,
   agent inspector, transcript), used by every ``models/*/app.py``.
+- :func:`CalibrationPanel`: the rule a scenario's LLM agents imply (its probe's curve and
+  verdict), probed on demand in the background; in every dashboard of a scenario with probes.
 - :func:`LLMPanel`, :func:`AgentInspector`, :func:`Transcript`: the LLM components, reusable
   in any Mesa ``SolaraViz`` page of a model with ``mesa_llm`` agents
   (:func:`make_llm_panel`, :func:`make_agent_inspector`, :func:`make_transcript`).
@@ -11,6 +13,7 @@
   scenario's colours and marks.
 """
 
+from mesa_llm.viz.calibration import CalibrationPanel
 from mesa_llm.viz.components import (
     AgentInspector,
     LLMPanel,
@@ -24,6 +27,7 @@ from mesa_llm.viz.portrayal import LegendEntry, hollow_entry, population_portray
 
 __all__ = [
     "AgentInspector",
+    "CalibrationPanel",
     "LLMPanel",
     "LegendEntry",
     "ScenarioDashboard",

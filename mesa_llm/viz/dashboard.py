@@ -11,7 +11,9 @@ models/schelling/app.py`` or ``mesa-llm viz schelling``). It shows:
 - controls: Mesa-style parameter inputs (sliders show their values), ``llm_share``, the
   backend (the embedded local model, with its thread count and temperature, the scenario's
   rule-following model, or a ``provider:model`` string) and the seed; Reset, Play/Pause and Step;
-- the LLM panel, the agent inspector and the transcript of :mod:`mesa_llm.viz.components`.
+- the LLM panel, the agent inspector and the transcript of :mod:`mesa_llm.viz.components`;
+- for a scenario with probes, the calibration panel of :mod:`mesa_llm.viz.calibration`: the
+  rule the LLM agents of the page's settings imply, probed on demand in the background.
 
 Steps run in a background thread, so the page stays responsive while the LLM phase of a step
 runs: it shows how many of the phase's prompts are answered, and the agent inspector and the
@@ -40,6 +42,7 @@ from mesa.visualization.utils import force_update
 from mesa_llm.backends import DEFAULT_BACKEND, BackendError
 from mesa_llm.cache import ResponseCache
 from mesa_llm.lab import RULE_BACKEND, RunConfig, ScenarioSpec, find_scenario
+from mesa_llm.viz.calibration import CalibrationPanel
 from mesa_llm.viz.components import AgentInspector, LLMPanel, Transcript
 from mesa_llm.viz.portrayal import LegendEntry
 from mesa_llm.viz.session import (
@@ -228,6 +231,9 @@ def ScenarioDashboard(
                 with solara.Card("LLM decisions"):
                     _BackendLine(current)
                     LLMPanel(current.model)
+            if spec.probes:
+                with solara.Card("Implied rule (calibration)"):
+                    CalibrationPanel(spec, wanted, extra, cache)
         with solara.Column():
             if current is None or shown is None:
                 solara.Info("Building the model…" if problem.value is None else "No model yet.")

@@ -1,10 +1,12 @@
 """Axelrod's evolution of cooperation on a territory, with rule and LLM players, swappable and mixed."""
 
 from mesa_llm.lab import Outcome, ScenarioSpec
-from mesa_llm_models.cooperation.agents import LLMPartnerPlayer, LLMPlayer, Player, RulePlayer, Situation
+from mesa_llm_models.cooperation.agents import LLMPlayer, Player, RulePlayer, Situation
+from mesa_llm_models.cooperation.calibration import IMITATION_PROBE, MEMORY_ONE_PROBE
 from mesa_llm_models.cooperation.framings import EACH_MOVE, ONE_MOVE
 from mesa_llm_models.cooperation.game import PD_GRID_PAYOFFS, STRATEGIES, Move, Payoffs
 from mesa_llm_models.cooperation.model import CooperationModel, check_parameters
+from mesa_llm_models.cooperation.partners import LLMPartnerPlayer
 from mesa_llm_models.cooperation.rule_backend import (
     TitForTatAnswer,
     rule_following_backend,
@@ -47,6 +49,7 @@ SCENARIO = ScenarioSpec(
         ),
     ),
     check=check_parameters,
+    probes=(MEMORY_ONE_PROBE, IMITATION_PROBE),
 )
 
 __all__ = [

@@ -60,6 +60,7 @@ model_params = {
         "value": "ALLC,ALLD",
         "label": f"strategies ({', '.join(STRATEGIES)})",
     },
+    "memory_one": {"type": "InputText", "value": "TFT", "label": "MEMORY1: P(C) first, CC, CD, DC, DD"},
     "update": {"type": "Select", "value": "imitate", "label": "update", "values": ["imitate", "keep"]},
     "update_every": {
         "type": "SliderInt",
@@ -85,6 +86,12 @@ model_params = {
         "step": 0.05,
     },
     "llm_moves": {"type": "Select", "value": "one", "label": "LLM moves", "values": ["one", "each"]},
+    "llm_opening": {
+        "type": "Select",
+        "value": "strategy",
+        "label": "LLM opening move",
+        "values": ["strategy", "llm"],
+    },
     "framing": {
         "type": "Select",
         "value": "neutral",

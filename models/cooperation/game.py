@@ -32,9 +32,10 @@ class Move(StrEnum):
 
 C, D = Move.COOPERATE, Move.DEFECT
 
-STRATEGIES = ("ALLC", "ALLD", "TFT", "GRIM", "WSLS", "RANDOM")
+STRATEGIES = ("ALLC", "ALLD", "TFT", "GRIM", "WSLS", "RANDOM", "MEMORY1")
 """The rule strategies: always cooperate, always defect, tit for tat, grim trigger,
-win-stay lose-shift (Pavlov) and a fair coin."""
+win-stay lose-shift (Pavlov), a fair coin, and the memory-one strategy of the model's
+``memory_one`` probabilities (:class:`~mesa_llm.calibration.strategy.MemoryOne`)."""
 
 Memory = tuple[Move, Move, bool]
 """What a memory-one strategy reads of a partner: (the partner's last move towards the
@@ -78,14 +79,18 @@ def strategy_move(strategy: str, memory: Memory | None, model: Any) -> Move:
         strategy: a name of :data:`STRATEGIES`.
         memory: (partner's last move, own last move, partner ever defected), None in a
             first encounter.
-        model: the model, whose ``random`` draws RANDOM's coin.
+        model: the model, whose ``random`` draws RANDOM's coin and MEMORY1's moves, and
+            whose ``memory_one`` holds MEMORY1's probabilities.
     """
     if strategy == "ALLC":  # the unconditional strategies need no memory
         return C
     if strategy == "ALLD":
         return D
     if strategy == "RANDOM":
-        return C if model.random.random() < 0.5 else D
+        return _draw(0.5, model)
+    if strategy == "MEMORY1":
+        vector = model.memory_one
+        return _draw(vector.first if memory is None else vector.after(memory[1] is C, memory[0] is C), model)
     if memory is None:
         return C  # TFT, GRIM and WSLS open with cooperation
     theirs, mine, ever_defected = memory
@@ -95,6 +100,19 @@ def strategy_move(strategy: str, memory: Memory | None, model: Any) -> Move:
         return D if ever_defected else C
     # WSLS: a win (the partner cooperated: R or T) repeats the move, a loss switches it
     return mine if theirs is C else (D if mine is C else C)
+
+
+def _draw(p: float, model: Any) -> Move:
+    """Cooperate with probability ``p``, drawn from ``model.random``; a certain move draws nothing.
+
+    So MEMORY1 with tit for tat's probabilities plays exactly as TFT, with the same draws
+    of the model's other random strategies.
+    """
+    if p >= 1.0:
+        return C
+    if p <= 0.0:
+        return D
+    return C if model.random.random() < p else D
 
 
 def parse_payoffs(payoffs: Payoffs | Sequence[float] | str) -> Payoffs:

@@ -38,7 +38,9 @@ class Tally:
         }  # C, moves, payoff, n
         cooperating = 0
         for player in players:
-            if player.moves:
+            if player.move is None:  # an LLM player that chooses its opening move, before it has
+                cooperative = made = 0
+            elif player.moves:
                 values = [player.moves.get(n.unique_id, player.move) for n in player.neighbours]
                 cooperative, made = values.count(c), len(values)
             else:

@@ -16,17 +16,12 @@ from mesa_llm import LLMRuntime, PromptTemplate
 from mesa_llm.actions import check_answer_mode
 from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
-from mesa_llm.checks import check_number, check_seed
+from mesa_llm.calibration.strategy import MemoryOne
+from mesa_llm.checks import check_seed
 from mesa_llm.datacollection import DataCollector
 from mesa_llm.populations import llm_share_indices
-from mesa_llm_models.cooperation.agents import (
-    LLMPartnerPlayer,
-    LLMPlayer,
-    Player,
-    RulePlayer,
-    partner_moves_space,
-    seen_score,
-)
+from mesa_llm_models.cooperation.agents import LLMPlayer, Player, RulePlayer, seen_score
+from mesa_llm_models.cooperation.classics import ClassicConfigurations
 from mesa_llm_models.cooperation.framings import NEUTRAL
 from mesa_llm_models.cooperation.game import (
     PD_GRID_PAYOFFS,
@@ -36,6 +31,7 @@ from mesa_llm_models.cooperation.game import (
 )
 from mesa_llm_models.cooperation.metrics import Tally
 from mesa_llm_models.cooperation.parameters import ACTIVATIONS, check_arguments
+from mesa_llm_models.cooperation.partners import LLMPartnerPlayer, partner_moves_space
 from mesa_llm_models.cooperation.rule_backend import rule_following_backend
 
 __all__ = ["ACTIVATIONS", "CooperationModel", "check_parameters"]
@@ -47,11 +43,12 @@ def _seen_score(player: Player) -> float:
     return seen_score(player.score)
 
 
-class CooperationModel(Model):
+class CooperationModel(ClassicConfigurations, Model):
     """Players on a grid or network repeatedly play the prisoner's dilemma with their neighbours.
 
     The first round is played with every player's opening move, that of its initial
-    strategy (LLM players draw one too), unless ``imitate_first``. Then each round
+    strategy (LLM players draw one too, or choose their own with ``llm_opening="llm"``),
+    unless ``imitate_first``. Then each round
     (``step``): if it is an imitation round, every player adopts the strategy
     of the highest-scoring player among its neighbours and itself; then every player
     makes its move towards each neighbour, and payoffs are computed from ``payoffs`` (plus
@@ -77,6 +74,12 @@ class CooperationModel(Model):
         payoffs: ``Payoffs(R, S, T, P)``, a tuple in that order, or text ``"R,S,T,P"``.
         strategies: the initial mix: strategy names drawn with equal chance, or a
             mapping of names to weights; as text ``"ALLC,TFT"`` or ``"ALLC=1,ALLD=3"``.
+        memory_one: the probabilities of cooperating of the ``MEMORY1`` strategy: first,
+            then after CC, CD, DC, DD (own last move, the partner's), as text
+            ``"1,1,0,1,0"``, five numbers, or a named strategy (``"TFT"``, ``"WSLS"``,
+            ``"GRIM"``, ``"ALLC"``, ``"ALLD"``); see
+            :class:`~mesa_llm.calibration.strategy.MemoryOne`. A certain move draws
+            nothing; the others are drawn from ``model.random``.
         update: ``"imitate"`` the best-scoring strategy around, or ``"keep"`` strategies.
         update_every: rounds between imitation rounds.
         ties: when several players share the best score, ``"keep"`` the own strategy if
@@ -112,8 +115,12 @@ class CooperationModel(Model):
             player around it (ties as for rule players) without asking the model, which
             then chooses the moves of the other rounds only.
         llm_moves: ``"one"`` move towards all partners per LLM player, or ``"each"``, a
-            move towards each neighbour (:class:`~mesa_llm_models.cooperation.agents.LLMPartnerPlayer`,
+            move towards each neighbour (:class:`~mesa_llm_models.cooperation.partners.LLMPartnerPlayer`,
             a structured answer of one move per neighbour).
+        llm_opening: an LLM player's opening move: its initial ``"strategy"``'s, or
+            ``"llm"``: the model chooses it in the opening round, asked before anyone has
+            played (its neighbours "have not played yet"); the opening round's decisions
+            are then made on one snapshot whatever the activation. Not with ``imitate_first``.
         framing: the words of the LLM players' prompt, by name: ``neutral`` (a repeated
             game, its payoffs in a sentence), ``matrix`` (an abstract game with its payoff
             matrix), ``business`` (firms dealing with partner firms) or ``neighbours``
@@ -146,6 +153,7 @@ class CooperationModel(Model):
         graph: nx.Graph | None = None,
         payoffs: Payoffs | Sequence[float] | str = PD_GRID_PAYOFFS,
         strategies: Sequence[str] | Mapping[str, float] | str = ("ALLC", "ALLD"),
+        memory_one: MemoryOne | Sequence[float] | str = "TFT",
         update: str = "imitate",
         update_every: int = 1,
         ties: str = "keep",
@@ -160,12 +168,13 @@ class CooperationModel(Model):
         runtime: LLMRuntime | None = None,
         llm_imitation: str = "llm",
         llm_moves: str = "one",
+        llm_opening: str = "strategy",
         framing: str = NEUTRAL,
         framings: Mapping[str, PromptTemplate] | None = None,
         answer_mode: str | None = None,
         rng: Any = None,
     ) -> None:
-        self.payoffs, names, weights = check_arguments(locals())  # the arguments, by name
+        self.payoffs, names, weights, self.memory_one = check_arguments(locals())  # the arguments, by name
         if backend == RULE_BACKEND:  # the rule-following chat model of these settings
             backend = rule_following_backend(ties, update_every, imitate_first, update, framing, framings)
         llm_runtime = LLMRuntime.for_model(backend, cache, runtime, answer_mode)
@@ -178,6 +187,7 @@ class CooperationModel(Model):
         self.self_interaction = self_interaction
         self.activation = activation
         self.llm_imitation = llm_imitation
+        self.llm_opening = llm_opening
         self.framing = framing
         self.rounds = 0
         self.imitation_round = False
@@ -210,7 +220,8 @@ class CooperationModel(Model):
             if isinstance(player, LLMPartnerPlayer):
                 player.action_space = partner_moves_space(len(player.neighbours))
         for player in players:  # the opening move, seen by neighbours that decide first
-            player.move = strategy_move(player.opening, None, self)
+            if llm_opening == "strategy" or not isinstance(player, LLMPlayer):
+                player.move = strategy_move(player.opening, None, self)
 
         self.tally = Tally()
         self.tally.measure(self.agents)
@@ -220,70 +231,19 @@ class CooperationModel(Model):
         )
         self.datacollector.collect(self)
 
-    @classmethod
-    def pd_grid(
-        cls, activation: str = "Random", width: int = 50, height: int = 50, **kwargs: Any
-    ) -> CooperationModel:
-        """Mesa's ``mesa.examples.PdGrid``: the same rules, and the same trajectory for the same ``rng``.
-
-        Unconditional C/D strategies drawn with equal chance, payoffs R=1, S=0, T=1.6,
-        P=0, cumulative scores, every player copies the best-scoring move among its
-        neighbours and itself before every round (the first one included), PdGrid's
-        ties (unrounded scores, see ``ties``), on a Moore torus.
-
-        Args:
-            activation: PdGrid's ``"Sequential"``, ``"Random"`` or ``"Simultaneous"``.
-            width: grid width.
-            height: grid height.
-            **kwargs: further :class:`CooperationModel` arguments (``rng``, ...).
-        """
-        return cls(
-            width=width,
-            height=height,
-            torus=True,
-            payoffs=PD_GRID_PAYOFFS,
-            strategies=("ALLC", "ALLD"),
-            ties="first",
-            imitate_first=True,
-            scores="cumulative",
-            activation=activation.lower() if isinstance(activation, str) else activation,
-            **kwargs,
-        )
-
-    @classmethod
-    def nowak_may(cls, b: float = 1.85, width: int = 50, height: int = 50, **kwargs: Any) -> CooperationModel:
-        """Nowak and May (1992), "Evolutionary games and spatial chaos", Nature 359: 826-829.
-
-        Synchronous updating, a game against oneself, per-round payoffs R=1, T=b,
-        S=P=0 on a Moore torus; each player takes the strategy of the best-scoring player
-        among its neighbours and itself (keeping its own on a tie).
-
-        Args:
-            b: the temptation to defect, ``1 < b < 2`` for their regimes.
-            width: grid width.
-            height: grid height.
-            **kwargs: further :class:`CooperationModel` arguments (``strategies``, ``rng``, ...).
-        """
-        return cls(
-            width=width,
-            height=height,
-            torus=True,
-            payoffs=Payoffs(R=1.0, S=0.0, T=check_number("b", b), P=0.0),
-            scores="round",
-            self_interaction=True,
-            activation="simultaneous",
-            **{"strategies": ("ALLC", "ALLD"), **kwargs},
-        )
-
     # ------------------------------------------------------------------ rounds
     def step(self) -> None:
         """One round: imitation (if due), moves, payoffs, memories, data collection."""
-        self.imitation_round = self.update == "imitate" and self.rounds % self.update_every == 0
-        self.imitation_round &= self.rounds > 0 or self.imitate_first
+        self.imitation_round = self.imitation_due(self.rounds)
         players = list(self.agents)
         if self.rounds == 0 and not self.imitation_round:
             # The opening round: every player makes its opening move (the initial condition,
-            # drawn with its initial strategy); with no history there is nothing to decide.
+            # drawn with its initial strategy); with no history there is nothing to decide,
+            # but LLM players choose theirs with llm_opening="llm", all on one snapshot.
+            if self.llm_opening == "llm":
+                opening = [p for p in players if isinstance(p, LLMPlayer)]
+                for player, play in zip(opening, self.llm.decide_all(opening, {}), strict=True):
+                    player.play(play)
             for player in players:
                 self.collect_payoff(player)
         elif self.activation == "simultaneous":
@@ -297,6 +257,11 @@ class CooperationModel(Model):
         self.rounds += 1
         self.tally.measure(self.agents)
         self.datacollector.collect(self)
+
+    def imitation_due(self, rounds: int) -> bool:
+        """Whether the round after ``rounds`` rounds played starts with imitation."""
+        due = self.update == "imitate" and rounds % self.update_every == 0
+        return due and (rounds > 0 or self.imitate_first)
 
     def model_of(self, player: Player) -> Player:
         """The best-scoring player among a player's neighbours and itself, by the ``ties`` rule.

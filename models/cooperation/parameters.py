@@ -8,6 +8,7 @@ from typing import Any
 
 import networkx as nx
 
+from mesa_llm.calibration.strategy import MemoryOne
 from mesa_llm.checks import check_bool, check_instance, check_int, check_number
 from mesa_llm_models.cooperation.agents import LLMPlayer
 from mesa_llm_models.cooperation.game import Payoffs, parse_payoffs, strategy_mix
@@ -25,6 +26,7 @@ OPTIONS = {
     "activation": ACTIVATIONS,
     "llm_imitation": ("llm", "rule"),
     "llm_moves": ("one", "each"),
+    "llm_opening": ("strategy", "llm"),
 }
 """The allowed values of each text option."""
 
@@ -77,22 +79,29 @@ def check_values(
     check_instance("graph", graph, nx.Graph, "a networkx Graph or None (for a grid)")
 
 
-def check_arguments(arguments: Mapping[str, Any]) -> tuple[Payoffs, list[str], list[float]]:
+def check_arguments(arguments: Mapping[str, Any]) -> tuple[Payoffs, list[str], list[float], MemoryOne]:
     """Check all of the model's arguments, by name, in the order the model checks them.
 
     Args:
         arguments: every argument of the model by name (extra names are ignored).
 
     Returns:
-        The payoffs and the strategy mix (names and weights) they give.
+        The payoffs, the strategy mix (names and weights) and the memory-one strategy they give.
 
     Raises:
         TypeError: naming the first argument of a wrong type and what to pass.
-        ValueError: for a value out of range, an unknown option, strategy or framing, or
-            payoffs that are not a dilemma when ``require_dilemma`` is set.
+        ValueError: for a value out of range, an unknown option, strategy or framing,
+            payoffs that are not a dilemma when ``require_dilemma`` is set, a memory-one
+            strategy that is not five probabilities, or LLM openings with ``imitate_first``.
     """
     check_options(**{name: arguments[name] for name in OPTIONS})
     check_values(**{name: arguments[name] for name in inspect.signature(check_values).parameters})
+    if arguments["llm_opening"] == "llm" and arguments["imitate_first"]:
+        raise ValueError(
+            "llm_opening='llm' lets LLM players choose their move in the opening round, which "
+            "imitate_first=True replaces by an imitation of the initial strategies' moves: choose one."
+        )
+    memory_one = MemoryOne.parse(arguments["memory_one"], name="memory_one")
     payoffs = parse_payoffs(arguments["payoffs"])
     if arguments["require_dilemma"] and not payoffs.is_dilemma:
         raise ValueError(
@@ -101,4 +110,4 @@ def check_arguments(arguments: Mapping[str, Any]) -> tuple[Payoffs, list[str], l
         )
     names, weights = strategy_mix(arguments["strategies"])
     LLMPlayer.framing(arguments["framing"], arguments["framings"])
-    return payoffs, names, weights
+    return payoffs, names, weights, memory_one

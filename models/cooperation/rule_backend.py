@@ -3,7 +3,7 @@
 With :func:`rule_following_backend`, LLM players (one move for all partners, or a move
 towards each) behave exactly like ALLC/ALLD rule players that imitate (Mesa's PdGrid,
 Nowak and May); :func:`tit_for_tat_answer` answers an
-:class:`~mesa_llm_models.cooperation.agents.LLMPartnerPlayer` as tit for tat. A run with
+:class:`~mesa_llm_models.cooperation.partners.LLMPartnerPlayer` as tit for tat. A run with
 them proves that the prompt carries the facts the rule needs.
 
 Both read the prompt with the templates of the players' framing
@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from langchain_core.messages import BaseMessage
 
 from mesa_llm import FunctionChatModel, PromptTemplate
-from mesa_llm_models.cooperation.agents import LLMPartnerPlayer, LLMPlayer
+from mesa_llm_models.cooperation.agents import LLMPlayer
 from mesa_llm_models.cooperation.framings import EACH_MOVE, NEUTRAL, ONE_MOVE
 from mesa_llm_models.cooperation.game import Move
+from mesa_llm_models.cooperation.partners import LLMPartnerPlayer
 
 __all__ = ["ImitationAnswer", "TitForTatAnswer", "rule_following_backend", "tit_for_tat_answer"]
 
@@ -35,7 +36,7 @@ _OWN = re.compile(r"you played (\w+) and your score is " + _NUMBER)
 _OPENING = re.compile(r"Your opening move is (\w+)\.")
 _NEIGHBOUR = re.compile(r"^- played (\w+), score " + _NUMBER + "$", re.MULTILINE)
 _PARTNER = re.compile(r"^\d+\. they played (\w+), you played \w+, their score " + _NUMBER + "$", re.MULTILINE)
-_EXCHANGE = re.compile(r"^\d+\. they played (\w+), you played", re.MULTILINE)
+_PARTNER_LINE = re.compile(r"^\d+\. (?:they played (\w+), you played|has not played yet)", re.MULTILINE)
 # the instructions of a move towards each neighbour ask for a JSON object of "moves"
 _EACH = '"moves"'
 _FACTS = ("round", "history", "neighbours")
@@ -103,11 +104,12 @@ class ImitationAnswer:
     :meth:`~mesa_llm.PromptTemplate.parse`) and, on an imitation round, plays the
     last move of the best-scoring player among the neighbours and itself (with the
     model's tie rule), otherwise repeats its own last move: with it, LLM players behave
-    exactly like ALLC/ALLD rule players (PdGrid, Nowak and May). The prompt shows scores
+    exactly like ALLC/ALLD rule players (PdGrid, Nowak and May). Asked for an opening
+    move (``llm_opening="llm"``), it cooperates. The prompt shows scores
     rounded (:func:`~mesa_llm_models.cooperation.agents.seen_score`), and the model's tie
     rule compares them so rounded too: both see the same ties. An
     :class:`~mesa_llm_models.cooperation.agents.LLMPlayer` gets the move;
-    an :class:`~mesa_llm_models.cooperation.agents.LLMPartnerPlayer` gets
+    an :class:`~mesa_llm_models.cooperation.partners.LLMPartnerPlayer` gets
     ``{"moves": [...]}``, that move towards every neighbour.
 
     Attributes:
@@ -137,7 +139,9 @@ class ImitationAnswer:
             (m, float(s)) for m, s in (_PARTNER if each else _NEIGHBOUR).findall(facts["neighbours"])
         ]
         move = self._move(int(facts["round"]) - 1, facts["history"], neighbours)
-        return json.dumps({"moves": [move] * len(neighbours)}) if each else move
+        if not each:
+            return move
+        return json.dumps({"moves": [move] * len(_PARTNER_LINE.findall(facts["neighbours"]))})
 
     def _move(self, played: int, history: str, neighbours: list[tuple[str, float]]) -> str:
         own, opening = _OWN.search(history), _OPENING.search(history)
@@ -202,13 +206,14 @@ class TitForTatAnswer:
         return cls(_prompts(framing, framings))
 
     def __call__(self, messages: list[BaseMessage]) -> str:
-        """``{"moves": [...]}``, each neighbour's last move towards the player.
+        """``{"moves": [...]}``, each neighbour's last move towards the player (cooperate before any).
 
         Raises:
             ValueError: if no message is a prompt of the framing.
         """
         facts, _ = self.prompts.read(messages)
-        return json.dumps({"moves": _EXCHANGE.findall(facts["neighbours"])})
+        moves = [theirs or Move.COOPERATE for theirs in _PARTNER_LINE.findall(facts["neighbours"])]
+        return json.dumps({"moves": moves})
 
 
 tit_for_tat_answer = TitForTatAnswer()

@@ -2,24 +2,21 @@
 
 from mesa_llm.lab import Outcome, ScenarioSpec
 from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
+from mesa_llm_models.schelling.calibration import THRESHOLD_PROBE
 from mesa_llm_models.schelling.framings import FRAMINGS
 from mesa_llm_models.schelling.model import SchellingModel, check_parameters
-from mesa_llm_models.schelling.rule_backend import SchellingRuleAnswer, rule_following_backend
-
-
-def _rule_backend(parameters):
-    """The rule-following chat model of the model's homophily, reading its framing's prompts."""
-    return rule_following_backend(
-        parameters["homophily"], parameters.get("framing", "neutral"), parameters.get("framings")
-    )
-
+from mesa_llm_models.schelling.rule_backend import (
+    SchellingRuleAnswer,
+    rule_backend_of,
+    rule_following_backend,
+)
 
 SCENARIO = ScenarioSpec(
     name="schelling",
     model=SchellingModel,
     summary="Schelling's segregation: residents stay or move by how many neighbours share their group.",
     metrics=("pct_happy", "segregation", "moves"),
-    rule_backend=_rule_backend,
+    rule_backend=rule_backend_of,
     app="mesa_llm_models.schelling.app",
     outcomes=(
         Outcome(
@@ -31,6 +28,7 @@ SCENARIO = ScenarioSpec(
         Outcome("pct_happy", margin=5.0, last=10, description="percentage of residents who are happy"),
     ),
     check=check_parameters,
+    probes=(THRESHOLD_PROBE,),
 )
 
 __all__ = [

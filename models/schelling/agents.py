@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from mesa.discrete_space import Cell, CellAgent
 
 from mesa_llm import ActionSpace, LLMDecider, PromptTemplate
+from mesa_llm.backends.scoring import draw_option
 from mesa_llm.populations import RULE
 from mesa_llm_models.schelling.framings import FRAMINGS, NEUTRAL
 
 if TYPE_CHECKING:
     from mesa_llm_models.schelling.model import SchellingModel
 
-__all__ = ["LLMResident", "Move", "Neighbourhood", "Resident", "RuleResident"]
+__all__ = [
+    "LLMResident",
+    "LogisticResident",
+    "Move",
+    "Neighbourhood",
+    "Resident",
+    "RuleResident",
+    "move_probabilities",
+]
 
 Move = Literal["stay", "move"]
 
@@ -83,11 +93,38 @@ class Resident(CellAgent):
 
 
 class RuleResident(Resident):
-    """Schelling's rule: move when the share of its own group is below the homophily."""
+    """Schelling's rule: move when the share of its own group is below the threshold.
+
+    The threshold is the model's ``rule_threshold``, which is its ``homophily`` unless set.
+    """
 
     def decide(self, observation: Neighbourhood) -> Move:
-        """Stay if at least ``homophily`` of the occupied neighbouring cells are its group."""
-        return "stay" if observation.similarity >= self.model.homophily else "move"
+        """Stay if at least ``rule_threshold`` (the homophily unless set) of its neighbours are its group."""
+        return "stay" if observation.similarity >= self.model.rule_threshold else "move"
+
+
+def move_probabilities(similarity: float, intercept: float, slope: float) -> dict[str, float]:
+    """P(stay) and P(move) of the logistic rule, ``logit P(move) = intercept + slope * similarity``."""
+    move = 1.0 / (1.0 + math.exp(-min(max(intercept + slope * similarity, -700.0), 700.0)))
+    return {"stay": 1.0 - move, "move": move}
+
+
+class LogisticResident(RuleResident):
+    """A stochastic rule resident: it moves with a logistic probability of the share of its own group.
+
+    ``logit P(move) = move_intercept + move_slope * similarity`` (the model's parameters):
+    the rule a threshold probe fits (:func:`mesa_llm.calibration.fit_threshold`), whose
+    threshold is ``-move_intercept / move_slope``. Each resident draws its move from
+    ``model.rng`` the way an LLM resident draws from a scoring backend's probabilities,
+    so LLM residents asking the logistic rule-following chat model (``backend="rule"``)
+    give exactly an all-rule run of these residents.
+    """
+
+    def decide(self, observation: Neighbourhood) -> Move:
+        """Draw stay or move with the logistic rule's probabilities."""
+        model = self.model
+        probabilities = move_probabilities(observation.similarity, model.move_intercept, model.move_slope)
+        return draw_option(probabilities, 1.0, model.rng)  # type: ignore[return-value]
 
 
 class LLMResident(LLMDecider, Resident):

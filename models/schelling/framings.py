@@ -12,11 +12,15 @@ so that backends which cache prompt prefixes reuse the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from mesa_llm import PromptTemplate
 
-__all__ = ["FRAMINGS", "NEUTRAL"]
+__all__ = ["FRAMINGS", "NEUTRAL", "TOLERANCE", "llm_prompt"]
+
+TOLERANCE = "Your tolerance of neighbours unlike you is {tolerance}."
+"""The persona sentence of the ``tolerance`` knob, added to a framing's system prompt."""
 
 NEUTRAL = "neutral"
 """The default framing's name: residents of a town, their own group and the other group."""
@@ -57,3 +61,10 @@ FRAMINGS: Mapping[str, PromptTemplate] = MappingProxyType(
 )
 """The built-in framings by name: ``neutral`` (the default), ``colours`` (abstract: tokens on a
 board) and ``social`` (people like you or unlike you)."""
+
+
+def llm_prompt(template: PromptTemplate, tolerance: str | None = None) -> PromptTemplate:
+    """A framing's template with the ``tolerance`` knob's sentence added to its persona (None: as is)."""
+    if tolerance is None:
+        return template
+    return replace(template, system=f"{template.system} {TOLERANCE.format(tolerance=tolerance)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,7 +11,7 @@ import networkx as nx
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 from mesa import Model
-from mesa.discrete_space import DiscreteSpace, Network, OrthogonalMooreGrid
+from mesa.discrete_space import Cell, DiscreteSpace, Network, OrthogonalMooreGrid
 
 from mesa_llm import LLMRuntime, PromptTemplate
 from mesa_llm.actions import check_answer_mode
@@ -19,10 +20,16 @@ from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_seed
 from mesa_llm.datacollection import DataCollector
 from mesa_llm.populations import ALL, LLM, POPULATIONS, RULE, llm_share_indices, per_population, ratio
-from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, Resident, RuleResident
-from mesa_llm_models.schelling.framings import NEUTRAL
+from mesa_llm_models.schelling.agents import (
+    LLMResident,
+    LogisticResident,
+    Neighbourhood,
+    Resident,
+    RuleResident,
+)
+from mesa_llm_models.schelling.framings import NEUTRAL, llm_prompt
 from mesa_llm_models.schelling.parameters import check_values
-from mesa_llm_models.schelling.rule_backend import rule_following_backend
+from mesa_llm_models.schelling.rule_backend import rule_backend_of
 
 __all__ = ["NeighbourIndex", "SchellingModel", "check_parameters"]
 
@@ -50,11 +57,21 @@ class SchellingModel(Model):
         height: grid height (ignored with ``graph``).
         density: chance that a cell holds a resident, in [0, 1) (one cell is always left empty).
         minority_pc: chance that a resident belongs to the minority group 1, in [0, 1].
-        homophily: the share of own-group neighbours a rule resident needs, in [0, 1].
+        homophily: the share of own-group neighbours a rule resident needs, in [0, 1];
+            every resident is measured happy by it.
         radius: neighbourhood radius (Moore on a grid, hops on a network).
         torus: wrap the grid's edges.
         graph: a networkx graph to live on instead of a grid; residents move to a
             random empty node.
+        rule_threshold: the share of own-group neighbours rule residents need to stay,
+            in [0, 1], when it is not the homophily (a threshold a probe implied, say);
+            happiness is still measured by the homophily. None: the homophily.
+        move_intercept: with ``move_slope``, rule residents draw their move: they move with
+            probability ``1 / (1 + exp(-(move_intercept + move_slope * share)))``, the
+            logistic rule a threshold probe fits (its threshold ``-move_intercept /
+            move_slope``). None (both): Schelling's deterministic rule.
+        move_slope: the slope of that logistic rule (negative: residents move less the more
+            neighbours share their group).
         llm_share: fraction of residents that decide with a language model, in [0, 1].
         llm_counts: instead of ``llm_share``, the number of LLM residents in each group,
             e.g. ``{0: 10, 1: 5}``.
@@ -65,6 +82,9 @@ class SchellingModel(Model):
         framings: a user's own framings, name -> prompt template, added to the built-in
             ones (one of an existing name replaces it); the rule-following chat model
             (``backend="rule"``) reads the facts from any of them.
+        tolerance: a persona knob of the LLM residents: their system prompt adds "Your
+            tolerance of neighbours unlike you is {tolerance}." (``"very low"``, ...,
+            ``"very high"``); None adds nothing.
         answer_mode: how LLM residents answer: ``"direct"`` (the option, or the
             structured answer, alone) or ``"reasoning"`` (a few sentences of reasoning,
             kept in the call records, then the answer); None is ``"direct"``, or the mode
@@ -98,10 +118,14 @@ class SchellingModel(Model):
         radius: int = 1,
         torus: bool = False,
         graph: nx.Graph | None = None,
+        rule_threshold: float | None = None,
+        move_intercept: float | None = None,
+        move_slope: float | None = None,
         llm_share: float = 0.0,
         llm_counts: Mapping[int, int] | None = None,
         framing: str = NEUTRAL,
         framings: Mapping[str, PromptTemplate] | None = None,
+        tolerance: str | None = None,
         answer_mode: str | None = None,
         backend: BaseChatModel | str | Callable[[], BaseChatModel] | None = None,
         cache: ResponseCache | None = None,
@@ -118,20 +142,28 @@ class SchellingModel(Model):
             radius=radius,
             torus=torus,
             graph=graph,
+            rule_threshold=rule_threshold,
+            move_intercept=move_intercept,
+            move_slope=move_slope,
             llm_share=llm_share,
             llm_counts=llm_counts,
             framing=framing,
             framings=framings,
+            tolerance=tolerance,
             sequential=sequential,
         )
         super().__init__(rng=check_seed(rng))
         self.density = density
         self.minority_pc = minority_pc
         self.homophily = homophily
+        self.rule_threshold = homophily if rule_threshold is None else rule_threshold
+        self.move_intercept = move_intercept
+        self.move_slope = move_slope
         self.radius = radius
         self.sequential = sequential
         self.framing = framing
-        prompt = LLMResident.framing(framing, framings)
+        self.tolerance = tolerance
+        self.llm_prompt = llm_prompt(LLMResident.framing(framing, framings), tolerance)
         if graph is None:
             self.grid = OrthogonalMooreGrid((width, height), torus=torus, capacity=1, random=self.random)
         else:
@@ -147,13 +179,22 @@ class SchellingModel(Model):
             del placements[int(self.rng.integers(len(placements)))]
         llm = self._choose_llm_residents([group for _, group in placements], llm_share, llm_counts)
         if backend == RULE_BACKEND:  # the rule-following chat model of these settings
-            backend = rule_following_backend(homophily, framing, framings)
+            backend = rule_backend_of(
+                {
+                    "homophily": self.rule_threshold,
+                    "move_intercept": move_intercept,
+                    "move_slope": move_slope,
+                    "framing": framing,
+                    "framings": framings,
+                }
+            )
         self.llm = LLMRuntime.for_model(backend, cache, runtime, answer_mode)
+        rule_class = RuleResident if move_intercept is None else LogisticResident
         for index, (cell, group) in enumerate(placements):
             if index in llm:
-                LLMResident(self, cell, group, prompt=prompt, runtime=self.llm)
+                self.llm_resident(cell, group)
             else:
-                RuleResident(self, cell, group)
+                rule_class(self, cell, group)
 
         self.moves = dict.fromkeys(POPULATIONS, 0)
         self.happy = 0
@@ -163,6 +204,19 @@ class SchellingModel(Model):
         )
         self._measure()
         self.datacollector.collect(self)
+
+    @property
+    def neighbourhood_size(self) -> int:
+        """The cells of the largest neighbourhood: (2r + 1)² - 1 on a grid, the largest one on a network."""
+        return self._neighbours.max_degree
+
+    def llm_resident(self, cell: Cell, group: int) -> LLMResident:
+        """A new LLM resident of ``group`` on ``cell``, with the model's prompt and runtime.
+
+        The model builds its LLM residents with it, and so does a probe of their implied
+        rule, whose prompts are then exactly those of the model's residents.
+        """
+        return LLMResident(self, cell, group, prompt=self.llm_prompt, runtime=self.llm)
 
     def _choose_llm_residents(
         self, groups: list[int], share: float, counts: Mapping[int, int] | None
@@ -288,9 +342,15 @@ def _residents(m: SchellingModel, p: str) -> int:
 class NeighbourIndex:
     """The neighbourhoods of every cell of a space, for counting all residents at once.
 
-    Built once from ``cell.get_neighborhood(radius)`` (so it has exactly Mesa's
-    neighbourhoods, on grids, tori and networks alike), it counts same-group,
-    other-group and empty neighbouring cells of every resident with numpy.
+    It has exactly Mesa's neighbourhoods (``cell.get_neighborhood(radius)``), on grids,
+    tori and networks alike (tested), and counts same-group, other-group and empty
+    neighbouring cells of every resident with numpy. On an orthogonal Moore grid it is
+    computed from the coordinates by offset arithmetic: every cell within Chebyshev
+    distance ``radius``, wrapped on a torus and clipped otherwise, never the cell itself.
+    That is what Mesa's breadth-first neighbourhood of that radius is, without filling
+    Mesa's neighbourhood cache (a Python collection per cell). Any other space, and a
+    torus too small for the radius (whose offsets wrap onto one cell, where Mesa's rules
+    on duplicates and the cell itself apply), is read from ``get_neighborhood``.
 
     Args:
         space: a discrete space whose cells hold at most one resident.
@@ -300,13 +360,18 @@ class NeighbourIndex:
     def __init__(self, space: DiscreteSpace, radius: int) -> None:
         cells = list(space.all_cells)
         self.position = {cell: i for i, cell in enumerate(cells)}
-        rows, columns = [], []
-        for i, cell in enumerate(cells):
-            for neighbour in cell.get_neighborhood(radius=radius).cells:
-                rows.append(i)
-                columns.append(self.position[neighbour])
-        self._rows = np.array(rows, dtype=np.intp)
-        self._columns = np.array(columns, dtype=np.intp)
+        wraps = (
+            isinstance(space, OrthogonalMooreGrid) and space.torus and min(space.dimensions) < 2 * radius + 1
+        )
+        if isinstance(space, OrthogonalMooreGrid) and not wraps:
+            self._rows, self._columns = _moore_pairs(space, cells, radius)
+        else:
+            pairs = [
+                (i, self.position[neighbour])
+                for i, cell in enumerate(cells)
+                for neighbour in cell.get_neighborhood(radius=radius).cells
+            ]
+            self._rows, self._columns = np.array(pairs, dtype=np.intp).reshape(-1, 2).T
         self._degree = np.bincount(self._rows, minlength=len(cells))
         self.max_degree = int(self._degree.max(initial=0))
 
@@ -327,6 +392,27 @@ class NeighbourIndex:
         same_r = same[cells].astype(np.int64)
         occupied_r = occupied_count[cells].astype(np.int64)
         return same_r, occupied_r - same_r, self._degree[cells] - occupied_r
+
+
+def _moore_pairs(grid: OrthogonalMooreGrid, cells: list[Cell], radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cell, neighbour) position pairs of every cell within Chebyshev distance ``radius``, by offsets."""
+    dimensions = np.array(grid.dimensions, dtype=np.intp)
+    coordinates = np.array([cell.coordinate for cell in cells], dtype=np.intp).reshape(len(cells), -1)
+    lookup = np.empty(tuple(dimensions), dtype=np.intp)
+    lookup[tuple(coordinates.T)] = np.arange(len(cells))
+    rows, columns = [], []
+    for offset in itertools.product(range(-radius, radius + 1), repeat=len(dimensions)):
+        if not any(offset):
+            continue
+        moved = coordinates + np.array(offset, dtype=np.intp)
+        if grid.torus:
+            moved %= dimensions
+            inside = np.arange(len(cells))
+        else:
+            inside = np.flatnonzero(((moved >= 0) & (moved < dimensions)).all(axis=1))
+        rows.append(inside)
+        columns.append(lookup[tuple(moved[inside].T)])
+    return np.concatenate(rows), np.concatenate(columns)
 
 
 def check_parameters(params: Mapping[str, Any]) -> None:

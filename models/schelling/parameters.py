@@ -23,10 +23,14 @@ def check_values(
     radius: int,
     torus: bool,
     graph: nx.Graph | None,
+    rule_threshold: float | None,
+    move_intercept: float | None,
+    move_slope: float | None,
     llm_share: float,
     llm_counts: Mapping[int, int] | None,
     framing: str,
     framings: Mapping[str, PromptTemplate] | None,
+    tolerance: str | None,
     sequential: bool,
 ) -> None:
     """Check the model's parameters, all but the LLM runtime's.
@@ -46,6 +50,15 @@ def check_values(
     for name, value in (("minority_pc", minority_pc), ("homophily", homophily), ("llm_share", llm_share)):
         if not 0.0 <= check_number(name, value) <= 1.0:
             raise ValueError(f"{name} must be a fraction in [0, 1], got {value}.")
+    if rule_threshold is not None and not 0.0 <= check_number("rule_threshold", rule_threshold) <= 1.0:
+        raise ValueError(
+            f"rule_threshold must be a fraction in [0, 1] or None (the homophily), got {rule_threshold}."
+        )
+    _check_logistic(move_intercept, move_slope)
+    if tolerance is not None and (not isinstance(tolerance, str) or not tolerance.strip()):
+        raise TypeError(
+            f"tolerance must be a word or phrase such as 'very low' or 'high', or None, got {tolerance!r}."
+        )
     if check_int("radius", radius) < 1:
         raise ValueError(f"radius must be a whole number of at least 1, got {radius}.")
     check_bool("torus", torus)
@@ -71,3 +84,15 @@ def _check_llm_counts(llm_counts: Mapping[int, int], llm_share: float) -> None:
             raise ValueError(
                 f"llm_counts maps a group (0 or 1) to a number of LLM residents >= 0, got {group!r}: {k}."
             )
+
+
+def _check_logistic(intercept: float | None, slope: float | None) -> None:
+    """Raise a TypeError or ValueError unless the logistic rule's settings are both numbers or both None."""
+    if (intercept is None) != (slope is None):
+        raise ValueError(
+            "move_intercept and move_slope set the logistic rule together: give both "
+            f"(logit P(move) = move_intercept + move_slope * share) or neither, got {intercept} and {slope}."
+        )
+    for name, value in (("move_intercept", intercept), ("move_slope", slope)):
+        if value is not None:
+            check_number(name, value)  # finite

@@ -211,7 +211,7 @@ def test_bad_parameters_exit_2_with_a_message(tmp_path, args, message):
 def test_unknown_scenario_exits_2():
     result = invoke("run", "nope")
     assert result.exit_code == 2
-    assert "Unknown scenario 'nope'; available: cooperation, schelling" in result.stderr
+    assert "Unknown scenario 'nope'; available: cooperation, life, schelling" in result.stderr
 
 
 def test_default_output_folder_and_quiet(tmp_path, monkeypatch):

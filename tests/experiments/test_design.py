@@ -83,10 +83,17 @@ def test_a_backend_that_cannot_be_created_fails_at_construction():
         Sweep("schelling", axes={"backend": ["rule", "no-such-provider:model"]})
 
 
-def test_a_chat_model_that_cannot_be_pickled_is_refused_with_the_fix():
+def test_a_chat_model_that_cannot_be_pickled_is_a_design_checked_only_for_other_processes():
     local = FunctionChatModel(fn=lambda messages: "stay", model_name="lambda")
-    with pytest.raises(ValueError, match=r"cannot be pickled.*module level, or run with workers=1"):
-        Sweep("schelling", axes={"backend": {"lambda": local}})
+    sweep = Sweep("schelling", axes={"backend": {"lambda": local}})  # accepted: it may run in this process
+    identity = sweep.describe()["axes"]["backend"]["lambda"]["chat_model"]  # a folder needs no pickle
+    assert identity.startswith("mesa_llm.backends.testing.FunctionChatModel|")
+    with pytest.raises(
+        ValueError,
+        match=r"The backend 'lambda' cannot be pickled \(.*<lambda>.*module level.*workers=1, no executor",
+    ):
+        sweep.check_sendable()
+    Sweep("schelling", axes={"backend": {"coin": noisy_backend()}}).check_sendable()  # a module-level one
 
 
 def test_the_digest_is_that_of_the_design():
@@ -117,7 +124,7 @@ def test_a_prompt_template_is_described_by_its_words():
     assert described["fixed"] == {"graph": None, "density": 0.5}
     from mesa_llm.experiments.design import _described
 
-    assert _described(template) == {
+    assert _described(template, "The fixed parameter 'framings'") == {
         "object": "mesa_llm.prompts.PromptTemplate",
         "system": "s",
         "user": template.user,

@@ -176,13 +176,17 @@ def test_a_level_with_one_run_cannot_be_tested():
     assert report.pairs["p_tost"].isna().all()
 
 
-def test_an_all_nan_metric_is_inconclusive():
+def test_a_metric_no_run_gives_a_value_is_undefined_not_inconclusive():
+    """A glider's survival from a random start, say: no seeds would decide it."""
     frame = summary(same)
     frame["segregation"] = np.nan
     report = robustness(frame, OUTCOMES, FACTORS)
-    assert verdict(report)["verdict"] == "inconclusive"
+    assert overall(report)["verdict"] == "undefined"
+    assert overall(report)["text"] == "no run gives it a value"
+    assert "segregation" not in set(report.factors["metric"])
     assert verdict(report, "pct_happy")["verdict"] == "stable"
     assert report.variance[report.variance["metric"] == "segregation"].empty
+    assert "| segregation | **undefined** | no run gives it a value |" in report.markdown()
 
 
 def test_a_detectable_difference_within_the_margin_is_stable():

@@ -1,12 +1,15 @@
 import os
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 
 from mesa_llm import FunctionChatModel
 from mesa_llm.backends.local import default_model_path
+from mesa_llm.cache import SQLiteCache
 from mesa_llm.experiments import Sweep, dask_executor, process_pool
+from mesa_llm.experiments.executors import submit_all
 from tests.experiments.sweeps import SMALL, assert_same_results, mixed_sweep, untimed
 
 # the columns of everything but where the answers came from
@@ -59,6 +62,60 @@ def test_the_same_sweep_gives_the_same_frames_in_process_in_a_process_pool_and_o
     for other in (on_pool, own_pool, on_dask):
         assert_same_results(in_process, other)
     assert in_process.summary["llm_calls"].sum() > 0
+
+
+def test_on_dask_the_cache_goes_once_to_every_worker_which_does_not_profile(tmp_path):
+    sweep = mixed_sweep()
+    cache = tmp_path / "cache.sqlite"
+    assert sweep.run(cache=cache).summary["llm_calls"].sum() > 0
+    store = SQLiteCache(cache)
+    snapshot = store.snapshot()
+    store.close()
+    with dask_executor(workers=2) as executor:
+        client = executor._client
+        profiling = client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
+        futures = submit_all(executor, sweep.tasks(), snapshot)
+        held = [set(keys) for keys in client.has_what().values()]  # while the runs need it
+        outcomes = [future.result() for future in futures]
+        warm = sweep.run(cache=cache, executor=executor)
+    assert len(held) == 2
+    assert [key for key in set.intersection(*held) if str(key).startswith("dict-")]  # the scattered snapshot
+    assert sum(outcome.llm["calls"] for outcome in outcomes) == 0
+    assert warm.summary["llm_calls"].sum() == 0
+    assert list(profiling.values()) == [False, False]
+
+
+def test_a_chat_model_that_cannot_be_pickled_runs_in_this_process_and_is_refused_for_workers(tmp_path):
+    local = FunctionChatModel(fn=lambda messages: "stay", model_name="lambda")
+    axes = {"backend": {"lambda": local}, "llm_share": [0.5]}
+    sweep = Sweep("schelling", fixed=SMALL, axes=axes, seeds=range(2), steps=2)
+    out = tmp_path / "out"
+    fix = r"The backend 'lambda' cannot be pickled.*module level.*workers=1, no executor\), with a folder too"
+    with pytest.raises(ValueError, match=fix):
+        sweep.run(workers=2, out=out)
+    with process_pool(1) as pool, pytest.raises(ValueError, match=fix):
+        sweep.run(executor=pool, out=out)
+    assert not out.exists()  # refused before any run
+    first = sweep.run(out=out)
+    assert first.complete
+    assert first.summary["llm_calls"].sum() > 0
+    seen = []
+    again = sweep.run(out=out, on_progress=lambda progress: seen.append(progress.skipped))
+    assert seen[-1] == 2  # the folder knows the chat model again: both runs are done
+    assert_same_results(first, again)
+
+
+def test_a_parameter_that_cannot_be_pickled_runs_in_this_process_without_a_folder(tmp_path):
+    graph = nx.cycle_graph(12)
+    graph.graph["label"] = lambda node: f"home {node}"  # a lambda: the graph cannot be pickled
+    axes = {"llm_share": [0.0, 0.5]}
+    sweep = Sweep("schelling", fixed={"graph": graph}, axes=axes, seeds=[0], steps=2, backend="rule")
+    assert sweep.run().complete
+    with pytest.raises(ValueError, match=r"fixed parameter 'graph' \(.*\) cannot be pickled.*out=None"):
+        sweep.run(out=tmp_path / "out")
+    with pytest.raises(ValueError, match=r"fixed parameter 'graph' .*worker process.*and without a folder"):
+        sweep.run(workers=2)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_warm_cache_makes_a_rerun_call_no_backend(tmp_path):

@@ -94,8 +94,12 @@ def test_parameters_of_schelling_in_signature_order_without_objects():
         "homophily",
         "radius",
         "torus",
+        "rule_threshold",
+        "move_intercept",
+        "move_slope",
         "llm_share",
         "framing",
+        "tolerance",
         "answer_mode",
         "sequential",
     ]
@@ -383,3 +387,13 @@ def test_a_parameter_whose_default_is_none_reads_the_text_none_as_none():
     assert answer_mode.convert("") is None
     assert answer_mode.convert("reasoning") == "reasoning"
     assert SCENARIO.parameters()["framing"].convert("None") == "None"  # a str default: text stays text
+
+
+def test_every_installed_scenario_pickles_whole_with_its_probes():
+    """Worker processes receive the spec: its probes, rule backend and checks must pickle."""
+    import pickle
+
+    for name, spec in scenarios().items():
+        again = pickle.loads(pickle.dumps(spec))
+        assert again == spec, name
+        assert [probe.name for probe in again.probes] == [probe.name for probe in spec.probes]

@@ -137,8 +137,8 @@ def test_schelling_dashboard_steps_and_inspects(solara_app, solara_server, page_
         click_agent(page, rule[0])
         expect(inspector).to_contain_text(f"Agent {rule[0]}: RuleResident")
         expect(inspector.locator(".mesa-llm-rule")).to_have_text(
-            "Decides by rule (RuleResident.decide): Stay if at least homophily of the occupied "
-            "neighbouring cells are its group."
+            "Decides by rule (RuleResident.decide): Stay if at least rule_threshold (the homophily unless "
+            "set) of its neighbours are its group."
         )
         expect(inspector.locator(".mesa-llm-last-decision")).to_have_text(
             re.compile(r"Last decision: (stay|move)")

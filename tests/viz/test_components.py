@@ -67,8 +67,8 @@ def test_a_rule_agents_last_decision_is_the_runtimes_last_action():
     model.step()
     assert last_decision_text(resident) == f"Last decision: {resident.decide(before)}"
     assert rule_text(resident) == (
-        "Decides by rule (`RuleResident.decide`): Stay if at least `homophily` of the occupied "
-        "neighbouring cells are its group."
+        "Decides by rule (`RuleResident.decide`): Stay if at least `rule_threshold` (the homophily unless "
+        "set) of its neighbours are its group."
     )
 
 

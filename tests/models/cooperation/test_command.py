@@ -99,3 +99,16 @@ def test_an_unknown_framing_from_the_command_line_names_the_framings(tmp_path):
     assert (
         "Unknown framing 'village'; the framings are: neutral, matrix, business, neighbours." in result.output
     )
+
+
+def test_memory_one_players_from_the_command_line_play_as_their_named_strategy(tmp_path):
+    """``--strategies MEMORY1 --memory-one 1,1,0,1,0`` is TFT; a bad vector is refused, naming it."""
+    mix = ["--strategies", "TFT,ALLD"]
+    tft = run(tmp_path / "tft", *mix)
+    memory_one = run(tmp_path / "m1", "--strategies", "MEMORY1,ALLD", "--memory-one", "1,1,0,1,0")
+    assert memory_one[COLUMNS].equals(tft[COLUMNS])
+    assert memory_one["strategy_MEMORY1"].equals(tft["strategy_TFT"])
+    bad = ["run", "cooperation", *SMALL, "--memory-one", "1,1,0,1", "--out", str(tmp_path / "bad")]
+    result = CliRunner().invoke(app, bad)
+    assert result.exit_code != 0
+    assert "memory_one must be five probabilities" in result.output

@@ -9,7 +9,8 @@ import pytest
 from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime, ScoringChatModel
 from mesa_llm.lab import model_parameters
 from mesa_llm_models.cooperation import SCENARIO, CooperationModel, Move
-from mesa_llm_models.cooperation.agents import LLMPartnerPlayer, LLMPlayer, seen_score
+from mesa_llm_models.cooperation.agents import LLMPlayer, seen_score
+from mesa_llm_models.cooperation.partners import LLMPartnerPlayer
 from mesa_llm_models.cooperation.rule_backend import rule_following_backend, tit_for_tat_answer
 from tests.models.answers import garbage_first
 from tests.models.cooperation.games import plays_tit_for_tat, towards_all

@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from mesa.discrete_space import OrthogonalMooreGrid
 from mesa.examples import Schelling
 from mesa.examples.basic.schelling.model import SchellingScenario
 
@@ -23,6 +25,7 @@ from mesa_llm_models.schelling import (
     SchellingModel,
     rule_following_backend,
 )
+from mesa_llm_models.schelling.model import NeighbourIndex
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -497,3 +500,29 @@ def test_the_scenario_declares_its_outcomes_and_the_framing_parameter():
     assert (parameter.kind, parameter.default) == (str, "neutral")
     assert "colours" in parameter.description
     assert "framings" not in SCENARIO.parameters()  # a mapping of templates: set in Python only
+
+
+@pytest.mark.parametrize(
+    ("dimensions", "torus", "radius"),
+    [
+        ((7, 5), False, 1),
+        ((7, 5), True, 1),
+        ((6, 9), False, 3),
+        ((3, 3), True, 2),
+        ((1, 6), True, 1),
+        ((2, 2), False, 4),
+    ],
+)
+def test_the_offset_neighbour_index_of_a_grid_is_mesas_neighbourhood(dimensions, torus, radius):
+    """Computed by offsets on an orthogonal Moore grid: exactly Mesa's get_neighborhood of every cell."""
+    grid = OrthogonalMooreGrid(dimensions, torus=torus, capacity=1, random=random.Random(0))
+    index = NeighbourIndex(grid, radius)
+    cells = list(grid.all_cells)
+    found = {(i, j) for i, j in zip(index._rows.tolist(), index._columns.tolist(), strict=True)}
+    mesas = {
+        (i, index.position[n])
+        for i, cell in enumerate(cells)
+        for n in cell.get_neighborhood(radius=radius).cells
+    }
+    assert found == mesas
+    assert len(index._rows) == len(mesas)  # no pair twice

@@ -1,0 +1,68 @@
+"""Implied rules: probe what rule an LLM agent follows, fit it, and run it back through rule agents.
+
+A threshold rule can be calibrated and ablated; a prompt cannot, directly. This package
+makes a prompt inspectable (docs/calibration.md states the method):
+
+- :func:`run_probe` asks an LLM agent about a grid of its scenario's own observations and
+  estimates P(action | observation) with intervals; :func:`probe_scenario` does it for a
+  scenario's declared :class:`Probe`, and fits the answers;
+- :func:`fit_threshold` fits a Schelling-like threshold (a logistic curve against a share)
+  and gives its verdict; :func:`fit_memory_one` a memory-one strategy and its nearest
+  named one, :func:`fit_imitation` the rate of copying the best-scoring neighbour;
+- :func:`round_trip` runs rule agents parameterised by a fit against the LLM population
+  on the same seeds and says whether the implied rule reproduces it;
+- :func:`knob_map` maps a prompt knob to the implied parameter (and back, to calibrate an
+  LLM population); :func:`calibrate` finds the rule parameter of a macro outcome.
+"""
+
+from mesa_llm.calibration.knobs import Calibration, KnobMap, calibrate, knob_map
+from mesa_llm.calibration.probe import PROBE_COLUMNS, ProbePoint, ProbeRun, run_probe, wilson_interval
+from mesa_llm.calibration.roundtrip import LLM_POPULATION, RoundTrip, round_trip
+from mesa_llm.calibration.scenarios import (
+    PROBE_FILES,
+    Probe,
+    ProbeError,
+    ProbeResult,
+    find_probe,
+    probe_scenario,
+)
+from mesa_llm.calibration.strategy import (
+    MEMORY_ONE_STATES,
+    NAMED_STRATEGIES,
+    ImitationFit,
+    MemoryOne,
+    MemoryOneFit,
+    fit_imitation,
+    fit_memory_one,
+)
+from mesa_llm.calibration.threshold import ThresholdFit, fit_threshold
+
+__all__ = [
+    "LLM_POPULATION",
+    "MEMORY_ONE_STATES",
+    "NAMED_STRATEGIES",
+    "PROBE_COLUMNS",
+    "PROBE_FILES",
+    "Calibration",
+    "ImitationFit",
+    "KnobMap",
+    "MemoryOne",
+    "MemoryOneFit",
+    "Probe",
+    "ProbeError",
+    "ProbePoint",
+    "ProbeResult",
+    "ProbeRun",
+    "RoundTrip",
+    "ThresholdFit",
+    "calibrate",
+    "find_probe",
+    "fit_imitation",
+    "fit_memory_one",
+    "fit_threshold",
+    "knob_map",
+    "probe_scenario",
+    "round_trip",
+    "run_probe",
+    "wilson_interval",
+]
