@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every benchmark from the repository root; results go to benchmarks/results/*.json.
-# Takes about 30 minutes on 2 idle cores (sweeps.py 8, offline_sweep.py 4; local_model.py about 3, fault_soak.py
+# Takes about 55 minutes on 2 idle cores (calibration.py 25, sweeps.py 7, offline_sweep.py 4; local_model.py about 3, fault_soak.py
 # about 3, embeddings.py 2, cooperation_vs_pdgrid.py about 2, rate_limit.py and parse_scaling.py 1 each;
 # local_model.py is skipped when the embedded model is not installed). Use another interpreter with PYTHON=...
 set -euo pipefail
