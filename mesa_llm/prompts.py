@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -140,6 +140,25 @@ class PromptTemplate:
             if value is not None:
                 values.setdefault(name, value)
         return values
+
+    def parse_first(self, messages: Sequence[BaseMessage]) -> dict[str, str]:
+        """The fields of the first user message of ``messages`` that this template rendered.
+
+        So a retry (the prompt, an unusable answer and a corrective message) reads as its
+        first attempt does: how a rule-following chat model reads the facts off its prompt.
+
+        Raises:
+            ValueError: if no user message matches, with the first one's mismatch (or
+                "there is no user message.").
+        """
+        errors = []
+        for message in messages:
+            if message.type == "human":
+                try:
+                    return self.parse(str(message.content))
+                except ValueError as exc:
+                    errors.append(str(exc))
+        raise ValueError(errors[0] if errors else "there is no user message.")
 
 
 _FIELD = "(?s:.*?)"  # a field's text: any, the shortest that lets the rest match

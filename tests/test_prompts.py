@@ -205,3 +205,13 @@ def test_parse_inverts_render(template_and_values, instructions):
     if "{instructions}" in template.user or instructions:
         expected["instructions"] = instructions
     assert template.parse(text) == expected
+
+
+def test_parse_first_reads_the_first_user_message_the_template_rendered():
+    template = PromptTemplate("s", "{same} like you, {other} unlike.")
+    retry = [HumanMessage("3 like you, 1 unlike."), AIMessage("garbage"), HumanMessage("That answer ...")]
+    assert template.parse_first(retry) == {"same": "3", "other": "1"}
+    with pytest.raises(ValueError, match="there is no user message"):
+        template.parse_first([AIMessage("3 like you, 1 unlike.")])
+    with pytest.raises(ValueError, match="hello"):
+        template.parse_first([HumanMessage("hello")])

@@ -71,15 +71,12 @@ class SchellingRuleAnswer:
 
     def _facts(self, messages: list[BaseMessage]) -> dict[str, str]:
         """The fields of the first user message the framing's template parses."""
-        errors = []
-        for message in messages:
-            if message.type == "human":
-                try:
-                    return self.prompt.parse(str(message.content))
-                except ValueError as exc:
-                    errors.append(str(exc))
-        reason = errors[0] if errors else "there is no user message."
-        raise ValueError(f"The messages do not state the neighbourhood in the framing's words: {reason}")
+        try:
+            return self.prompt.parse_first(messages)
+        except ValueError as exc:
+            raise ValueError(
+                f"The messages do not state the neighbourhood in the framing's words: {exc}"
+            ) from None
 
 
 @dataclass(frozen=True)
