@@ -42,6 +42,7 @@ class Soak:
     seed: int
     injected: dict[str, int] = field(default_factory=dict)
     calls: int = 0
+    cut_short: int = 0
     llm_agents: int = 0
     runtime: LLMRuntime | None = None
     crashed: str | None = None
@@ -87,7 +88,7 @@ def soak(
             model.step()
     except Exception as exc:  # counted as a crashed run, reported by check()
         run.crashed = f"{type(exc).__name__}: {exc}"
-    run.injected, run.calls = backend.injected, backend.calls
+    run.injected, run.calls, run.cut_short = backend.injected, backend.calls, backend.cut_short
     return run
 
 
@@ -107,7 +108,9 @@ def check(run: Soak) -> list[str]:
 
     0 crashes; one record per decision (every LLM agent once in each step that asks); every
     injected fault counted exactly once (errors, rate limits, timeouts, parse failures);
-    every call reaching the backend counted; no call past its timeout plus ``SLACK_S``.
+    every call reaching the backend counted; no call past its timeout plus ``SLACK_S``. A
+    call the backend did not hang but the runtime gave up on (its timeout passed on a busy
+    machine: the backend saw it cut short) is a timeout too, and is counted as one.
     """
     if run.crashed:
         return [f"crashed: {run.crashed}"]
@@ -116,9 +119,12 @@ def check(run: Soak) -> list[str]:
     expected = {
         "decisions": (totals.decisions, len(log.records)),
         "calls": (totals.calls, run.calls),
-        "errors": (totals.errors, injected["error"] + injected["rate_limit"] + injected["hang"]),
+        "errors": (
+            totals.errors,
+            injected["error"] + injected["rate_limit"] + injected["hang"] + run.cut_short,
+        ),
         "rate_limited": (totals.rate_limited, injected["rate_limit"]),
-        "timeouts": (totals.timeouts, injected["hang"]),
+        "timeouts": (totals.timeouts, injected["hang"] + run.cut_short),
         "parse_failures": (totals.parse_failures, injected["malformed"]),
     }
     problems = [

@@ -320,6 +320,7 @@ class FaultyChatModel(_DeterministicChatModel):
     _in_flight: int = PrivateAttr(default=0)
     _peak: int = PrivateAttr(default=0)
     _calls: int = PrivateAttr(default=0)
+    _cut_short: int = PrivateAttr(default=0)
 
     def model_post_init(self, context: Any) -> None:  # noqa: D102
         if sum((self.error_rate, self.rate_limit_rate, self.timeout_rate, self.malformed_rate)) > 1.0:
@@ -347,6 +348,16 @@ class FaultyChatModel(_DeterministicChatModel):
         """How many faults of each kind (:data:`FAULTS`) calls have delivered so far."""
         with self._lock:
             return dict(self._injected)
+
+    @property
+    def cut_short(self) -> int:
+        """Calls that were not injected hangs but whose caller gave up on them (a timeout on a busy machine).
+
+        The runtime counts each as a timeout, rightly: with :attr:`injected` they account
+        for every timeout it counts.
+        """
+        with self._lock:
+            return self._cut_short
 
     @property
     def peak_in_flight(self) -> int:
@@ -417,5 +428,8 @@ class FaultyChatModel(_DeterministicChatModel):
             await asyncio.sleep(delay)
         except asyncio.CancelledError:  # the caller gave up: only a hang counts as delivered
             self._delivered(fate if fate == "hang" else "ok")
+            if fate != "hang":
+                with self._lock:
+                    self._cut_short += 1
             raise
         return self._finish(messages, fate, answer, kwargs)

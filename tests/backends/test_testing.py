@@ -9,8 +9,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
-from mesa_llm import FaultyChatModel, FunctionChatModel, ScriptedChatModel
+from mesa_llm import FaultyChatModel, FunctionChatModel, LLMRuntime, ScriptedChatModel
 from mesa_llm.backends.testing import BackendFaultError
+from tests.world import LLM, World
 
 
 class Tell(BaseModel):
@@ -246,3 +247,14 @@ def test_faulty_model_supports_structured_output():
         inner=FunctionChatModel(fn=lambda _m: '{"target": 2, "topic": "news"}', model_name="t")
     )
     assert model.with_structured_output(Tell).invoke("?") == Tell(target=2, topic="news")
+
+
+def test_a_slow_call_the_runtime_gives_up_on_is_cut_short_not_an_injected_hang():
+    """The soak's accounting: a timeout without an injected hang is a call the backend saw cut short."""
+    slow = FaultyChatModel(inner=FunctionChatModel(fn=lambda m: "stay"), latency=1.0)
+    runtime = LLMRuntime(slow, timeout=0.1, retries=0)
+    agent = LLM(World(runtime), runtime=runtime)
+    runtime.decide_many([(agent, agent.observe())])
+    assert slow.cut_short == 1
+    assert slow.injected["hang"] == 0
+    assert runtime.log.totals.timeouts == 1

@@ -5,7 +5,7 @@ import json
 import pytest
 from langchain_core.messages import HumanMessage
 
-from mesa_llm import InMemoryCache
+from mesa_llm import FunctionChatModel, InMemoryCache
 from mesa_llm.calibration import PROBE_FILES, probe_scenario, round_trip
 from mesa_llm.calibration.strategy import NAMED_STRATEGIES, MemoryOne
 from mesa_llm.lab import model_parameters
@@ -86,7 +86,8 @@ def test_the_probed_prompts_are_the_models_own():
         width=2, height=1, torus=False, llm_share=1.0, llm_opening="llm", backend=playing("TFT"), rng=0
     )
     player = next(iter(model.agents))
-    result = probe_scenario("cooperation", backend=playing("TFT"), parameters={"framing": "business"})
+    cooperates = FunctionChatModel(fn=lambda _messages: "cooperate", model_name="cooperates")
+    result = probe_scenario("cooperation", backend=cooperates, parameters={"framing": "business"})
     first, cd = result.run.records[0].messages, result.run.records[2].messages
     assert "You run a firm" in first[0][1]
     assert "Round 1 is starting. You have not played yet.\n" in first[1][1]
