@@ -107,6 +107,21 @@ class PromptTemplate:
         parsed = string.Formatter().parse(self.user)
         return tuple(dict.fromkeys(name for _, name, _, _ in parsed if name is not None))
 
+    def require_fields(self, names: Sequence[str], why: str) -> None:
+        """Refuse a template whose user message does not state every field of ``names``.
+
+        Args:
+            names: the fields a reader of the prompt needs (a rule-following chat model's facts).
+            why: the rest of the message after the missing fields: who reads them, and the fix.
+
+        Raises:
+            ValueError: "The framing's template does not state {a}, {b}, " followed by ``why``.
+        """
+        missing = [name for name in names if name not in self.fields]
+        if missing:
+            stated = ", ".join("{" + name + "}" for name in missing)
+            raise ValueError(f"The framing's template does not state {stated}, {why}")
+
     def parse(self, text: str) -> dict[str, str]:
         r"""The fields of a user message this template rendered, as text: the inverse of :meth:`render`.
 

@@ -57,13 +57,11 @@ class _Prompts:
 
     def __post_init__(self) -> None:
         for template in {self.one, self.each}:
-            missing = [name for name in _FACTS if name not in template.fields]
-            if missing:
-                raise ValueError(
-                    f"The framing's template does not state {', '.join('{' + m + '}' for m in missing)}, "
-                    "which the rules read: the rule-following chat models cannot answer it. Put the round, "
-                    "the history and the neighbours in its user template."
-                )
+            template.require_fields(
+                _FACTS,
+                "which the rules read: the rule-following chat models cannot answer it. Put the round, "
+                "the history and the neighbours in its user template.",
+            )
 
     def read(self, messages: list[BaseMessage]) -> tuple[dict[str, str], bool]:
         """The fields of the first user message that is a player's prompt, and whether it asks for each move.

@@ -45,13 +45,11 @@ class LifeRuleAnswer:
     prompt: PromptTemplate = field(default=FRAMINGS[NEUTRAL], repr=False)
 
     def __post_init__(self) -> None:
-        missing = [name for name in _FACTS if name not in self.prompt.fields]
-        if missing:
-            raise ValueError(
-                f"The framing's template does not state {', '.join('{' + m + '}' for m in missing)}, which "
-                "a Life rule reads: the rule-following chat model cannot answer it. Put the cell's state "
-                "and its number of live neighbours in its user template."
-            )
+        self.prompt.require_fields(
+            _FACTS,
+            "which a Life rule reads: the rule-following chat model cannot answer it. Put the cell's state "
+            "and its number of live neighbours in its user template.",
+        )
 
     def __call__(self, messages: list[BaseMessage]) -> str:
         """The answer "Alive." or "I will be DEAD.", as the rule decides on the facts the prompt states.

@@ -42,13 +42,11 @@ class SchellingRuleAnswer:
     prompt: PromptTemplate = field(default=FRAMINGS[NEUTRAL], repr=False)
 
     def __post_init__(self) -> None:
-        missing = [name for name in _FACTS if name not in self.prompt.fields]
-        if missing:
-            raise ValueError(
-                f"The framing's template does not state {', '.join('{' + m + '}' for m in missing)}, which "
-                "Schelling's rule reads: the rule-following chat model cannot answer it. Put the counts "
-                "of same-group and other-group neighbours in its user template."
-            )
+        self.prompt.require_fields(
+            _FACTS,
+            "which Schelling's rule reads: the rule-following chat model cannot answer it. Put the counts "
+            "of same-group and other-group neighbours in its user template.",
+        )
 
     def __call__(self, messages: list[BaseMessage]) -> str:
         """The answer "Stay." or "I will MOVE.", as the rule decides on the counts the prompt states.
