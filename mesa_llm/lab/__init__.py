@@ -41,7 +41,15 @@ from mesa_llm.lab.runs import (
     resolve_run_backend,
     rule_backend,
 )
-from mesa_llm.lab.specs import Outcome, Parameter, ScenarioSpec, find_scenario, model_parameters, scenarios
+from mesa_llm.lab.specs import (
+    Outcome,
+    Parameter,
+    ScenarioSpec,
+    check_model_arguments,
+    find_scenario,
+    model_parameters,
+    scenarios,
+)
 
 __all__ = [
     "AGENT_INDEX",
@@ -63,6 +71,7 @@ __all__ = [
     "ScenarioSpec",
     "StoredRun",
     "agent_rows",
+    "check_model_arguments",
     "execute",
     "final_metrics",
     "find_scenario",

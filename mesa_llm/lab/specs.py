@@ -42,13 +42,22 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 from mesa import Model
 
-from mesa_llm.checks import check_int, check_number
+from mesa_llm.actions import check_answer_mode
+from mesa_llm.checks import check_int, check_number, check_seed
 from mesa_llm.lab.signatures import argument_docs, plain_text, scalar_type, type_hints
 
 if TYPE_CHECKING:
     from mesa_llm.calibration import Probe
 
-__all__ = ["Outcome", "Parameter", "ScenarioSpec", "find_scenario", "model_parameters", "scenarios"]
+__all__ = [
+    "Outcome",
+    "Parameter",
+    "ScenarioSpec",
+    "check_model_arguments",
+    "find_scenario",
+    "model_parameters",
+    "scenarios",
+]
 
 ENTRY_POINT_GROUP = "mesa_llm.scenarios"
 
@@ -267,6 +276,29 @@ class ScenarioSpec:
                 )
             values[key] = known[key].convert(text)
         return values
+
+
+def check_model_arguments(
+    model: type[Model], params: Mapping[str, Any], check: Callable[[Mapping[str, Any]], None]
+) -> None:
+    """Check a model's complete parameters without building it: a scenario's ``ScenarioSpec.check``.
+
+    ``params`` are bound to the model's signature (a TypeError for an unknown name, as the
+    constructor would raise), completed with its defaults and passed to ``check``, the
+    scenario's own checks of its values; then ``answer_mode`` (where the model has one and
+    it is set) and ``rng`` are checked as the runtime and ``mesa.Model`` check them.
+
+    Raises:
+        TypeError: for an unknown parameter, or one of the wrong type.
+        ValueError: for a value the checks refuse.
+    """
+    bound = inspect.signature(model).bind(**params)
+    bound.apply_defaults()
+    arguments = bound.arguments
+    check(arguments)
+    if arguments.get("answer_mode") is not None:
+        check_answer_mode(arguments["answer_mode"])
+    check_seed(arguments["rng"])
 
 
 def model_parameters(spec: ScenarioSpec, settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
@@ -13,12 +12,12 @@ from mesa import Model
 from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeumannGrid
 
 from mesa_llm import LLMRuntime, PromptTemplate
-from mesa_llm.actions import check_answer_mode
 from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
 from mesa_llm.calibration.strategy import MemoryOne
 from mesa_llm.checks import check_seed
 from mesa_llm.datacollection import DataCollector
+from mesa_llm.lab import check_model_arguments
 from mesa_llm.populations import llm_share_indices
 from mesa_llm_models.cooperation.agents import LLMPlayer, Player, RulePlayer, seen_score
 from mesa_llm_models.cooperation.classics import ClassicConfigurations
@@ -327,9 +326,4 @@ def check_parameters(params: Mapping[str, Any]) -> None:
         ValueError: for a value out of range, an unknown option, strategy or framing, or
             payoffs that are not a dilemma, as the constructor would.
     """
-    bound = inspect.signature(CooperationModel).bind(**params)  # a TypeError for an unknown name
-    bound.apply_defaults()
-    check_arguments(bound.arguments)
-    if bound.arguments["answer_mode"] is not None:
-        check_answer_mode(bound.arguments["answer_mode"])
-    check_seed(bound.arguments["rng"])
+    check_model_arguments(CooperationModel, params, check_arguments)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,11 +12,11 @@ from mesa import Model
 from mesa.discrete_space import Cell, OrthogonalMooreGrid
 
 from mesa_llm import LLMRuntime, PromptTemplate, choose_llm
-from mesa_llm.actions import check_answer_mode
 from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_seed
 from mesa_llm.datacollection import DataCollector
+from mesa_llm.lab import check_model_arguments
 from mesa_llm.populations import ALL, LLM, RULE, per_population, ratio
 from mesa_llm_models.life.agents import OBSERVATIONS, CellState, LifeCell, LLMCell, RuleCell
 from mesa_llm_models.life.framings import NEUTRAL, rule_statement
@@ -237,9 +236,4 @@ def check_parameters(params: Mapping[str, Any]) -> None:
         ValueError: for a value out of range, a rule or table that cannot be read, an
             unknown start or framing, as the constructor would.
     """
-    bound = inspect.signature(LifeModel).bind(**params)  # a TypeError for an unknown name
-    bound.apply_defaults()
-    check_arguments(bound.arguments)
-    if bound.arguments["answer_mode"] is not None:
-        check_answer_mode(bound.arguments["answer_mode"])
-    check_seed(bound.arguments["rng"])
+    check_model_arguments(LifeModel, params, check_arguments)

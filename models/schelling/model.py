@@ -14,11 +14,11 @@ from mesa import Model
 from mesa.discrete_space import Cell, DiscreteSpace, Network, OrthogonalMooreGrid
 
 from mesa_llm import LLMRuntime, PromptTemplate
-from mesa_llm.actions import check_answer_mode
 from mesa_llm.backends import RULE_BACKEND
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_seed
 from mesa_llm.datacollection import DataCollector
+from mesa_llm.lab import check_model_arguments
 from mesa_llm.populations import ALL, LLM, POPULATIONS, RULE, llm_share_indices, per_population, ratio
 from mesa_llm_models.schelling.agents import (
     LLMResident,
@@ -430,10 +430,9 @@ def check_parameters(params: Mapping[str, Any]) -> None:
         TypeError: for an unknown parameter, or one of the wrong type, as the constructor would.
         ValueError: for a value out of range or an unknown framing, as the constructor would.
     """
-    bound = inspect.signature(SchellingModel).bind(**params)  # a TypeError for an unknown name
-    bound.apply_defaults()
-    arguments = bound.arguments
+    check_model_arguments(SchellingModel, params, _check_values_of)
+
+
+def _check_values_of(arguments: Mapping[str, Any]) -> None:
+    """:func:`check_values` of the model's complete arguments (those it checks)."""
     check_values(**{name: arguments[name] for name in inspect.signature(check_values).parameters})
-    if arguments["answer_mode"] is not None:
-        check_answer_mode(arguments["answer_mode"])
-    check_seed(arguments["rng"])
