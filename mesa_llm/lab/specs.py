@@ -32,7 +32,7 @@ import keyword
 import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -197,6 +197,14 @@ class ScenarioSpec:
         probes: the probes of its LLM agents' implied rules
             (:class:`mesa_llm.calibration.Probe`), the first one the default of
             ``mesa-llm probe``; empty for none.
+        outputs: writes the scenario's own outputs of a finished or interrupted run (its
+            memories, say) into the folder it is given, returning the names of the files
+            written; a run's folder gets them after its standard files, and ``run.json``
+            lists them as ``"outputs"`` (see :class:`~mesa_llm.lab.journal.RunJournal`).
+            None: no outputs of its own.
+        steps_of: the run length the model's complete parameters imply (``24 * days``
+            for a model that stops after ``days`` game days of 24 steps), the steps of
+            ``mesa-llm run`` without ``--steps``; None: the command line's 50.
     """
 
     name: str
@@ -209,6 +217,8 @@ class ScenarioSpec:
     outcomes: tuple[Outcome, ...] = ()
     check: Callable[[Mapping[str, Any]], None] | None = None
     probes: tuple[Probe, ...] = ()
+    outputs: Callable[[Model, Path], Sequence[str]] | None = None
+    steps_of: Callable[[Mapping[str, Any]], int] | None = None
     _parameters: Mapping[str, Parameter] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -227,6 +237,8 @@ class ScenarioSpec:
             self.outcomes,
             self.check,
             self.probes,
+            self.outputs,
+            self.steps_of,
         )
         return (type(self), fields)
 

@@ -13,8 +13,19 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from mesa_llm.lab import load_run
+from mesa_llm.cli.runs import DEFAULT_STEPS
+from mesa_llm.lab import (
+    RUN_CACHE,
+    Run,
+    RunConfig,
+    RunJournal,
+    find_scenario,
+    load_run,
+    model_parameters,
+    open_cache,
+)
 from tests.cli.commands import MESA_LLM, OUTPUTS, RULE_ONLY_OUTPUTS, SMALL, invoke, run_in_process
+from tests.lab import outputs_scenario
 from tests.processes import interruptible
 
 SECRET = "sk-test-secret"
@@ -211,7 +222,7 @@ def test_bad_parameters_exit_2_with_a_message(tmp_path, args, message):
 def test_unknown_scenario_exits_2():
     result = invoke("run", "nope")
     assert result.exit_code == 2
-    assert "Unknown scenario 'nope'; available: cooperation, life, schelling" in result.stderr
+    assert "Unknown scenario 'nope'; available: cooperation, diffusion, life, schelling" in result.stderr
 
 
 def test_default_output_folder_and_quiet(tmp_path, monkeypatch):
@@ -392,3 +403,63 @@ def test_the_note_on_embedded_models_names_the_model_a_backend_string_runs():
     assert _embedded_title("local:gemma3").startswith("Gemma 3")
     assert _embedded_title("local:/models/other.gguf") is None
     assert _embedded_title("openai:gpt-4o-mini") is None
+
+
+OWN_OUTPUTS = "tests.lab.outputs_scenario:SCENARIO"
+"""Schelling with outputs of its own and a run length of its height."""
+
+
+def test_the_scenarios_run_length_is_the_default_steps_and_steps_overrides_it(tmp_path):
+    _, default = run_in_process(tmp_path / "default", "--llm-share", "0")  # no run length: the default steps
+    assert default["steps_requested"] == DEFAULT_STEPS
+    args = ["run", OWN_OUTPUTS, "--width", 10, "--height", 12, "--seed", 1, "--llm-share", 0, "-q"]
+    assert invoke(*args, "--out", tmp_path / "own").exit_code == 0
+    record = json.loads((tmp_path / "own" / "run.json").read_text())
+    assert record["steps_requested"] == outputs_scenario.run_length(record["params"]) == 13
+    assert record["argv"][record["argv"].index("--steps") + 1] == "13"
+    assert record["outputs"] == [outputs_scenario.SUMMARY]
+    summary = json.loads((tmp_path / "own" / outputs_scenario.SUMMARY).read_text())
+    assert summary["steps"] == record["steps_completed"]
+    again = invoke(*record["argv"][1:], "-q", "--out", tmp_path / "again")  # the rerun: the same length
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "again" / "run.json").read_text())["steps_requested"] == 13
+    assert invoke(*args, "--steps", 2, "--out", tmp_path / "two").exit_code == 0
+    assert json.loads((tmp_path / "two" / "run.json").read_text())["steps_requested"] == 2
+
+
+def test_a_resumed_run_keeps_its_length_and_writes_the_scenarios_own_outputs(tmp_path):
+    folder = tmp_path / "run"
+    spec = find_scenario(OWN_OUTPUTS)
+    params = model_parameters(spec, {"width": "8", "height": "8", "llm_share": "0.5", "homophily": "0.9"})
+    config = RunConfig(spec, params, spec.steps_of(params), 1, "rule", cache=folder / RUN_CACHE)
+
+    def interrupted_at_3(model, completed):
+        writer.step(model)
+        if completed == 3:
+            raise KeyboardInterrupt
+
+    with open_cache(config.cache) as cache:
+        run = Run.build(config, cache)
+        with RunJournal.start(folder, config, run.model, run.backend.name) as writer:
+            writer.finish(run.advance(config.steps, interrupted_at_3))
+    assert json.loads((folder / outputs_scenario.SUMMARY).read_text())["steps"] == 3  # kept when interrupted
+    result = invoke("run", "--resume", folder, "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads((folder / "run.json").read_text())
+    assert (record["complete"], record["steps_requested"], record["resumed_after"]) == (True, 9, [3])
+    assert record["outputs"] == [outputs_scenario.SUMMARY]
+    summary = json.loads((folder / outputs_scenario.SUMMARY).read_text())
+    assert summary["steps"] == record["steps_completed"] > 3
+
+
+def test_outputs_that_fail_exit_2_and_keep_the_standard_files(tmp_path):
+    out = tmp_path / "out"
+    result = invoke("run", "tests.lab.outputs_scenario:FAILING", *SMALL, "--steps", 2, "-q", "--out", out)
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "Error: The scenario's own outputs failed (RuntimeError: the summary failed)" in message
+    assert "its run.json records the error" in message
+    record = json.loads((out / "run.json").read_text())
+    assert record["outputs_error"] == "RuntimeError: the summary failed"
+    assert (record["complete"], record["steps_completed"]) == (True, 2)
+    assert {p.name for p in out.iterdir()} == RULE_ONLY_OUTPUTS  # no half-written summary

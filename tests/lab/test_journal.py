@@ -1,5 +1,6 @@
 """A run's folder written as the run goes: the marker in run.json, atomic files, and write_outputs."""
 
+import dataclasses
 import gzip
 import json
 
@@ -11,6 +12,7 @@ from mesa_llm.lab import journal
 from mesa_llm.lab.folders import load_run
 from mesa_llm.lab.journal import AGREEMENT_FILE, APPENDED, CALLS_FILE, PROMPTS_FILE, RunJournal, write_outputs
 from mesa_llm.lab.runs import Run
+from tests.lab import outputs_scenario
 from tests.lab.small import config, execute
 
 FILES = {*APPENDED, "run.json", "metrics.png", AGREEMENT_FILE, "agreement.png"}
@@ -221,3 +223,64 @@ def test_a_run_without_llm_agents_records_no_backend_and_no_llm_results(tmp_path
     mixed = write_outputs(tmp_path / "mixed", mixed_config, execute(mixed_config))
     assert mixed["backend"] == "rule"
     assert set(mixed["final_metrics"]["moves"]) == {"all", "rule", "llm"}
+
+
+def with_outputs(spec, **settings):
+    """A small Schelling run of ``spec``, a Schelling scenario with hooks of its own."""
+    return dataclasses.replace(config(**settings), scenario=spec)
+
+
+def test_a_scenarios_own_outputs_are_written_after_the_standard_files_and_listed(tmp_path):
+    cfg = with_outputs(outputs_scenario.SCENARIO, steps=3, llm_share=0.5)
+    result = execute(cfg)
+    written = write_outputs(tmp_path / "out", cfg, result)
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} == FILES | {outputs_scenario.SUMMARY}  # nothing temporary left
+    assert written["outputs"] == [outputs_scenario.SUMMARY] == record(out)["outputs"]
+    assert "outputs_error" not in written
+    summary = json.loads((out / outputs_scenario.SUMMARY).read_text())
+    assert summary == {"steps": result.steps_completed, "agents": len(result.model.agents)}
+
+
+def test_an_interrupted_run_keeps_the_scenarios_own_outputs(tmp_path):
+    cfg = with_outputs(outputs_scenario.SCENARIO, steps=6, llm_share=0.5, homophily=0.9)
+    run = Run.build(cfg)
+
+    def interrupted_at_2(model, completed):
+        writer.step(model)
+        if completed == 2:
+            raise KeyboardInterrupt
+
+    with RunJournal.start(tmp_path / "run", cfg, run.model, run.backend.name) as writer:
+        result = run.advance(cfg.steps, interrupted_at_2)
+        final = writer.finish(result)
+    assert (final["interrupted"], final["steps_completed"], final["outputs"]) == (
+        True,
+        2,
+        [outputs_scenario.SUMMARY],
+    )
+    assert json.loads((tmp_path / "run" / outputs_scenario.SUMMARY).read_text())["steps"] == 2
+
+
+@pytest.mark.parametrize(
+    ("hook", "message"),
+    [
+        (outputs_scenario.failing, "RuntimeError: the summary failed"),
+        (outputs_scenario.unwritten, "the outputs named 'missing.txt' but wrote no such file"),
+        (outputs_scenario.standard, "the outputs named 'model.csv', a standard file of the run's folder"),
+    ],
+)
+def test_outputs_that_fail_keep_the_standard_files_and_record_the_error(tmp_path, caplog, hook, message):
+    cfg = with_outputs(dataclasses.replace(outputs_scenario.SCENARIO, outputs=hook), steps=3, llm_share=0.5)
+    result = execute(cfg)
+    out = tmp_path / "out"
+    with pytest.raises(journal.OutputsError, match="the run's standard files are in") as raised:
+        write_outputs(out, cfg, result)
+    assert message in str(raised.value)
+    assert {p.name for p in out.iterdir()} == FILES  # no half-written outputs, nothing temporary
+    stored = record(out)
+    assert message in stored["outputs_error"]
+    assert "outputs" not in stored
+    assert (stored["complete"], stored["steps_completed"]) == (True, result.steps_completed)
+    pd.testing.assert_frame_equal(load_run(out).model_frame, result.model_frame, check_dtype=False)
+    assert message in caplog.text

@@ -1,10 +1,12 @@
 """A run's summaries: final metrics, the metrics figure and the command to rerun it."""
 
 import math
+import pickle
 
 from mesa_llm.lab import outputs, plots
 from mesa_llm_models.cooperation import SCENARIO as COOPERATION
 from mesa_llm_models.schelling import SCENARIO
+from tests.lab import outputs_scenario
 from tests.lab.small import config, execute
 
 
@@ -63,3 +65,11 @@ def test_parameter_text_is_what_the_command_line_reads_back():
     assert outputs.parameter_text(COOPERATION.parameters()["payoffs"].default) == "1.0,0.0,1.6,0.0"
     assert outputs.parameter_text(("ALLC", "ALLD")) == "ALLC,ALLD"
     assert outputs.parameter_text({"ALLC": 0.25, "TFT": 0.75}) == "ALLC=0.25,TFT=0.75"
+
+
+def test_a_spec_with_outputs_and_a_run_length_pickles_with_them():
+    """Worker processes get a scenario as its fields: its hooks go with it."""
+    copy = pickle.loads(pickle.dumps(outputs_scenario.SCENARIO))
+    assert (copy.outputs, copy.steps_of) == (outputs_scenario.summary, outputs_scenario.run_length)
+    assert copy.parameters() == outputs_scenario.SCENARIO.parameters()
+    assert (SCENARIO.outputs, SCENARIO.steps_of) == (None, None)

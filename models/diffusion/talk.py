@@ -1,0 +1,160 @@
+"""What residents say: conversations turn by turn, the plan of a day, the interview.
+
+An LLM resident's line, plan and interview answer are questions to its language model
+(:class:`~mesa_llm.memory.asking.Question`, through the runtime: cached, deduplicated,
+retried, recorded, falling back), each a structured answer: :class:`Utterance`,
+:class:`DayPlan`, :class:`Answer`. A rule resident's line is fixed
+(:func:`rule_line`): the event's news when it knows it and nobody has said it in this
+conversation yet, else nothing, which ends its part. Every line is remembered by the LLM
+residents who take part, quoted, and informs a listener when it states the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from mesa_llm import ActionSpace, PromptTemplate
+from mesa_llm.memory.asking import Question, ask
+from mesa_llm_models.diffusion.framings import quote_memories
+
+if TYPE_CHECKING:
+    from mesa_llm_models.diffusion.agents import LLMResident, Resident
+
+__all__ = [
+    "ANSWER_SPACE",
+    "PLAN_SPACE",
+    "SPEECH_SPACE",
+    "Answer",
+    "Conversation",
+    "DayPlan",
+    "Interview",
+    "Line",
+    "PlanChange",
+    "PlanQuestion",
+    "Speech",
+    "Utterance",
+    "ask_all",
+    "transcript_text",
+]
+
+_MAX_LINE = 400
+"""The most characters of a line, a plan's place or an interview answer that are kept."""
+
+
+class Utterance(BaseModel):
+    """A line of a conversation."""
+
+    say: str = Field(max_length=_MAX_LINE, description="what you say, one or two sentences")
+    end: bool = Field(default=False, description="true when this ends the conversation")
+
+
+class PlanChange(BaseModel):
+    """An hour of the day spent somewhere other than usual."""
+
+    hour: int = Field(ge=0, le=23, description="the hour, 0 to 23")
+    place: str = Field(max_length=_MAX_LINE, description="the id of the place")
+
+
+class DayPlan(BaseModel):
+    """The departures from the usual day, for today."""
+
+    changes: list[PlanChange] = Field(default_factory=list, description="the hours spent elsewhere")
+
+
+class Answer(BaseModel):
+    """An answer to the interviewer."""
+
+    answer: str = Field(max_length=_MAX_LINE, description="your answer, one or two sentences")
+
+
+SPEECH_SPACE = ActionSpace(Utterance, fallback=Utterance(say="", end=True), description="your next line")
+PLAN_SPACE = ActionSpace(DayPlan, fallback=DayPlan(), description="today's changes to your usual day")
+ANSWER_SPACE = ActionSpace(Answer, fallback=Answer(answer=""), description="your answer")
+
+
+class Speech(Question):
+    """An LLM resident's next line of a conversation."""
+
+
+class PlanQuestion(Question):
+    """An LLM resident's plan of the day."""
+
+
+class Interview(Question):
+    """An LLM resident's answer to the interviewer."""
+
+
+def ask_all[Q: Question](
+    kind: type[Q], items: Sequence[tuple[LLMResident, PromptTemplate, dict[str, str]]], space: ActionSpace
+) -> list:
+    """The answers of ``items`` (resident, template, fields), asked concurrently as ``kind`` questions.
+
+    Each is rendered with the resident's persona as its system message and the space's
+    instructions in the resident's answer mode.
+    """
+    questions = [
+        kind(
+            resident.memory.asker,
+            space,
+            PromptTemplate(system=resident.persona, user=template.user).render(
+                fields, space.instructions(resident.answer_mode)
+            ),
+        )
+        for resident, template, fields in items
+    ]
+    return ask(questions)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A line said in a conversation.
+
+    Attributes:
+        speaker: who said it (its name).
+        text: what it said.
+        informs: whether it states the event (the matcher of :mod:`~mesa_llm_models.diffusion.news`).
+    """
+
+    speaker: str
+    text: str
+    informs: bool
+
+
+@dataclass(slots=True)
+class Conversation:
+    """Two residents talking, turn by turn, the one who started first.
+
+    Attributes:
+        first: who started it.
+        second: whom it started with.
+        step: the model step it happened at.
+        lines: what was said, in order.
+        over: whether it has ended.
+    """
+
+    first: Resident
+    second: Resident
+    step: int
+    lines: list[Line] = field(default_factory=list)
+    over: bool = False
+
+    def speaker(self) -> Resident:
+        """Whose turn it is."""
+        return self.first if len(self.lines) % 2 == 0 else self.second
+
+    def listener(self) -> Resident:
+        """Who listens to this turn."""
+        return self.second if len(self.lines) % 2 == 0 else self.first
+
+    def news_said(self) -> bool:
+        """Whether some line has stated the event."""
+        return any(line.informs for line in self.lines)
+
+
+def transcript_text(lines: Sequence[Line]) -> str:
+    """A conversation so far for a prompt: one quoted line per line said; "(it starts now)" for none."""
+    return quote_memories([f"{line.speaker}: {line.text}" for line in lines]) if lines else "(it starts now)"
