@@ -56,7 +56,10 @@ class ModelDecider(Protocol):
     Optionally, ``answer_mode``: ``"direct"`` or ``"reasoning"`` (see
     :data:`~mesa_llm.actions.ANSWER_MODES`), the mode its prompt asks for, which is how the
     runtime reads its answers; ``"direct"`` where it has none. :class:`~mesa_llm.LLMDecider`
-    takes its runtime's.
+    takes its runtime's. And ``reads_probabilities``: True for an agent that uses a scoring
+    backend's option probabilities themselves, not the action drawn from them (a memory's
+    importance is their expected value), which the runtime's notice that temperature 0
+    argmaxes then leaves out.
     """
 
     unique_id: int

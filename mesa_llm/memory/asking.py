@@ -144,7 +144,13 @@ class Question:
 
 
 class ImportanceQuestion(Question):
-    """How important (1-10) is a memory."""
+    """How important (1-10) is a memory.
+
+    Its rating is the expected value of the scored options, not the option drawn, so the
+    runtime's notice that a temperature of 0 argmaxes does not concern it.
+    """
+
+    reads_probabilities = True
 
 
 class ReflectionQuestions(Question):

@@ -409,7 +409,7 @@ class LLMRuntime:
                 record = record.shared_by(agent.unique_id, type(agent).__name__)
             if record.probabilities is not None and not record.fallback:
                 # Each agent draws its own action from the (possibly shared) distribution.
-                if request.backend.temperature <= 0:
+                if request.backend.temperature <= 0 and not getattr(agent, "reads_probabilities", False):
                     self._argmax_notice(request.backend.model, record.probabilities)
                 label = draw_option(record.probabilities, request.backend.temperature, agent.model.rng)
                 action = request.space.validate(label)

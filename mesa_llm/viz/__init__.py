@@ -1,7 +1,8 @@
 """Solara components and dashboards for mesa_llm models (install the ``viz`` extra).
 
 - :func:`ScenarioDashboard`: the page of a scenario (space, metrics, controls, LLM panel,
-  agent inspector, transcript), used by every ``models/*/app.py``.
+  agent inspector, transcript; or the scenario's own space, inspector and cards), used by
+  every ``models/*/app.py``.
 - :func:`CalibrationPanel`: the rule a scenario's LLM agents imply (its probe's curve and
   verdict), probed on demand in the background; in every dashboard of a scenario with probes.
 - :func:`LLMPanel`, :func:`AgentInspector`, :func:`Transcript`: the LLM components, reusable

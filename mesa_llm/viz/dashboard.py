@@ -5,13 +5,15 @@ models/schelling/app.py`` or ``mesa-llm viz schelling``). It shows:
 
 - the space, drawn with Mesa's ``SpaceRenderer`` (Altair) and a portrayal that marks each
   agent's population (see :mod:`mesa_llm.viz.portrayal`), with a legend of the marks;
-  clicking an agent selects it;
+  clicking an agent selects it; or the scenario's own view of its space (a network without
+  a Mesa space, say), drawn from what its snapshot hook takes between steps;
 - the scenario's metrics over time, for all, rule and LLM agents (the plot of ``mesa-llm run``),
   readable from step 0 on;
 - controls: Mesa-style parameter inputs (sliders show their values), ``llm_share``, the
   backend (the embedded local model, with its thread count and temperature, the scenario's
   rule-following model, or a ``provider:model`` string) and the seed; Reset, Play/Pause and Step;
-- the LLM panel, the agent inspector and the transcript of :mod:`mesa_llm.viz.components`;
+- the LLM panel, the agent inspector (or the scenario's own) and the transcript of
+  :mod:`mesa_llm.viz.components`, and the scenario's own cards, if any;
 - for a scenario with probes, the calibration panel of :mod:`mesa_llm.viz.calibration`: the
   rule the LLM agents of the page's settings imply, probed on demand in the background.
 
@@ -34,7 +36,7 @@ from typing import Any
 
 import solara
 from langchain_core.language_models import BaseChatModel
-from mesa import Agent
+from mesa import Agent, Model
 from mesa.visualization.components import AgentPortrayalStyle
 from mesa.visualization.solara_viz import UserInputs
 from mesa.visualization.utils import force_update
@@ -54,7 +56,7 @@ from mesa_llm.viz.session import (
     page_inputs,
     page_parameters,
 )
-from mesa_llm.viz.views import MetricsView, SpaceView
+from mesa_llm.viz.views import MetricsView, ScenarioView, SpaceView
 
 __all__ = ["ScenarioDashboard"]
 
@@ -70,7 +72,7 @@ _POLL_S = 0.25
 @solara.component
 def ScenarioDashboard(
     scenario: ScenarioSpec | str,
-    agent_portrayal: Callable[[Agent], AgentPortrayalStyle],
+    agent_portrayal: Callable[[Agent], AgentPortrayalStyle] | None = None,
     model_params: Mapping[str, Any] | None = None,
     *,
     backend: str = DEFAULT_BACKEND,
@@ -81,13 +83,26 @@ def ScenarioDashboard(
     name: str | None = None,
     legend: Sequence[LegendEntry] = (),
     observation_view: Callable[[Any], Any] | None = None,
+    space_view: ScenarioView | None = None,
+    inspector: ScenarioView | None = None,
+    cards: Sequence[ScenarioView] = (),
+    snapshot: Callable[[Model], Any] | None = None,
+    status_line: Callable[[Snapshot], str] | None = None,
 ):
     """The dashboard of a scenario: space, metrics, controls, LLM panel, inspector, transcript.
 
+    A scenario may draw its space, its agent inspector and more cards itself: each is a
+    :data:`~mesa_llm.viz.views.ScenarioView`, a component called as ``view(current, shown,
+    selected)`` with the session, the snapshot drawn and the selected agent's id, that draws
+    its whole card. The space and the inspector share the first row; the cards share the
+    next, left to right; the metrics and the transcript follow.
+
     Args:
         scenario: the scenario, or its name (see ``mesa-llm models``).
-        agent_portrayal: how to draw an agent, e.g. from
-            :func:`~mesa_llm.viz.portrayal.population_portrayal`.
+        agent_portrayal: how Mesa's ``SpaceRenderer`` draws an agent, e.g. from
+            :func:`~mesa_llm.viz.portrayal.population_portrayal`; needed by the default
+            space view, optional with a ``space_view`` (given, and the model has a space,
+            the snapshots still carry Mesa's layer of the agents).
         model_params: the model's parameters in Mesa's ``SolaraViz`` format: a dict of
             inputs (``{"type": "SliderFloat", "value": ..., "min": ..., ...}``, ``Slider``)
             and fixed values; None gives every scenario parameter a text input.
@@ -103,7 +118,22 @@ def ScenarioDashboard(
             the legend under the space adds the shapes of the populations and the selection.
         observation_view: what the agent inspector shows of an observation (see
             :func:`~mesa_llm.viz.components.AgentInspector`); its fields by default.
+        space_view: the scenario's card of its space, instead of Mesa's space with the
+            legend (which it then draws itself, if it wants one).
+        inspector: the scenario's card of the selected agent, instead of
+            :func:`~mesa_llm.viz.components.AgentInspector`.
+        cards: more cards of the scenario (who is where, conversations, ...).
+        snapshot: the scenario's snapshot hook: called with the model between steps, its
+            result is the ``data`` of the snapshots its views draw (see
+            :class:`~mesa_llm.viz.session.Session`).
+        status_line: a line under the step line, of the snapshot drawn (the scenario's
+            clock, say).
+
+    Raises:
+        TypeError: with neither an ``agent_portrayal`` nor a ``space_view``.
     """
+    if agent_portrayal is None and space_view is None:
+        raise TypeError("ScenarioDashboard draws the space with an agent_portrayal or a space_view.")
     spec = find_scenario(scenario) if isinstance(scenario, str) else scenario
     extra = dict(backends or {})
     inputs, fixed = solara.use_memo(lambda: page_inputs(spec, model_params), [])
@@ -117,7 +147,7 @@ def ScenarioDashboard(
     threads = solara.use_reactive(None)
     temperature = solara.use_reactive(None)
     session = solara.use_reactive(None)
-    snapshot = solara.use_reactive(None)
+    latest = solara.use_reactive(None)  # the snapshot drawn
     selected = solara.use_reactive(None)
     problem = solara.use_reactive(None)
     progress = solara.use_reactive(None)
@@ -135,14 +165,14 @@ def ScenarioDashboard(
 
     def reset() -> None:
         try:
-            started = Session.start(wanted(), agent_portrayal, extra, cache)
+            started = Session.start(wanted(), agent_portrayal, extra, cache, snapshot)
         except (BackendError, ValueError, TypeError) as exc:
             problem.set(f"Could not build the model: {exc}")
             return
         problem.set(None)
         playing.set(False)
         session.set(started)
-        snapshot.set(started.snapshot())
+        latest.set(started.snapshot())
         selected.set(started.first_llm_agent())
         force_update()
 
@@ -165,7 +195,7 @@ def ScenarioDashboard(
                         phase = runtime.progress
                         answered, prompts = (0, 0) if phase is before else (phase.answered, phase.prompts)
                         progress.set((answered, prompts, time.perf_counter() - started))
-                snapshot.set(current.snapshot())
+                latest.set(current.snapshot())
                 force_update()
                 if closed.is_set() or not playing.value or not current.model.running:
                     break
@@ -189,7 +219,7 @@ def ScenarioDashboard(
                 task()
 
     current: Session | None = session.value
-    shown: Snapshot | None = snapshot.value
+    shown: Snapshot | None = latest.value
     title = name or spec.name
     solara.Title(f"{title} · mesa_llm")
     with solara.Columns([1, 3], classes=["mesa-llm-dashboard"]):
@@ -210,7 +240,7 @@ def ScenarioDashboard(
                         disabled=busy or current is None or (shown is not None and not shown.running),
                         color="primary",
                     )
-                _Status(shown, progress, busy)
+                _Status(shown, progress, busy, status_line)
                 if problem.value:
                     solara.Error(problem.value, classes=["mesa-llm-problem"])
             with solara.Card("Model parameters"):
@@ -239,10 +269,20 @@ def ScenarioDashboard(
                 solara.Info("Building the model…" if problem.value is None else "No model yet.")
                 return
             with solara.Columns([1, 1]):
-                with solara.Card("Space"):
-                    SpaceView(current, shown, selected, legend)
-                with solara.Card("Agent inspector"):
-                    AgentInspector(current.model, selected, observation_view)
+                if space_view is None:
+                    with solara.Card("Space"):
+                        SpaceView(current, shown, selected, legend)
+                else:
+                    space_view(current, shown, selected)
+                if inspector is None:
+                    with solara.Card("Agent inspector"):
+                        AgentInspector(current.model, selected, observation_view)
+                else:
+                    inspector(current, shown, selected)
+            if cards:
+                with solara.Columns([1] * len(cards)):
+                    for card in cards:
+                        card(current, shown, selected)
             with solara.Card("Metrics: all, rule and LLM agents"):
                 MetricsView(spec, current, shown)
             with solara.Card("Transcript of the last step"):
@@ -259,8 +299,13 @@ def _pending_changes(current: Session, wanted: Callable[[], RunConfig]) -> bool:
 
 
 @solara.component
-def _Status(shown: Snapshot | None, progress: solara.Reactive[tuple[int, int, float] | None], busy: bool):
-    """The step line; it alone reads ``progress``, so the polls while a step runs redraw only it."""
+def _Status(
+    shown: Snapshot | None,
+    progress: solara.Reactive[tuple[int, int, float] | None],
+    busy: bool,
+    status_line: Callable[[Snapshot], str] | None,
+):
+    """The step line (and the scenario's line); it alone reads ``progress``, so polls redraw only it."""
     with solara.Div(classes=["mesa-llm-status"]):
         if shown is None:
             solara.Text("No model.")
@@ -272,6 +317,8 @@ def _Status(shown: Snapshot | None, progress: solara.Reactive[tuple[int, int, fl
         else:
             state = "" if shown.running else " · the model stopped running"
             solara.Text(f"Step {shown.steps}{state}")
+    if shown is not None and status_line is not None:
+        solara.Text(status_line(shown), classes=["mesa-llm-status-line"])
 
 
 @solara.component

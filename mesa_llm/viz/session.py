@@ -1,6 +1,7 @@
 """The model behind a dashboard page: built from its settings, stepped in a thread, drawn from snapshots.
 
-A :class:`Session` is a :class:`~mesa_llm.lab.Run` with Mesa's space renderer; a
+A :class:`Session` is a :class:`~mesa_llm.lab.Run` with Mesa's space renderer (for a model
+with a Mesa space) and the scenario's own snapshot hook, if any; a
 :class:`Snapshot` is what the page draws of it between two steps, so the space and the
 plots never show a model half-way through a step.
 """
@@ -45,13 +46,17 @@ class Snapshot:
         steps: the model's completed steps.
         running: whether the model can step further.
         frame: its model reporters so far (a copy).
-        agents: the Altair layer of its agents (None when the space is empty).
+        agents: the Altair layer of its agents (None when the space is empty, or when the
+            session has no space renderer).
+        data: what the session's snapshot hook took of the model (None without a hook):
+            what a scenario's own views draw.
     """
 
     steps: int
     running: bool
     frame: pd.DataFrame
     agents: alt.Chart | None
+    data: Any = None
 
 
 @dataclass(slots=True)
@@ -60,15 +65,19 @@ class Session:
 
     Attributes:
         run: the run it was built as (its configuration, model and backend).
-        renderer: Mesa's space renderer bound to the model.
-        structure: the Altair layer of the space's structure (drawn once).
+        renderer: Mesa's space renderer bound to the model; None for a model without a
+            space (``model.grid`` or ``model.space``) or a session without a portrayal.
+        structure: the Altair layer of the space's structure (drawn once; None without a renderer).
         populations: the populations of its agents (those the plots draw lines of).
+        snapshot_hook: what the scenario's own views draw of the model, taken with every
+            snapshot (:attr:`Snapshot.data`); None without one.
     """
 
     run: Run
-    renderer: SpaceRenderer
+    renderer: SpaceRenderer | None
     structure: alt.Chart | None
     populations: tuple[str, ...]
+    snapshot_hook: Callable[[Model], Any] | None = None
 
     @property
     def config(self) -> RunConfig:
@@ -84,19 +93,31 @@ class Session:
     def start(
         cls,
         config: RunConfig,
-        portrayal: Callable[[Agent], AgentPortrayalStyle],
+        portrayal: Callable[[Agent], AgentPortrayalStyle] | None,
         backends: Mapping[str, BaseChatModel],
         cache: ResponseCache | None,
+        snapshot: Callable[[Model], Any] | None = None,
     ) -> Session:
-        """Build the model of ``config`` and its renderer.
+        """Build the model of ``config``, and Mesa's renderer of its space if it has one.
+
+        Args:
+            config: the run.
+            portrayal: how Mesa's renderer draws an agent; None draws no Mesa space.
+            backends: chat models to use for some backend names.
+            cache: the response cache of its LLM calls; None gives it its own in-memory one.
+            snapshot: the scenario's snapshot hook, called with the model between steps
+                (:attr:`Snapshot.data`); its result must not change when the model steps on.
 
         Raises:
             BackendError: for a backend that cannot be created.
             ValueError: for parameters the model rejects.
         """
         run = Run.build(config, cache if cache is not None else InMemoryCache(), backends)
-        renderer = SpaceRenderer(run.model, backend="altair").setup_agents(portrayal)
-        return cls(run, renderer, renderer.draw_structure(), populations_of(run.model))
+        renderer = None
+        if portrayal is not None and _has_space(run.model):
+            renderer = SpaceRenderer(run.model, backend="altair").setup_agents(portrayal)
+        structure = renderer.draw_structure() if renderer is not None else None
+        return cls(run, renderer, structure, populations_of(run.model), snapshot)
 
     def snapshot(self) -> Snapshot:
         """The model's state for drawing; call it between steps."""
@@ -105,13 +126,19 @@ class Session:
             steps=model.steps,
             running=model.running,
             frame=model.datacollector.get_model_vars_dataframe().copy(),
-            agents=self.renderer.draw_agents() if len(model.agents) else None,
+            agents=self.renderer.draw_agents() if self.renderer is not None and len(model.agents) else None,
+            data=self.snapshot_hook(model) if self.snapshot_hook is not None else None,
         )
 
     def first_llm_agent(self) -> int | None:
         """The smallest id of an LLM agent, or None when all agents follow rules."""
         ids = [a.unique_id for a in self.model.agents if population(a) == LLM]
         return min(ids) if ids else None
+
+
+def _has_space(model: Model) -> bool:
+    """Whether ``model`` has a space for Mesa's renderer: a ``model.grid`` or a ``model.space``."""
+    return getattr(model, "grid", getattr(model, "space", None)) is not None
 
 
 def in_thread(function: Callable[[], Any]) -> Future:

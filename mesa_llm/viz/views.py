@@ -3,13 +3,14 @@
 :func:`SpaceView` draws the space (Mesa's Altair layers) with a ring around the selected
 agent, which moves as soon as another agent is clicked, and a legend of the marks under it.
 :func:`MetricsView` draws the scenario's metrics (:func:`~mesa_llm.lab.metrics_figure`) so
-that they can be read from step 0: see :func:`readable`.
+that they can be read from step 0: see :func:`readable`. A scenario replaces the space, the
+agent inspector or adds cards with its own views (:data:`ScenarioView`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import altair as alt
@@ -22,13 +23,24 @@ from mesa_llm.viz.session import Session, Snapshot
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["SELECTED", "SELECTED_ENTRY", "MetricsView", "SpaceView", "readable"]
+__all__ = ["SELECTED", "SELECTED_ENTRY", "MetricsView", "ScenarioView", "SpaceView", "readable"]
 
 #: The colour of the ring around the selected agent.
 SELECTED = "#f5b800"
 
 #: The ring's legend entry.
 SELECTED_ENTRY = LegendEntry("selected (click an agent)", fill="none", stroke=SELECTED, stroke_width=2.5)
+
+type ScenarioView = Callable[[Session, Snapshot, solara.Reactive[int | None]], Any]
+"""A scenario's own view on its dashboard: a Solara component called as ``view(current, shown, selected)``.
+
+It gets the session (``current.model`` is the live model: read it only for what is safe
+while a step runs, such as the LLM log), the snapshot drawn (its ``data`` is what the
+scenario's snapshot hook took between steps) and the selected agent's ``unique_id``, which
+it may read and set (a click in the space, a choice in the inspector). It draws its whole
+card, title included (a ``solara.Card``); see :func:`~mesa_llm.viz.ScenarioDashboard`'s
+``space_view``, ``inspector`` and ``cards``.
+"""
 
 # The padding of a y range drawn around values of one step, or a constant, that are not
 # fractions: this share of their middle, at least _MIN_PAD.

@@ -30,6 +30,7 @@ SCENARIO = ScenarioSpec(
     summary="News of a party spreads through a small town by conversation (Park et al. 2023).",
     metrics=("informed", "density", "attended"),
     rule_backend=rule_backend_of,
+    app="mesa_llm_models.diffusion.app",
     outcomes=(
         Outcome(
             "informed", margin=0.1, last=1, description="share of residents who know of the event at the end"

@@ -216,6 +216,8 @@ class DiffusionModel(Model):
         #: Plan items that named an unknown place or an hour the resident sleeps (dropped).
         self.unusable_plan_items = 0
         self._pending: list[Conversation] = []
+        #: The awake residents at each place this hour (none before the first step).
+        self._present: dict[str, list[Resident]] = {}
         self._seen: dict[Resident, tuple[str, frozenset[str]]] = {}
         self.running = True
         self.datacollector = DataCollector(model_reporters={**reporters(), **self.llm.reporters()})
@@ -300,7 +302,7 @@ class DiffusionModel(Model):
             self._plan_day()
         for resident in self.residents:
             resident.partner = None
-            if resident.going is not None and resident.going_until >= self.steps:
+            if resident.going is not None and resident.going_until >= self.steps and resident.awake(hour):
                 resident.place = resident.going
             else:
                 resident.going = None
@@ -353,7 +355,7 @@ class DiffusionModel(Model):
 
     def _observe(self, awake: Sequence[Resident]) -> None:
         """Who is where; each LLM resident remembers what it sees when it changed since its last look."""
-        self._present: dict[str, list[Resident]] = {}
+        self._present = {}
         for resident in awake:
             self._present.setdefault(resident.place, []).append(resident)
         entries = []

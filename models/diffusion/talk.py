@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mesa_llm import ActionSpace, PromptTemplate
 from mesa_llm.memory.asking import Question, ask
@@ -41,34 +41,55 @@ __all__ = [
     "transcript_text",
 ]
 
-_MAX_LINE = 400
-"""The most characters of a line, a plan's place or an interview answer that are kept."""
+_MAX_LINE = 240
+"""The most characters of a line or an interview answer that are kept (longer ones are cut).
+The schema states the limit, so a grammar-constrained backend such as the embedded model
+stops there instead of running on to its token limit."""
+_MAX_PLACE = 40
+"""The most characters of a plan's place id."""
+_MAX_CHANGES = 6
+"""The most changes of a day's plan."""
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to :data:`_MAX_LINE` characters."""
+    return text[:_MAX_LINE]
 
 
 class Utterance(BaseModel):
     """A line of a conversation."""
 
-    say: str = Field(max_length=_MAX_LINE, description="what you say, one or two sentences")
+    say: str = Field(
+        json_schema_extra={"maxLength": _MAX_LINE}, description="what you say, a sentence or two"
+    )
     end: bool = Field(default=False, description="true when this ends the conversation")
+
+    _cut_say = field_validator("say")(_cut)
 
 
 class PlanChange(BaseModel):
     """An hour of the day spent somewhere other than usual."""
 
     hour: int = Field(ge=0, le=23, description="the hour, 0 to 23")
-    place: str = Field(max_length=_MAX_LINE, description="the id of the place")
+    place: str = Field(max_length=_MAX_PLACE, description="the id of the place")
 
 
 class DayPlan(BaseModel):
     """The departures from the usual day, for today."""
 
-    changes: list[PlanChange] = Field(default_factory=list, description="the hours spent elsewhere")
+    changes: list[PlanChange] = Field(
+        default_factory=list, max_length=_MAX_CHANGES, description="the hours spent elsewhere"
+    )
 
 
 class Answer(BaseModel):
     """An answer to the interviewer."""
 
-    answer: str = Field(max_length=_MAX_LINE, description="your answer, one or two sentences")
+    answer: str = Field(
+        json_schema_extra={"maxLength": _MAX_LINE}, description="your answer, a sentence or two"
+    )
+
+    _cut_answer = field_validator("answer")(_cut)
 
 
 SPEECH_SPACE = ActionSpace(Utterance, fallback=Utterance(say="", end=True), description="your next line")

@@ -1,8 +1,11 @@
+import warnings
+
 import pytest
 
 from mesa_llm import FunctionChatModel, InMemoryCache, LLMRuntime, ScoringChatModel
 from mesa_llm.embeddings import HashingEmbeddings
 from mesa_llm.memory import MemoryStream
+from mesa_llm.runtime.phase import ArgmaxWarning
 from tests.memory.town import resident
 
 
@@ -36,6 +39,19 @@ def test_a_scoring_backend_gives_the_expected_rating_from_one_scoring():
     # The runtime's draw of a label for the record used a generator of its own.
     assert model.rng.bit_generator.state == rng_state
     assert model.random.getstate() == random_state
+
+
+def test_rating_at_a_default_temperature_of_0_gives_no_argmax_notice():
+    """The rating is the expected value of the scores, not the label drawn: no notice that 0 argmaxes."""
+    scorer = ScoringChatModel.model_validate({"scores": three_or_seven, "model_name": "cold"})
+    object.__setattr__(scorer, "temperature", 0.0)  # 0 as a backend's default, not set by the user
+    assert "temperature" not in scorer.model_fields_set
+    stream, _ = stream_of(scorer)
+    with warnings.catch_warnings(record=True) as caught:  # raised in the runtime's loop thread, if at all
+        warnings.simplefilter("always")
+        memory_id = stream.add("Isabella invites me to her party", "conversation")
+    assert stream[memory_id].importance == pytest.approx(6.2)
+    assert not [w for w in caught if issubclass(w.category, ArgmaxWarning)]
 
 
 def rates_eight(messages) -> str:

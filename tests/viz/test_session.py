@@ -94,3 +94,16 @@ def test_local_backend_names_the_settings_that_resolve_reads():
 def test_session_knows_its_populations():
     assert Session.start(config("rule", llm_share="0.5"), portrayal, {}, None).populations == ("rule", "llm")
     assert Session.start(config("rule", llm_share="0"), portrayal, {}, None).populations == ("rule",)
+
+
+def test_a_session_without_a_portrayal_draws_no_space_and_takes_the_scenarios_snapshot():
+    session = Session.start(config("rule", llm_share="0.5"), None, {}, None, snapshot=lambda m: m.steps)
+    assert (session.renderer, session.structure) == (None, None)
+    assert session.snapshot().data == 0
+    session.model.step()
+    shown = session.snapshot()
+    assert shown.agents is None
+    assert shown.data == shown.steps == 1  # taken with the snapshot, between steps
+    drawn = Session.start(config("rule", llm_share="0.5"), portrayal, {}, None).snapshot()
+    assert drawn.agents is not None
+    assert drawn.data is None

@@ -1,10 +1,12 @@
 import math
 import re
 
+import pytest
 import solara
 import solara.widgets
 
 from mesa_llm.lab import RunConfig, metrics_figure, model_parameters
+from mesa_llm.viz import ScenarioDashboard
 from mesa_llm.viz.session import Session
 from mesa_llm.viz.views import SpaceView, readable
 from mesa_llm_models.schelling import SCENARIO
@@ -91,3 +93,8 @@ def test_the_selection_ring_moves_when_the_selection_changes():
     assert _ring_on(rc) == ids[0]
     selected.set(ids[-1])  # a click, between two steps: the same snapshot
     assert _ring_on(rc) == ids[-1]
+
+
+def test_a_dashboard_needs_a_portrayal_or_a_space_view():
+    with pytest.raises(TypeError, match="agent_portrayal or a space_view"):
+        solara.render(ScenarioDashboard(SCENARIO), handle_error=False)
