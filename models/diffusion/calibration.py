@@ -19,10 +19,11 @@ without knowing of it. It implies rule residents of the cascade with those ``p``
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mesa_llm.calibration import Probe, ProbePoint
+from mesa_llm.calibration import Probe, ProbePoint, ProbeResult
 from mesa_llm.calibration.probe import json_ready
 from mesa_llm_models.diffusion.agents import TALK, Situation, go_to, partner_text
 from mesa_llm_models.diffusion.framings import quote_memories
@@ -30,10 +31,11 @@ from mesa_llm_models.diffusion.news import clock, news_sentence
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from mesa_llm_models.diffusion.model import DiffusionModel
 
-__all__ = ["CASCADE_PROBE", "CascadeFit", "cascade_grid", "fit_cascade", "implied_rules"]
+__all__ = ["CASCADE_PROBE", "CascadeFit", "cascade_figure", "cascade_grid", "fit_cascade", "implied_rules"]
 
 PARTNERS = ("acquaintance", "stranger", "nobody")
 _MORNING = 10
@@ -204,6 +206,39 @@ def implied_rules(fit: CascadeFit) -> dict[str, dict[str, Any]]:
     return {"cascade": {"baseline": "cascade", "p": round(fit.p, 6), "q": round(fit.q, 6)}}
 
 
+def cascade_figure(result: ProbeResult) -> Figure:
+    """P(talk) by who came up, and P(go to the event) at its start, informed against not, with intervals."""
+    from matplotlib.figure import Figure  # imported on use: it takes a while
+
+    table = result.table
+    place = go_to(str(table["event_place"].iloc[0]))
+    bars = [(f"talk\n{partner}", TALK, partner, 0) for partner in PARTNERS[:2]] + [
+        ("go to the event\nat its start", place, "nobody", 1)
+    ]
+    figure = Figure(figsize=(6.5, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    for offset, informed, colour in ((-0.18, 1, "C1"), (0.18, 0, "C0")):
+        for x, (_, action, partner, invite) in enumerate(bars):
+            rows = table[
+                (table["action"] == action)
+                & (table["informed"] == informed)
+                & (table["partner"] == partner)
+                & (table["invite"] == invite)
+            ]
+            if rows.empty:
+                continue
+            row = rows.iloc[0]
+            error = [[row["p"] - row["ci_low"]], [row["ci_high"] - row["p"]]]
+            label = ("informed" if informed else "not informed") if x == 0 else None
+            axes.bar(x + offset, row["p"], width=0.34, color=colour, yerr=error, capsize=3, label=label)
+    axes.set_xticks(range(len(bars)), [label for label, *_ in bars])
+    axes.set(ylabel="probability", ylim=(0, 1.05))
+    name = f"{result.scenario.name}: {result.backend}, framing {result.parameters.get('framing')}"
+    axes.set_title("\n".join([name, *textwrap.wrap(result.describe(), 72)]), fontsize="small")
+    axes.legend(loc="upper right", fontsize="small")
+    return figure
+
+
 def implied_p(fit: CascadeFit) -> tuple[float, float, float]:
     """The telling rate ``p`` and its interval, for knob maps."""
     return fit.p, *fit.p_ci
@@ -216,6 +251,7 @@ CASCADE_PROBE = Probe(
     fit=fit_cascade,
     parameters={"embeddings": "hashing"},
     rules=implied_rules,
+    figure=cascade_figure,
     implied=implied_p,
     implied_name="p",
 )

@@ -69,7 +69,7 @@ def test_viz_names_a_scenario_without_a_dashboard(monkeypatch, spec, message):
 def test_viz_of_an_unknown_scenario_lists_the_known_ones():
     result = invoke("viz", "nosuch")
     assert result.exit_code == 2
-    assert "available: cooperation, life, schelling" in " ".join(result.output.split())
+    assert "available: cooperation, diffusion, life, schelling" in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize(("scenario", "option"), [("schelling", "--homophily"), ("cooperation", "--payoffs")])

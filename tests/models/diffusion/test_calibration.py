@@ -5,7 +5,7 @@ import json
 import pytest
 
 from mesa_llm.calibration import probe_scenario, round_trip
-from mesa_llm_models.diffusion import SCENARIO, fit_cascade
+from mesa_llm_models.diffusion import CASCADE_PROBE, SCENARIO, fit_cascade
 from mesa_llm_models.diffusion.calibration import implied_rules
 from tests.models.diffusion.chatty import chatty
 
@@ -75,3 +75,13 @@ def test_the_round_trip_of_the_cascade_chat_model_reproduces(tmp_path):
     assert set(rows["outcome"]) == {"informed", "attended", "density"}
     assert (rows["diff"] == 0.0).all()
     assert trip.verdicts["cascade"] == "reproduces"
+
+
+def test_the_probe_draws_its_rates_and_writes_the_figure(tmp_path):
+    result = probe_scenario(SCENARIO, "cascade", backend="rule", parameters={"p": 0.4, "q": 0.7})
+    figure = CASCADE_PROBE.figure(result)
+    heights = sorted(round(patch.get_height(), 6) for patch in figure.axes[0].patches)
+    assert heights == [0.0, 0.0, 0.0, 0.0, 0.4, 0.7]  # talk: acquaintance, stranger; go: at its start
+    written = result.write(tmp_path)
+    assert (tmp_path / "probe.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert written
