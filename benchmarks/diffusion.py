@@ -179,7 +179,7 @@ def injection(backend: str) -> None:
         listener.memory.add(f"{host.name} said to me: {heard}", "conversation", importance=5)
         (choice,) = model.llm.decide_many([(listener, listener.observe())])
         conversation = Conversation(host, listener, model.steps, [Line(host.name, heard, False)])
-        ((reply, _),) = model._lines([conversation])
+        ((reply, _),) = model.talks.lines([conversation])
         fields = {"question": DEFAULT_QUESTION, "memories": listener.memories_for(DEFAULT_QUESTION)}
         (answer,) = ask_all(Interview, [(listener, INTERVIEW, fields)], ANSWER_SPACE)
         record = listener.last_record

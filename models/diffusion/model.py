@@ -28,22 +28,18 @@ from mesa_llm_models.diffusion.agents import (
     Situation,
     partner_text,
 )
-from mesa_llm_models.diffusion.framings import INTERVIEW, NEUTRAL, PLAN, SPEECH
+from mesa_llm_models.diffusion.framings import INTERVIEW, NEUTRAL, PLAN
 from mesa_llm_models.diffusion.metrics import Interviews, reporters
-from mesa_llm_models.diffusion.news import clock, news_sentence, states_event
+from mesa_llm_models.diffusion.news import clock
 from mesa_llm_models.diffusion.parameters import Settings, check_arguments
 from mesa_llm_models.diffusion.rule_backend import rule_following_backend
 from mesa_llm_models.diffusion.talk import (
     ANSWER_SPACE,
     PLAN_SPACE,
-    SPEECH_SPACE,
-    Conversation,
+    Conversations,
     Interview,
-    Line,
     PlanQuestion,
-    Speech,
     ask_all,
-    transcript_text,
 )
 from mesa_llm_models.diffusion.town import HOURS, Event
 
@@ -209,13 +205,13 @@ class DiffusionModel(Model):
         self._inform(self.host, None)
         if isinstance(self.host, LLMResident):
             self.host.memory.add(self._host_plan("I"), "plan", importance=_IMPORTANT_PLAN)
-        self.conversations: list[Conversation] = []
-        self.talked: set[frozenset[str]] = set()
+        self.talks = Conversations(self)
+        #: Every conversation so far, and the pairs (of names) who have talked.
+        self.conversations, self.talked = self.talks.held, self.talks.talked
         self.attended: set[str] = set()
         self.interview_log = Interviews()
         #: Plan items that named an unknown place or an hour the resident sleeps (dropped).
         self.unusable_plan_items = 0
-        self._pending: list[Conversation] = []
         #: The awake residents at each place this hour (none before the first step).
         self._present: dict[str, list[Resident]] = {}
         self._seen: dict[Resident, tuple[str, frozenset[str]]] = {}
@@ -311,7 +307,7 @@ class DiffusionModel(Model):
         self._observe(awake)
         self._meet(awake)
         self.llm.step(awake, rng=self.random)
-        self._talk()
+        self.talks.run()
         self._attend(hour)
         self._reflect()
         if hour == HOURS - 1 and self.interviews_on:
@@ -397,77 +393,17 @@ class DiffusionModel(Model):
 
     def start_conversation(self, first: Resident, second: Resident) -> None:
         """``first`` talks to ``second`` this hour (once per pair and hour, whoever asked first)."""
-        if any({c.first, c.second} == {first, second} for c in self._pending):
-            return
-        self._pending.append(Conversation(first, second, self.steps))
+        self.talks.start(first, second)
 
-    def _talk(self) -> None:
-        """Run this hour's conversations, turn by turn, every conversation's turn asked at once."""
-        started, self._pending = self._pending, []
-        for conversation in started:
-            self.talked.add(frozenset((conversation.first.name, conversation.second.name)))
-        active = started
-        for _ in range(self.turns):
-            active = [c for c in active if not c.over]
-            if not active:
-                break
-            entries = []
-            for conversation, (text, end) in zip(active, self._lines(active), strict=True):
-                speaker, listener = conversation.speaker(), conversation.listener()
-                if not text:
-                    conversation.over = True
-                    continue
-                line = Line(speaker.name, text, states_event(text, self.event, self.town.places.values()))
-                conversation.lines.append(line)
-                for resident, memory_text in (
-                    (speaker, f"I said to {listener.name}: {text}"),
-                    (listener, f"{speaker.name} said to me: {text}"),
-                ):
-                    if isinstance(resident, LLMResident):
-                        entries.append((resident.memory, memory_text, "conversation"))
-                if line.informs:
-                    if (
-                        not speaker.informed
-                    ):  # it said the facts before it heard them: they are its memory now
-                        self._inform(speaker, None)
-                    self._hear(listener, speaker)
-                conversation.over = end
-            remember(entries)
-        self.conversations.extend(started)
+    def stated(self, speaker: Resident, listener: Resident) -> None:
+        """``speaker`` said a line stating the event to ``listener``.
 
-    def _lines(self, conversations: Sequence[Conversation]) -> list[tuple[str, bool]]:
-        """This turn's line of each conversation, ``(text, ends)``; an empty text says nothing and ends."""
-        lines: list[tuple[str, bool] | None] = [None] * len(conversations)
-        asked = []
-        for i, conversation in enumerate(conversations):
-            speaker = conversation.speaker()
-            if isinstance(speaker, LLMResident):
-                asked.append(i)
-            else:
-                said = self._rule_line(speaker, conversation)
-                lines[i] = (said, not said)
-        items = []
-        for i in asked:
-            conversation = conversations[i]
-            speaker, listener = conversation.speaker(), conversation.listener()
-            last = conversation.lines[-1].text if conversation.lines else listener.name
-            fields = {
-                "clock": self.clock_text(),
-                "place": self.town.places[speaker.place].name,
-                "partner": partner_text(listener.name, listener in self.neighbours[speaker]),
-                "transcript": transcript_text(conversation.lines),
-                "memories": speaker.memories_for(last),
-            }
-            items.append((speaker, SPEECH, fields))
-        for i, utterance in zip(asked, ask_all(Speech, items, SPEECH_SPACE), strict=True):
-            lines[i] = (" ".join(utterance.say.split()), utterance.end)
-        return [line if line is not None else ("", True) for line in lines]
-
-    def _rule_line(self, speaker: Resident, conversation: Conversation) -> str:
-        """A rule resident's line: the news, if it knows it and nobody has said it here yet; else nothing."""
-        if speaker.informed and not conversation.news_said():
-            return news_sentence(self.event, self.town)
-        return ""
+        A speaker who said the facts before it heard them has them in its memory now: it is
+        informed too (with no teller).
+        """
+        if not speaker.informed:
+            self._inform(speaker, None)
+        self._hear(listener, speaker)
 
     def _hear(self, listener: Resident, teller: Resident) -> None:
         """``listener`` heard the news from ``teller``: informed, or (linear threshold) one teller nearer."""

@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field, field_validator
 
 from mesa_llm import ActionSpace, PromptTemplate
+from mesa_llm.memory import remember
 from mesa_llm.memory.asking import Question, ask
-from mesa_llm_models.diffusion.framings import quote_memories
+from mesa_llm_models.diffusion.agents import LLMResident, partner_text
+from mesa_llm_models.diffusion.framings import SPEECH, quote_memories
+from mesa_llm_models.diffusion.news import news_sentence, states_event
 
 if TYPE_CHECKING:
-    from mesa_llm_models.diffusion.agents import LLMResident, Resident
+    from mesa_llm_models.diffusion.agents import Resident
+    from mesa_llm_models.diffusion.model import DiffusionModel
 
 __all__ = [
     "ANSWER_SPACE",
@@ -30,6 +34,7 @@ __all__ = [
     "SPEECH_SPACE",
     "Answer",
     "Conversation",
+    "Conversations",
     "DayPlan",
     "Interview",
     "Line",
@@ -38,6 +43,7 @@ __all__ = [
     "Speech",
     "Utterance",
     "ask_all",
+    "rule_line",
     "transcript_text",
 ]
 
@@ -179,3 +185,94 @@ class Conversation:
 def transcript_text(lines: Sequence[Line]) -> str:
     """A conversation so far for a prompt: one quoted line per line said; "(it starts now)" for none."""
     return quote_memories([f"{line.speaker}: {line.text}" for line in lines]) if lines else "(it starts now)"
+
+
+class Conversations:
+    """A model's conversations: started by this hour's ``talk`` actions, then run turn by turn.
+
+    Every conversation's turn is asked at once (one decision phase for the LLM speakers),
+    each line is remembered by the LLM residents who take part, and a line that states the
+    event tells the model (:meth:`DiffusionModel.stated`).
+
+    Args:
+        model: the diffusion model.
+
+    Attributes:
+        held: every conversation so far, in the order they started.
+        talked: the pairs (of names) who have talked.
+    """
+
+    def __init__(self, model: DiffusionModel) -> None:
+        self.model = model
+        self.held: list[Conversation] = []
+        self.talked: set[frozenset[str]] = set()
+        self._pending: list[Conversation] = []
+
+    def start(self, first: Resident, second: Resident) -> None:
+        """``first`` talks to ``second`` this hour (once per pair and hour, whoever asked first)."""
+        if not any({c.first, c.second} == {first, second} for c in self._pending):
+            self._pending.append(Conversation(first, second, self.model.steps))
+
+    def run(self) -> None:
+        """Run this hour's conversations to their end or to the model's ``turns``."""
+        model = self.model
+        started, self._pending = self._pending, []
+        self.talked.update(frozenset((c.first.name, c.second.name)) for c in started)
+        places = tuple(model.town.places.values())
+        active = started
+        for _ in range(model.turns):
+            active = [c for c in active if not c.over]
+            if not active:
+                break
+            entries = []
+            for conversation, (text, end) in zip(active, self.lines(active), strict=True):
+                speaker, listener = conversation.speaker(), conversation.listener()
+                if not text:
+                    conversation.over = True
+                    continue
+                line = Line(speaker.name, text, states_event(text, model.event, places))
+                conversation.lines.append(line)
+                for resident, memory_text in (
+                    (speaker, f"I said to {listener.name}: {text}"),
+                    (listener, f"{speaker.name} said to me: {text}"),
+                ):
+                    if isinstance(resident, LLMResident):
+                        entries.append((resident.memory, memory_text, "conversation"))
+                if line.informs:
+                    model.stated(speaker, listener)
+                conversation.over = end
+            remember(entries)
+        self.held.extend(started)
+
+    def lines(self, conversations: Sequence[Conversation]) -> list[tuple[str, bool]]:
+        """This turn's line of each conversation, ``(text, ends)``; an empty text says nothing and ends."""
+        model = self.model
+        lines: list[tuple[str, bool] | None] = [None] * len(conversations)
+        asked, items = [], []
+        for i, conversation in enumerate(conversations):
+            speaker, listener = conversation.speaker(), conversation.listener()
+            if not isinstance(speaker, LLMResident):
+                said = rule_line(speaker, conversation)
+                lines[i] = (said, not said)
+                continue
+            query = conversation.lines[-1].text if conversation.lines else listener.name
+            fields = {
+                "clock": model.clock_text(),
+                "place": model.town.places[speaker.place].name,
+                "partner": partner_text(listener.name, listener in model.neighbours[speaker]),
+                "transcript": transcript_text(conversation.lines),
+                "memories": speaker.memories_for(query),
+            }
+            asked.append(i)
+            items.append((speaker, SPEECH, fields))
+        for i, utterance in zip(asked, ask_all(Speech, items, SPEECH_SPACE), strict=True):
+            lines[i] = (" ".join(utterance.say.split()), utterance.end)
+        return [line if line is not None else ("", True) for line in lines]
+
+
+def rule_line(speaker: Resident, conversation: Conversation) -> str:
+    """A rule resident's line: the news, if it knows it and nobody has said it here yet; else nothing."""
+    if speaker.informed and not conversation.news_said():
+        model = speaker.model
+        return news_sentence(model.event, model.town)
+    return ""
