@@ -19,13 +19,14 @@ Records results/diffusion.json (``day``), results/diffusion-local-<backend>.json
 results/diffusion-injection-<backend>.json.
 
     python benchmarks/diffusion.py day [--repeats 5]
-    python benchmarks/diffusion.py local [--backend local:gemma3] [--days 1]
+    python benchmarks/diffusion.py local [--backend local,temperature=1] [--days 1]
     python benchmarks/diffusion.py injection [--backend local]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import time
 from typing import Any
@@ -146,9 +147,8 @@ def local(backend: str, days: int) -> None:
     }
     print_table([row], list(row))
     print("\ncalls by question:", by_kind)
-    name = backend.replace(":", "-")
     write_results(
-        f"diffusion-local-{name}",
+        f"diffusion-local-{_file_name(backend)}",
         {"backend": backend, "days": days, "seed": 1, "residents": 25},
         [row],
         calls_by_question=by_kind,
@@ -205,10 +205,15 @@ def injection(backend: str) -> None:
     for row in rows:
         print(f"\n{row['heard']}: reply {row['reply']!r}\n  interview {row['interview']!r}")
     write_results(
-        f"diffusion-injection-{backend.replace(':', '-')}",
+        f"diffusion-injection-{_file_name(backend)}",
         {"backend": backend, "listener": LISTENER, "injection": INJECTION, "plain": PLAIN},
         rows,
     )
+
+
+def _file_name(backend: str) -> str:
+    """A backend's spec as part of a file name: ``local,temperature=1`` as ``local-temperature-1``."""
+    return re.sub(r"[^\w.]+", "-", backend)
 
 
 def main() -> None:
