@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["CASCADE_PROBE", "CascadeFit", "cascade_figure", "cascade_grid", "fit_cascade", "implied_rules"]
 
 PARTNERS = ("acquaintance", "stranger", "nobody")
+_COORDINATES = ("informed", "partner", "invite", "event_place")
+"""The coordinates of a cascade probe's points."""
 _MORNING = 10
 """The hour of the points away from the event's start."""
 
@@ -161,15 +163,16 @@ def fit_cascade(table: pd.DataFrame, *, alpha: float = 0.05) -> CascadeFit:
     """The cascade rates of a probe table of :func:`cascade_grid`'s 12 points.
 
     Raises:
-        ValueError: for a table without the coordinates ``informed``, ``partner`` and ``invite``.
+        ValueError: for a table without the coordinates ``informed``, ``partner``, ``invite``
+            and ``event_place``.
     """
-    missing = [c for c in ("informed", "partner", "invite") if c not in table.columns]
+    missing = [c for c in _COORDINATES if c not in table.columns]
     if missing:
         raise ValueError(
-            f"A cascade fit needs the coordinates informed, partner and invite; the probe table has no "
+            f"A cascade fit needs the coordinates {', '.join(_COORDINATES)}; the probe table has no "
             f"{', '.join(missing)}."
         )
-    place = go_to(str(table["event_place"].iloc[0])) if "event_place" in table.columns else go_to("cafe")
+    place = go_to(str(table["event_place"].iloc[0]))
 
     def at(action: str, informed: int, partner: str, invite: int) -> tuple[float, float, float]:
         rows = table[

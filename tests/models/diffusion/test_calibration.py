@@ -47,9 +47,10 @@ def test_a_resident_that_always_talks_is_chatter_not_a_cascade():
     assert "knowing adds +0.00" in fit.describe()
 
 
-def test_the_fit_refuses_a_table_without_its_coordinates():
-    table = probe_scenario(SCENARIO, "cascade", backend="rule").table.drop(columns=["partner"])
-    with pytest.raises(ValueError, match="partner"):
+@pytest.mark.parametrize("coordinate", ["partner", "event_place"])
+def test_the_fit_refuses_a_table_without_its_coordinates(coordinate):
+    table = probe_scenario(SCENARIO, "cascade", backend="rule").table.drop(columns=[coordinate])
+    with pytest.raises(ValueError, match=f"the probe table has no {coordinate}"):
         fit_cascade(table)
 
 
