@@ -47,6 +47,7 @@ from mesa_llm.lab.specs import (
     ScenarioSpec,
     check_model_arguments,
     find_scenario,
+    model_arguments,
     model_parameters,
     scenarios,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "llm_totals",
     "load_run",
     "metrics_figure",
+    "model_arguments",
     "model_parameters",
     "open_cache",
     "populations_of",

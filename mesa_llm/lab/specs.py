@@ -55,6 +55,7 @@ __all__ = [
     "ScenarioSpec",
     "check_model_arguments",
     "find_scenario",
+    "model_arguments",
     "model_parameters",
     "scenarios",
 ]
@@ -304,13 +305,22 @@ def check_model_arguments(
         TypeError: for an unknown parameter, or one of the wrong type.
         ValueError: for a value the checks refuse.
     """
-    bound = inspect.signature(model).bind(**params)
-    bound.apply_defaults()
-    arguments = bound.arguments
+    arguments = model_arguments(model, params)
     check(arguments)
     if arguments.get("answer_mode") is not None:
         check_answer_mode(arguments["answer_mode"])
     check_seed(arguments["rng"])
+
+
+def model_arguments(model: type[Model], params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` bound to the model's signature by name and completed with its defaults.
+
+    Raises:
+        TypeError: for an unknown parameter, as the constructor would raise.
+    """
+    bound = inspect.signature(model).bind(**params)
+    bound.apply_defaults()
+    return bound.arguments
 
 
 def model_parameters(spec: ScenarioSpec, settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -142,8 +142,7 @@ def network_frames(
                 "outline_width": _LLM_MARK.stroke_width if llm else 0.0,
             }
         )
-    names = [r.name for r in model.residents]
-    pairs = [(names[i], names[j], "acquainted") for i, j in _edge_indices(model)]
+    pairs = [(a.name, b.name, "acquainted") for a, b in model.acquainted_pairs]
     pairs += [(teller, listener, "told") for teller, listener in model.cascade.edges]
     lines = [
         {
@@ -159,11 +158,6 @@ def network_frames(
     ]
     columns = ["first", "second", "kind", "x", "y", "x2", "y2"]
     return pd.DataFrame(rows), pd.DataFrame(lines, columns=columns)
-
-
-def _edge_indices(model: DiffusionModel) -> list[tuple[int, int]]:
-    index = {node: i for i, node in enumerate(model.graph.nodes)}
-    return [(index[a], index[b]) for a, b in model.graph.edges if a != b]
 
 
 def network_chart(nodes: pd.DataFrame, lines: pd.DataFrame, selected: str | None) -> alt.LayerChart:

@@ -81,7 +81,7 @@ def cascade_grid(model: DiffusionModel) -> list[ProbePoint]:
                     place=park.name,
                     company="Nobody else is here." if other is None else f"Also here: {other.name}.",
                     partner=partner_text(None if other is None else other.name, partner == "acquaintance"),
-                    places=", ".join(f"{p.id} ({p.name})" for p in model.town.public_places()),
+                    places=model.places_text,
                     memories=memories,
                     hour=hour,
                     day=day,

@@ -128,13 +128,8 @@ def _informed(m: DiffusionModel, population: str) -> float:
 
 def _density(m: DiffusionModel) -> float:
     n = len(m.residents)
-    pairs = {frozenset((m.residents[a].name, m.residents[b].name)) for a, b in _edges(m)} | m.talked
+    pairs = {frozenset((a.name, b.name)) for a, b in m.acquainted_pairs} | m.talked
     return ratio(len(pairs), n * (n - 1) // 2)
-
-
-def _edges(m: DiffusionModel) -> list[tuple[int, int]]:
-    index = {node: i for i, node in enumerate(m.graph.nodes)}
-    return [(index[a], index[b]) for a, b in m.graph.edges if a != b]
 
 
 def _attendees(m: DiffusionModel) -> int:

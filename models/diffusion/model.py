@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +17,7 @@ from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_seed
 from mesa_llm.datacollection import DataCollector
 from mesa_llm.embeddings import MemoEmbeddings
-from mesa_llm.lab import check_model_arguments
+from mesa_llm.lab import check_model_arguments, model_arguments
 from mesa_llm.memory import MemoryStream, Reflection, remember
 from mesa_llm_models.diffusion.agents import (
     HourSpaces,
@@ -179,12 +178,13 @@ class DiffusionModel(Model):
         self.graph = (
             settings.graph if settings.graph is not None else self._graph(graph_family, neighbours, rewiring)
         )
-        self._places_text = ", ".join(f"{p.id} ({p.name})" for p in self.town.public_places())
+        #: Where a resident can go, as its prompt says it: "cafe (the Linden Café), park (Alder Park), ...".
+        self.places_text = ", ".join(f"{p.id} ({p.name})" for p in self.town.public_places())
         self._make_embeddings = settings.embeddings
         self._embeddings: Embeddings | None = None
         self._retrieval = settings.retrieval
         self._reflection = Reflection(threshold=reflection_threshold)
-        nodes = list(self.graph.nodes)
+        nodes = self._nodes = list(self.graph.nodes)
         self._prompt = settings.prompt
         self._index = {node: i for i, node in enumerate(nodes)}
         llm = choose_llm(self, len(nodes), llm_share)
@@ -195,11 +195,12 @@ class DiffusionModel(Model):
             else:
                 resident = RuleResident(self, persona, i)
             self.residents.append(resident)
-        self._by_node = dict(zip(nodes, self.residents, strict=True))
+        by_node = dict(zip(nodes, self.residents, strict=True))
         self.neighbours: dict[Resident, frozenset[Resident]] = {
-            r: frozenset(self._by_node[n] for n in self.graph.neighbors(node))
-            for node, r in self._by_node.items()
+            r: frozenset(by_node[n] for n in self.graph.neighbors(node)) for node, r in by_node.items()
         }
+        #: The graph's edges as pairs of residents (self-loops left out).
+        self.acquainted_pairs = tuple((by_node[a], by_node[b]) for a, b in self.graph.edges if a != b)
         self.host = self.residents[self.town.index(self.event.host)]
         self.cascade = nx.DiGraph()
         self._inform(self.host, None)
@@ -256,7 +257,7 @@ class DiffusionModel(Model):
     def _persona_text(self, index: int) -> str:
         """Who resident ``index`` is, whom it knows (in the town file's words where it has them), its plan."""
         persona = self.town.personas[index]
-        node = list(self.graph.nodes)[index]
+        node = self._nodes[index]
         known = []
         for other in self.graph.neighbors(node):
             name = self.town.personas[self._index[other]].name
@@ -333,7 +334,7 @@ class DiffusionModel(Model):
             place=place.name,
             company=company,
             partner=partner_text(partner.name if partner is not None else None, acquainted),
-            places=self._places_text,
+            places=self.places_text,
             memories=memories(query),
             hour=self.hour,
             day=self.day,
@@ -523,10 +524,7 @@ def rule_backend_of(parameters: Mapping[str, Any]) -> BaseChatModel:
     Args:
         parameters: the model's parameters; missing ones take the model's defaults.
     """
-    signature = inspect.signature(DiffusionModel)
-    bound = signature.bind_partial(**{k: v for k, v in parameters.items() if k in signature.parameters})
-    bound.apply_defaults()
-    arguments = bound.arguments
+    arguments = model_arguments(DiffusionModel, parameters)
     settings = check_arguments(arguments)
     return rule_following_backend(
         settings.event,

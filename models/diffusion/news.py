@@ -17,6 +17,7 @@ either of its two hours of the day, and matches both.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -107,21 +108,15 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
-_PATTERNS: dict[Place, tuple[re.Pattern[str], ...]] = {}
-
-
+@functools.cache
 def _place_patterns(place: Place) -> tuple[re.Pattern[str], ...]:
     """How a place is recognised: its name without the article, and its id where it is a word."""
-    found = _PATTERNS.get(place)
-    if found is None:
-        name = re.sub(r"^(the|a|an)\s+", "", _fold(place.name).strip())
-        forms = {name}
-        if re.fullmatch(r"[a-z]+", place.id):
-            forms.add(place.id)
-        found = _PATTERNS[place] = tuple(
-            re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, form.split())) + r"(?!\w)") for form in forms
-        )
-    return found
+    forms = {re.sub(r"^(the|a|an)\s+", "", _fold(place.name).strip())}
+    if re.fullmatch(r"[a-z]+", place.id):
+        forms.add(place.id)
+    return tuple(
+        re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, form.split())) + r"(?!\w)") for form in forms
+    )
 
 
 def _number(word: str) -> int:

@@ -35,6 +35,8 @@ from mesa_llm_models.diffusion.town import Event, Town
 __all__ = ["CascadeAnswers", "rule_following_backend"]
 
 _IMPORTANCE = PromptTemplate(system="", user=IMPORTANCE_PROMPT)
+_QUESTIONS = PromptTemplate(system="", user=QUESTIONS_PROMPT)
+_INSIGHTS = PromptTemplate(system="", user=INSIGHTS_PROMPT)
 _NO_EVENT = "I have not heard of any event coming up."
 
 
@@ -91,8 +93,8 @@ class CascadeAnswers:
             (SPEECH, self._line),
             (PLAN, lambda facts: {"changes": []}),
             (INTERVIEW, self._interview),
-            (PromptTemplate(system="", user=QUESTIONS_PROMPT), lambda facts: {"questions": []}),
-            (PromptTemplate(system="", user=INSIGHTS_PROMPT), lambda facts: {"insights": []}),
+            (_QUESTIONS, lambda facts: {"questions": []}),
+            (_INSIGHTS, lambda facts: {"insights": []}),
         ):
             try:
                 facts = template.parse_first(messages)
