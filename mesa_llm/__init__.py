@@ -7,25 +7,28 @@ application layer (:mod:`mesa_llm.lab`), the dashboards (:mod:`mesa_llm.viz`) an
 command line (:mod:`mesa_llm.cli`) sit on it.
 """
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
-from mesa_llm.actions import ANSWER_MODES, ActionParseError, ActionSpace, AnswerMode
-from mesa_llm.agent import LLMAgent, LLMCellAgent, LLMDecider
-from mesa_llm.backends import (
-    BackendError,
-    FaultyChatModel,
-    FunctionChatModel,
-    OptionScorer,
-    ScoringChatModel,
-    ScriptedChatModel,
-    resolve_backend,
-)
-from mesa_llm.cache import CacheError, InMemoryCache, SQLiteCache
-from mesa_llm.decider import Decider, ModelDecider
-from mesa_llm.populations import by_population, choose_llm, per_population
-from mesa_llm.prompts import PromptTemplate
-from mesa_llm.records import CallLog, CallRecord
-from mesa_llm.runtime import LLMRuntime
+if TYPE_CHECKING:
+    from mesa_llm.actions import ANSWER_MODES, ActionParseError, ActionSpace, AnswerMode
+    from mesa_llm.agent import LLMAgent, LLMCellAgent, LLMDecider
+    from mesa_llm.backends import (
+        BackendError,
+        FaultyChatModel,
+        FunctionChatModel,
+        OptionScorer,
+        ScoringChatModel,
+        ScriptedChatModel,
+        resolve_backend,
+    )
+    from mesa_llm.cache import CacheError, InMemoryCache, SQLiteCache
+    from mesa_llm.decider import Decider, ModelDecider
+    from mesa_llm.populations import by_population, choose_llm, per_population
+    from mesa_llm.prompts import PromptTemplate
+    from mesa_llm.records import CallLog, CallRecord
+    from mesa_llm.runtime import LLMRuntime
 
 __all__ = [
     "ANSWER_MODES",
@@ -59,3 +62,41 @@ __all__ = [
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+# Every public name is imported from its module when first asked for (PEP 562): LangChain,
+# the runtime and the agents take a while to import, and a program needs them only once it
+# builds agents or a backend. The names of each module, by module:
+_EXPORTS = {
+    "actions": ("ANSWER_MODES", "ActionParseError", "ActionSpace", "AnswerMode"),
+    "agent": ("LLMAgent", "LLMCellAgent", "LLMDecider"),
+    "backends": (
+        "BackendError",
+        "FaultyChatModel",
+        "FunctionChatModel",
+        "OptionScorer",
+        "ScoringChatModel",
+        "ScriptedChatModel",
+        "resolve_backend",
+    ),
+    "cache": ("CacheError", "InMemoryCache", "SQLiteCache"),
+    "decider": ("Decider", "ModelDecider"),
+    "populations": ("by_population", "choose_llm", "per_population"),
+    "prompts": ("PromptTemplate",),
+    "records": ("CallLog", "CallRecord"),
+    "runtime": ("LLMRuntime",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported with the other names of its module when first asked for."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
+    globals().update({each: getattr(module, each) for each in _EXPORTS[_MODULE_OF[name]]})
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -20,13 +20,14 @@ import enum
 import functools
 import json
 import re
+import sys
 import typing
 import unicodedata
 from collections.abc import Hashable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pydantic
-from pydantic import BaseModel, Field
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["ANSWER_MODES", "ActionParseError", "ActionSpace", "AnswerMode", "check_answer_mode"]
 
@@ -135,14 +136,14 @@ class ActionSpace[T]:
 
     def __init__(self, type_: Any, fallback: T, *, description: str = "") -> None:
         self.description = description
-        self._schema: type[BaseModel]
+        self._schema: type[BaseModel] | None = None
         if typing.get_origin(type_) is Literal:
             self.options: tuple[T, ...] = tuple(typing.get_args(type_))
             self.kind = "choice"
         elif isinstance(type_, type) and issubclass(type_, enum.Enum):
             self.options = tuple(type_)
             self.kind = "choice"
-        elif isinstance(type_, type) and issubclass(type_, BaseModel):
+        elif isinstance(type_, type) and _is_pydantic(type_):
             self.options = ()
             self.kind = "structured"
             self._schema = type_
@@ -168,10 +169,6 @@ class ActionSpace[T]:
             for phrase, key in sorted(zip(phrases, keys, strict=True), key=lambda pk: -len(pk[0])):
                 if phrase:
                     self._phrases.setdefault(phrase[0], []).append((phrase, key))
-            self._schema = pydantic.create_model(
-                "Decision",
-                action=(Literal[self.labels], Field(description=description or "the chosen action")),
-            )
         else:
             self.labels = ()
         self.fallback: T = self.validate(fallback)
@@ -184,19 +181,30 @@ class ActionSpace[T]:
 
     @property
     def schema(self) -> type[BaseModel]:
-        """The pydantic model a structured-output backend is asked to fill."""
+        """The pydantic model a structured-output backend is asked to fill.
+
+        A choice space's (one field, ``action``, one of the labels) is made when first
+        asked for: pydantic takes a while to import, and rule agents never need it.
+        """
+        if self._schema is None:
+            from pydantic import Field, create_model
+
+            self._schema = create_model(
+                "Decision",
+                action=(Literal[self.labels], Field(description=self.description or "the chosen action")),
+            )
         return self._schema
 
     @functools.cached_property
     def schema_json(self) -> str:
         """The JSON schema of :attr:`schema`, as compact text."""
-        return json.dumps(self._schema.model_json_schema(), separators=(",", ":"))
+        return json.dumps(self.schema.model_json_schema(), separators=(",", ":"))
 
     def label(self, action: T) -> str:
         """A short text form of ``action`` for records and tables."""
         if self.kind == "choice":
             return self._label(action)
-        return typing.cast(BaseModel, action).model_dump_json()
+        return typing.cast("BaseModel", action).model_dump_json()
 
     def validate(self, value: Any) -> T:
         """Return ``value`` as an action of this space.
@@ -210,21 +218,24 @@ class ActionSpace[T]:
 
         """
         if self.kind == "choice":
-            if isinstance(value, BaseModel) and hasattr(value, "action"):
+            if _is_pydantic(type(value)) and hasattr(value, "action"):
                 value = value.action
             if isinstance(value, Hashable) and value in self.options:
                 return self.options[self.options.index(value)]
             if isinstance(value, str) and (key := _normalise(value).strip()) in self._by_key:
                 return self._by_key[key]
             raise ActionParseError(f"{_excerpt(value)} is not one of {list(self.labels)}")
+        from pydantic import ValidationError  # a structured space's schema imported pydantic
+
+        schema = self.schema
         try:
-            if isinstance(value, self._schema):
+            if isinstance(value, schema):
                 return typing.cast(T, value)
             if isinstance(value, str):
-                return typing.cast(T, self._schema.model_validate_json(value))
-            return typing.cast(T, self._schema.model_validate(value))
-        except pydantic.ValidationError as exc:
-            raise ActionParseError(f"answer does not match {self._schema.__name__}: {exc}") from exc
+                return typing.cast(T, schema.model_validate_json(value))
+            return typing.cast(T, schema.model_validate(value))
+        except ValidationError as exc:
+            raise ActionParseError(f"answer does not match {schema.__name__}: {exc}") from exc
 
     def parse(self, text: str, mode: AnswerMode = "direct") -> T:
         """Parse a free-text answer into an action.
@@ -420,8 +431,18 @@ class ActionSpace[T]:
         return f"Answer with a single JSON object that matches this JSON schema: {self.schema_json}"
 
     def __repr__(self) -> str:
-        inner = self.labels if self.kind == "choice" else self._schema.__name__
+        inner = self.labels if self.kind == "choice" else self.schema.__name__
         return f"ActionSpace({inner}, fallback={self.fallback!r})"
+
+
+def _is_pydantic(cls: type) -> bool:
+    """Whether ``cls`` is a pydantic model class, without importing pydantic.
+
+    No pydantic model exists before pydantic's module that defines ``BaseModel`` has been
+    imported, so while it is not loaded the answer is ``False``.
+    """
+    module = sys.modules.get("pydantic.main")
+    return module is not None and issubclass(cls, module.BaseModel)
 
 
 def _first_json_object(text: str) -> dict[str, Any] | None:

@@ -22,13 +22,12 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import mesa
-from langchain_core.language_models import BaseChatModel
 from mesa import Agent, Model
 from mesa.discrete_space import CellAgent
 
@@ -40,6 +39,8 @@ from mesa_llm.prompts import Messages, PromptTemplate, select_framing
 from mesa_llm.runtime import LLMRuntime
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
     from mesa_llm.records import CallRecord
 
 __all__ = ["LLMAgent", "LLMCellAgent", "LLMDecider"]
@@ -95,6 +96,14 @@ class LLMDecider:
     prompt: ClassVar[PromptTemplate]
     framings: ClassVar[Mapping[str, PromptTemplate]] = MappingProxyType({})
     population: ClassVar[str] = LLM
+    #: Whether :meth:`messages` depends on nothing but the observation, the agent's template,
+    #: its answer mode and its model's settings (which do not change within a decision
+    #: phase): agents of one model observing equal things then share one rendering (see
+    #: :meth:`prompt_key`). None (default): where the class overrides none of ``messages``,
+    #: ``prompt_for`` and ``instructions``. Set True on a class whose ``messages`` only
+    #: derives more fields from the observation and the model's settings; leave it where
+    #: it reads anything of the agent itself (a memory, a name).
+    observation_prompt: ClassVar[bool | None] = None
     # Given by the Mesa agent it is combined with:
     unique_id: int
     model: Model
@@ -175,7 +184,38 @@ class LLMDecider:
             self.prompt = prompt
         self.template = self.prompt if persona is None else replace(self.prompt, system=persona)
         self.last_observation: Any = None
-        self.last_record: CallRecord | None = None
+        self.last_record = None
+
+    @property
+    def last_record(self) -> CallRecord | None:
+        """The call record of its latest decision (None before the first).
+
+        Where the runtime keeps its records (:meth:`keep_record`), it is made from them
+        when read.
+        """
+        kept = self._kept
+        return self._last_record if kept is None else kept[self._kept_at]
+
+    @last_record.setter
+    def last_record(self, record: CallRecord | None) -> None:
+        self._last_record, self._kept, self._kept_at = record, None, -1
+
+    def keep_record(self, records: Sequence[CallRecord], index: int) -> None:
+        """Set by the runtime: the record of its latest decision is ``records[index]``, read when asked."""
+        self._kept, self._kept_at = records, index
+
+    def prompt_key(self) -> Hashable | None:
+        """What, beside its observation, its prompt is made of; None where it is made of more.
+
+        Agents with equal prompt keys, chat models and action spaces send equal messages
+        for equal observations: the runtime renders their prompt once per decision phase.
+        The key is the class, the template, the answer mode and the model where the prompt
+        is the observation's (:attr:`observation_prompt`), else None (each agent's prompt
+        is rendered).
+        """
+        if not _observation_prompt(type(self)):
+            return None
+        return (type(self), self.template, self.runtime.answer_mode, id(self.model))
 
     @property
     def persona(self) -> str:
@@ -277,10 +317,10 @@ def _watched_step(step: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(step)
     def watched(self: LLMDecider, *args: Any, **kwargs: Any) -> Any:
-        before = (getattr(self, "_decisions", 0), self.last_record)
+        before = _decision_state(self)
         result = step(self, *args, **kwargs)
         cls = type(self)
-        if (getattr(self, "_decisions", 0), self.last_record) == before and cls not in _WARNED:
+        if _decision_state(self) == before and cls not in _WARNED:
             _WARNED.add(cls)
             warnings.warn(
                 f"{cls.__name__}.step() ran {step.__qualname__} and asked no language model: it "
@@ -293,6 +333,30 @@ def _watched_step(step: Callable[..., Any]) -> Callable[..., Any]:
         return result
 
     return watched
+
+
+def _decision_state(agent: LLMDecider) -> tuple[int, int, int, int]:
+    """What changes when ``agent`` decides: its count of decisions and where its record is."""
+    return (getattr(agent, "_decisions", 0), id(agent._last_record), id(agent._kept), agent._kept_at)
+
+
+_OBSERVATION_PROMPTS: dict[type, bool] = {}
+
+
+def _observation_prompt(cls: type[LLMDecider]) -> bool:
+    """Whether the prompts of ``cls`` are their observation's (:attr:`LLMDecider.observation_prompt`)."""
+    found = _OBSERVATION_PROMPTS.get(cls)
+    if found is None:
+        declared = cls.observation_prompt
+        found = _OBSERVATION_PROMPTS[cls] = (
+            declared
+            if declared is not None
+            else all(
+                getattr(cls, name) is getattr(LLMDecider, name)
+                for name in ("messages", "prompt_for", "instructions")
+            )
+        )
+    return found
 
 
 _WARNED: set[type] = set()

@@ -60,6 +60,13 @@ class ModelDecider(Protocol):
     backend's option probabilities themselves, not the action drawn from them (a memory's
     importance is their expected value), which the runtime's notice that temperature 0
     argmaxes then leaves out.
+
+    Two more are optional, for decisions at scale. ``prompt_key()``: what, beside the
+    observation, the prompt is made of (None where it is made of more); agents with equal
+    keys, chat models and action spaces that observe equal things share one rendering of
+    their prompt per phase. ``keep_record(records, index)``: called instead of setting
+    ``last_record``, so that the agent reads ``records[index]`` when asked and the runtime
+    keeps no record object per decision. :class:`~mesa_llm.LLMDecider` implements both.
     """
 
     unique_id: int

@@ -21,15 +21,14 @@ import functools
 import re
 import string
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
 
 __all__ = ["Messages", "PromptTemplate", "observation_fields", "select_framing", "to_langchain"]
 
 Messages = tuple[tuple[str, str], ...]
-
-_MESSAGE_TYPES = {"system": SystemMessage, "human": HumanMessage, "ai": AIMessage}
 
 
 def observation_fields(observation: Any) -> Mapping[str, Any]:
@@ -296,4 +295,13 @@ def select_framing(
 
 def to_langchain(messages: Messages) -> list[BaseMessage]:
     """LangChain message objects for ``(role, content)`` pairs."""
-    return [_MESSAGE_TYPES[role](content=content) for role, content in messages]
+    types = _message_types()
+    return [types[role](content=content) for role, content in messages]
+
+
+@functools.cache
+def _message_types() -> Mapping[str, type[BaseMessage]]:
+    """LangChain's message class of each role, imported at the first call (not with this module)."""
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    return {"system": SystemMessage, "human": HumanMessage, "ai": AIMessage}

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from mesa_llm.decisions import Decisions
 from mesa_llm.prompts import Messages
 
 __all__ = ["CallLog", "CallRecord", "PromptBook"]
@@ -244,20 +245,84 @@ class CallLog:
         keep: keep records in memory (totals are always kept). Turn off for very long
             runs that stream records to ``path``.
 
+    Attributes:
+        records: the records kept, one per decision in the order they were made: a
+            :class:`~mesa_llm.decisions.Decisions`, a sequence that holds one full record
+            per call and a few integers per decision that shared it (agents that sent the
+            same prompt), and makes each decision's record when it is read.
+        totals: the running totals (what :meth:`reporters` report).
+
     """
 
     path: str | Path | None = None
     keep: bool = True
-    records: list[CallRecord] = field(default_factory=list)
+    records: Decisions = field(default_factory=Decisions)
     totals: _Totals = field(default_factory=_Totals)
-    _pending: list[CallRecord] = field(default_factory=list, repr=False)
+    _pending: list[Sequence[CallRecord]] = field(default_factory=list, repr=False)  # when not kept
+    _flushed: int = field(default=0, repr=False)  # records kept and written to path
     _parts: int = field(default=0, repr=False)
     _shadowed: list[int] = field(default_factory=lambda: [-1, 0, 0], repr=False)  # step, compared, agreed
 
-    def add(self, record: CallRecord) -> None:
-        """Add a record and update the totals."""
+    def add(self, record: CallRecord) -> int | None:
+        """Add a record and update the totals.
+
+        Returns:
+            Its index in :attr:`records`, or None where records are not kept.
+        """
+        self._count(record)
+        self.totals.decisions += 1
+        self._shadow(record.step, record.action, record.rule_action)
+        if self.keep:
+            return self.records.append(record)
+        if self.path is not None:
+            self._pending.append((record,))
+        return None
+
+    def add_calls(
+        self,
+        calls: Sequence[CallRecord],
+        of: Sequence[int],
+        agent_ids: Sequence[int],
+        agent_types: Sequence[str],
+        actions: Sequence[str],
+        rule_actions: Sequence[str | None],
+    ) -> tuple[Decisions, range]:
+        """Add the decisions made by ``calls`` (a decision phase's), in order.
+
+        Decision ``j`` was made by ``calls[of[j]]``: the first decision of a call is the
+        call's own, any later one shared it and carries none of its events (see
+        :meth:`~mesa_llm.decisions.Decisions.extend`, which keeps them compactly). Every
+        call is counted once in the totals; every decision counts as a decision, and as a
+        fallback where its call fell back.
+
+        Returns:
+            Where the decisions are: :attr:`records` and their indices in it where records
+            are kept, else a sequence of this phase's decisions alone (what is written to
+            ``path``) and their indices in it.
+        """
         t = self.totals
-        t.decisions += 1
+        for record in calls:
+            self._count(record)
+        t.decisions += len(of)
+        t.shared += len(of) - len(calls)
+        t.fallbacks += sum(calls[call].fallback for call in of) - sum(r.fallback for r in calls)
+        step = calls[0].step if calls else -1
+        ruled = [(a, r) for a, r in zip(actions, rule_actions, strict=True) if r is not None]
+        if ruled:
+            shadowed = self._shadowed
+            if shadowed[0] != step:
+                shadowed[:] = [step, 0, 0]
+            shadowed[1] += len(ruled)
+            shadowed[2] += sum(a == r for a, r in ruled)
+        kept = self.records if self.keep else Decisions()
+        at = kept.extend(calls, of, agent_ids, agent_types, actions, rule_actions)
+        if not self.keep and self.path is not None:
+            self._pending.append(kept)
+        return kept, at
+
+    def _count(self, record: CallRecord) -> None:
+        """Add a record's events to the totals (all but the decision itself)."""
+        t = self.totals
         t.calls += record.backend_calls
         t.cache_hits += record.cache_hit
         t.shared += record.shared
@@ -271,26 +336,26 @@ class CallLog:
         t.timeouts += record.timeouts
         t.rate_limited += record.rate_limited
         t.fallbacks += record.fallback
-        if record.rule_action is not None:
-            shadowed = self._shadowed
-            if shadowed[0] != record.step:
-                shadowed[:] = [record.step, 0, 0]
-            shadowed[1] += 1
-            shadowed[2] += record.action == record.rule_action
-        if self.keep:
-            self.records.append(record)
-        if self.path is not None:
-            self._pending.append(record)
+
+    def _shadow(self, step: int, action: str, rule_action: str | None) -> None:
+        """Count a decision's agreement with its rule in the step's tally."""
+        if rule_action is None:
+            return
+        shadowed = self._shadowed
+        if shadowed[0] != step:
+            shadowed[:] = [step, 0, 0]
+        shadowed[1] += 1
+        shadowed[2] += action == rule_action
 
     def restore(self, records: list[CallRecord]) -> None:
         """Replace the records kept and the totals by those of ``records`` (a resumed run's).
 
         Records already written to ``path`` stay there; none of ``records`` is written again.
         """
-        self.records, self.totals, self._pending, self._shadowed = [], _Totals(), [], [-1, 0, 0]
+        self.records, self.totals, self._pending, self._shadowed = Decisions(), _Totals(), [], [-1, 0, 0]
         for record in records:
             self.add(record)
-        self._pending = []
+        self._pending, self._flushed = [], len(self.records)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -336,8 +401,14 @@ class CallLog:
 
     def flush(self) -> int:
         """Append the records added since the last flush to ``path``; return how many."""
-        pending, self._pending = self._pending, []
-        if self.path is None or not pending:
+        chunks, self._pending = self._pending, []
+        if self.path is None:
+            return 0
+        if self.keep:
+            pending, self._flushed = self.records[self._flushed :], len(self.records)
+        else:
+            pending = [record for chunk in chunks for record in chunk]
+        if not pending:
             return 0
         path = Path(self.path)
         if path.name.endswith(_JSONL):

@@ -1,6 +1,7 @@
 """LLM agents: the decision seam, personas, backends and decide()/adecide()."""
 
 import asyncio
+import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar, Literal
@@ -20,7 +21,7 @@ from mesa_llm import (
     PromptTemplate,
 )
 from tests.weights import without_default_weights
-from tests.world import LLM, Base, Obs, World, crowd_rule
+from tests.world import LLM, Base, Obs, World, chat, crowd_rule
 
 
 @pytest.fixture
@@ -285,3 +286,26 @@ def test_an_agent_given_a_framings_prompt_asks_with_it_and_the_class_keeps_its_o
         Framed.framing("loud")
     with pytest.raises(TypeError, match="prompt must be a PromptTemplate"):
         Framed(World(), runtime=runtime, prompt="4 around")
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_each_agent_reads_its_own_record_whether_the_log_keeps_records_or_not(keep, tmp_path):
+    from mesa_llm import CallLog
+
+    backend, _ = chat()
+    log = CallLog(path=tmp_path / "records.jsonl", keep=keep)
+    runtime = LLMRuntime(backend, log=log)
+    model = World(runtime)
+    agents = [LLM(model, crowd=3, runtime=runtime) for _ in range(6)]
+    runtime.step(agents)
+    records = [a.last_record for a in agents]
+    assert [r.agent_id for r in records] == [a.unique_id for a in agents]
+    assert {r.action for r in records} == {"move"}
+    assert sum(r.backend_calls for r in records) == 1
+    assert sum(r.shared for r in records) == 5
+    assert len(log.records) == (6 if keep else 0)
+    written = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
+    assert sorted(row["agent_id"] for row in written) == sorted(a.unique_id for a in agents)
+    agents[0].last_record = None  # the protocol's attribute can still be set
+    assert agents[0].last_record is None
+    assert agents[1].last_record is not None

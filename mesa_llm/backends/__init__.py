@@ -1,14 +1,17 @@
 """Backends: resolving LangChain chat models, option scoring, the local model, test models.
 
-The local model, :class:`~mesa_llm.backends.local.LocalChatModel`, is exported here but
-imported on first use (``from mesa_llm.backends import LocalChatModel``), so that
-``import mesa_llm`` does not pay for it; it runs with the ``[local]`` extra installed. The
+The chat models, the local one (:class:`~mesa_llm.backends.local.LocalChatModel`) and the
+test ones (:mod:`mesa_llm.backends.testing`), are exported here but imported on first use
+(``from mesa_llm.backends import LocalChatModel``): they subclass LangChain's
+``BaseChatModel``, whose import takes a while, so ``import mesa_llm`` and a run without a
+backend do not pay for it. The local model runs with the ``[local]`` extra installed. The
 embedded models it runs (:data:`EMBEDDED`: SmolLM2 with ``[local]``, Gemma 3 with
 ``[local-more]``) are described without importing llama.cpp or their weights.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from mesa_llm.backends.embedded import EMBEDDED, EmbeddedModel
@@ -19,18 +22,19 @@ from mesa_llm.backends.resolve import (
     RULE_BACKEND,
     backend_identity,
     backend_name,
+    is_chat_model,
     resolve_backend,
 )
 from mesa_llm.backends.scoring import OptionScorer, OptionScores
-from mesa_llm.backends.testing import (
-    FaultyChatModel,
-    FunctionChatModel,
-    ScoringChatModel,
-    ScriptedChatModel,
-)
 
 if TYPE_CHECKING:
     from mesa_llm.backends.local import LocalChatModel
+    from mesa_llm.backends.testing import (
+        FaultyChatModel,
+        FunctionChatModel,
+        ScoringChatModel,
+        ScriptedChatModel,
+    )
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -48,14 +52,28 @@ __all__ = [
     "ScriptedChatModel",
     "backend_identity",
     "backend_name",
+    "is_chat_model",
     "resolve_backend",
 ]
 
+# The chat models subclass LangChain's BaseChatModel: imported when first asked for (PEP 562).
+_LAZY = {
+    "LocalChatModel": "local",
+    "FaultyChatModel": "testing",
+    "FunctionChatModel": "testing",
+    "ScoringChatModel": "testing",
+    "ScriptedChatModel": "testing",
+}
+
 
 def __getattr__(name: str) -> Any:
-    """``LocalChatModel``, imported when first asked for."""
-    if name == "LocalChatModel":
-        from mesa_llm.backends.local import LocalChatModel
+    """A chat model class, imported when first asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
 
-        return LocalChatModel
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Final
-
-from langchain_core.language_models import BaseChatModel
+import sys
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from mesa_llm.backends.errors import BackendError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -16,6 +18,7 @@ __all__ = [
     "BackendError",
     "backend_identity",
     "backend_name",
+    "is_chat_model",
     "resolve_backend",
 ]
 
@@ -86,7 +89,7 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
             setting of the local model, with the fix in the message.
 
     """
-    if isinstance(backend, BaseChatModel):
+    if is_chat_model(backend):
         return backend
     if not isinstance(backend, str):
         raise BackendError(
@@ -119,12 +122,23 @@ def resolve_backend(backend: BaseChatModel | str, **kwargs: Any) -> BaseChatMode
         raise _construction_error(backend, provider, exc) from exc
     except Exception as exc:  # a provider client refusing to start, e.g. without a key
         raise _construction_error(backend, provider, exc) from exc
-    if not isinstance(model, BaseChatModel):  # init_chat_model's configurable stand-in
+    if not is_chat_model(model):  # init_chat_model's configurable stand-in
         raise BackendError(f"The backend {backend!r} names no model. {_NAMING}")
     if "max_retries" not in kwargs and "max_retries" in type(model).model_fields and model.max_retries != 0:
         # The runtime retries (with backoff, counting every attempt): client retries would multiply.
         model = init_chat_model(backend, **kwargs, max_retries=0)
     return model
+
+
+def is_chat_model(value: object) -> TypeGuard[BaseChatModel]:
+    """Whether ``value`` is a LangChain ``BaseChatModel``, without importing LangChain.
+
+    No chat model exists before the LangChain module that defines ``BaseChatModel`` has
+    been imported, so while that module is not loaded the answer is ``False``, and a run
+    without a backend never pays for importing LangChain's chat models.
+    """
+    module = sys.modules.get("langchain_core.language_models.chat_models")
+    return module is not None and isinstance(value, module.BaseChatModel)
 
 
 def _local_model(backend: str, kwargs: dict[str, Any]) -> BaseChatModel:

@@ -15,27 +15,31 @@ makes a prompt inspectable (docs/calibration.md states the method):
   LLM population); :func:`calibrate` finds the rule parameter of a macro outcome.
 """
 
-from mesa_llm.calibration.knobs import Calibration, KnobMap, calibrate, knob_map
-from mesa_llm.calibration.probe import PROBE_COLUMNS, ProbePoint, ProbeRun, run_probe, wilson_interval
-from mesa_llm.calibration.roundtrip import LLM_POPULATION, RoundTrip, round_trip
-from mesa_llm.calibration.scenarios import (
-    PROBE_FILES,
-    Probe,
-    ProbeError,
-    ProbeResult,
-    find_probe,
-    probe_scenario,
-)
-from mesa_llm.calibration.strategy import (
-    MEMORY_ONE_STATES,
-    NAMED_STRATEGIES,
-    ImitationFit,
-    MemoryOne,
-    MemoryOneFit,
-    fit_imitation,
-    fit_memory_one,
-)
-from mesa_llm.calibration.threshold import ThresholdFit, fit_threshold
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mesa_llm.calibration.knobs import Calibration, KnobMap, calibrate, knob_map
+    from mesa_llm.calibration.probe import PROBE_COLUMNS, ProbePoint, ProbeRun, run_probe, wilson_interval
+    from mesa_llm.calibration.roundtrip import LLM_POPULATION, RoundTrip, round_trip
+    from mesa_llm.calibration.scenarios import (
+        PROBE_FILES,
+        Probe,
+        ProbeError,
+        ProbeResult,
+        find_probe,
+        probe_scenario,
+    )
+    from mesa_llm.calibration.strategy import (
+        MEMORY_ONE_STATES,
+        NAMED_STRATEGIES,
+        ImitationFit,
+        MemoryOne,
+        MemoryOneFit,
+        fit_imitation,
+        fit_memory_one,
+    )
+    from mesa_llm.calibration.threshold import ThresholdFit, fit_threshold
 
 __all__ = [
     "LLM_POPULATION",
@@ -66,3 +70,38 @@ __all__ = [
     "run_probe",
     "wilson_interval",
 ]
+
+
+# Every public name is imported from its module when first asked for (PEP 562): the fits
+# need scipy and statsmodels, which take a while, and a scenario that declares its probes
+# needs neither. The names of each module, by module:
+_EXPORTS = {
+    "knobs": ("Calibration", "KnobMap", "calibrate", "knob_map"),
+    "probe": ("PROBE_COLUMNS", "ProbePoint", "ProbeRun", "run_probe", "wilson_interval"),
+    "roundtrip": ("LLM_POPULATION", "RoundTrip", "round_trip"),
+    "scenarios": ("PROBE_FILES", "Probe", "ProbeError", "ProbeResult", "find_probe", "probe_scenario"),
+    "strategy": (
+        "MEMORY_ONE_STATES",
+        "NAMED_STRATEGIES",
+        "ImitationFit",
+        "MemoryOne",
+        "MemoryOneFit",
+        "fit_imitation",
+        "fit_memory_one",
+    ),
+    "threshold": ("ThresholdFit", "fit_threshold"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported with the other names of its module when first asked for."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
+    globals().update({each: getattr(module, each) for each in _EXPORTS[_MODULE_OF[name]]})
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

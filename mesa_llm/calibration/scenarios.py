@@ -14,18 +14,20 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from langchain_core.language_models import BaseChatModel
 from mesa import Model
 
-from mesa_llm.backends import DEFAULT_BACKEND, backend_name
+from mesa_llm.backends import DEFAULT_BACKEND, backend_name, is_chat_model
 from mesa_llm.cache import ResponseCache
 from mesa_llm.calibration.probe import ProbePoint, ProbeRun, run_probe
 from mesa_llm.checks import check_number
 from mesa_llm.lab import RunConfig, ScenarioSpec, find_scenario, model_parameters, open_cache
 from mesa_llm.lab.runs import resolve_run_backend
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = [
     "PROBE_FILES",
@@ -227,7 +229,7 @@ def probe_scenario(
     spec = find_scenario(scenario) if isinstance(scenario, str) else scenario
     chosen = find_probe(spec, probe)
     params = model_parameters(spec, {**chosen.parameters, **(parameters or {})})
-    if isinstance(backend, BaseChatModel):
+    if is_chat_model(backend):
         chat_model = backend if temperature is None else with_temperature(backend, temperature)
     else:
         config = RunConfig(spec, params, steps=0, seed=seed, backend=backend, temperature=temperature)

@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mesa_llm.calibration.probe import json_ready
 
@@ -142,6 +141,8 @@ def fit_threshold(
     fit = _glm(p, n, exog, scored)
     if fit is None:  # every point answers alike
         return _flat(p, level, "every point gives the same probability")
+    from scipy import stats  # imported on use, as statsmodels (in _glm) is: they take a while
+
     b0, b1 = (float(v) for v in fit.params)
     cov = np.asarray(fit.cov_params())
     z = float(stats.norm.ppf(1 - alpha / 2))

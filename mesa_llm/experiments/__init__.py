@@ -61,3 +61,7 @@ def __getattr__(name: str) -> object:
     # Importing the submodule bound the package's name "robustness" to it: bind the function.
     globals().update(robustness=module.robustness, RobustnessReport=module.RobustnessReport)
     return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

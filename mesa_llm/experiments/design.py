@@ -24,9 +24,7 @@ import json
 import pickle
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING, Any, Final
 
 from mesa_llm.backends import (
     DEFAULT_BACKEND,
@@ -34,10 +32,14 @@ from mesa_llm.backends import (
     BackendError,
     backend_identity,
     backend_name,
+    is_chat_model,
     resolve_backend,
 )
 from mesa_llm.checks import check_int, check_number
 from mesa_llm.lab import RunConfig, ScenarioSpec, find_scenario, model_parameters
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["BACKEND", "TEMPERATURE", "Axis", "Design", "RunTask"]
 
@@ -272,7 +274,7 @@ class Design:
                 )
                 if isinstance(value, ScenarioSpec):  # a folder names it by its reference
                     shown, folder = "", ""
-                elif isinstance(value, BaseChatModel):
+                elif is_chat_model(value):
                     shown, folder = (
                         "",
                         ", with a folder too: it knows a chat model by its identity, not its pickle",
@@ -313,7 +315,7 @@ class Design:
         axis = next((a for a in self.axis_list if a.name == BACKEND), None)
         given = axis.values if axis is not None else (self.backend,)
         for backend in given:
-            if isinstance(backend, BaseChatModel):
+            if is_chat_model(backend):
                 continue
             if not isinstance(backend, str) or not backend.strip():
                 raise ValueError(
@@ -328,7 +330,7 @@ class Design:
         temperatures = next((a for a in self.axis_list if a.name == TEMPERATURE), None)
         for value in temperatures.values if temperatures is not None else ():
             check_number("temperature", value, minimum=0)
-        objects = [b for b in given if isinstance(b, BaseChatModel)]
+        objects = [b for b in given if is_chat_model(b)]
         if objects and (temperatures is not None or self.temperature is not None):
             raise ValueError(
                 f"A temperature is given, but the backend {backend_name(objects[0])!r} is a chat model "
@@ -374,7 +376,7 @@ class Design:
     def _backend_of(self, labels: Mapping[str, Any], values: Mapping[str, Any]) -> tuple[str, dict]:
         """The config's backend string, and the chat model objects it names."""
         value = values.get(BACKEND, self.backend)
-        if isinstance(value, BaseChatModel):
+        if is_chat_model(value):
             name = str(labels.get(BACKEND, backend_name(value)))
             return name, {name: value}
         return value, {}
@@ -404,7 +406,7 @@ def _where(axis: str | None, label: Any) -> str:
     if axis is None:
         return f"The fixed parameter {label!r}"
     if axis == BACKEND:
-        return f"The backend {backend_name(label) if isinstance(label, BaseChatModel) else label!r}"
+        return f"The backend {backend_name(label) if is_chat_model(label) else label!r}"
     return f"The level {label!r} of the axis {axis!r}"
 
 
@@ -416,7 +418,7 @@ def _described(value: Any, where: str) -> Any:
     """
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    if isinstance(value, BaseChatModel):
+    if is_chat_model(value):
         return {"chat_model": backend_identity(value)}
     if isinstance(value, Mapping) and all(isinstance(k, str | int) for k in value):
         return {str(k): _described(v, where) for k, v in value.items()}

@@ -11,21 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mesa import Model
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from mesa_llm.checks import check_bool, check_int
 from mesa_llm.runtime import LLMRuntime
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["llm_progress", "run_for", "step_progress"]
 
@@ -64,6 +58,16 @@ def step_progress(steps: int, console: Console | None = None) -> Iterator[Callab
         steps: the steps the bar counts to.
         console: where to draw it (standard error by default).
     """
+    from rich.console import Console  # imported on use: the library's import does not need rich
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("step"),
         BarColumn(),
@@ -104,6 +108,8 @@ def run_for(model: Model, steps: int, *, progress: bool | None = None, console: 
             flag or None.
         ValueError: for negative ``steps``.
     """
+    from rich.console import Console  # imported on use: the library's import does not need rich
+
     check_int("steps", steps, minimum=0)
     console = console or Console(stderr=True)
     if progress is None:

@@ -27,10 +27,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
-from langchain_core.language_models import BaseChatModel
 from mesa import Model
 
 from mesa_llm.backends import DEFAULT_BACKEND, RULE_BACKEND, BackendError, backend_name, resolve_backend
@@ -38,6 +37,9 @@ from mesa_llm.cache import InMemoryCache, ResponseCache, SQLiteCache
 from mesa_llm.checks import check_int, check_number
 from mesa_llm.lab.specs import ScenarioSpec, find_scenario, model_parameters
 from mesa_llm.records import CallLog
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = [
     "AGENT_INDEX",

@@ -39,7 +39,6 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
 from mesa import Model
 
 from mesa_llm.actions import check_answer_mode
@@ -47,6 +46,8 @@ from mesa_llm.checks import check_int, check_number, check_seed
 from mesa_llm.lab.signatures import argument_docs, plain_text, scalar_type, type_hints
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
     from mesa_llm.calibration import Probe
 
 __all__ = [

@@ -20,10 +20,9 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 from mesa import Model
 from pydantic import BaseModel, Field
 
@@ -31,6 +30,9 @@ from mesa_llm.actions import ActionSpace
 from mesa_llm.prompts import Messages, PromptTemplate
 from mesa_llm.records import CallRecord
 from mesa_llm.runtime import LLMRuntime
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = [
     "IMPORTANCE_LABELS",

@@ -10,11 +10,10 @@ adds the memories of many agents at once, with one concurrent phase of importanc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from langchain_core.language_models import BaseChatModel
 
 from mesa_llm.checks import check_instance, check_int, check_number
 from mesa_llm.memory.asking import Asker, MemoryCounts, rate
@@ -22,6 +21,9 @@ from mesa_llm.memory.reflection import Reflection, reflect
 from mesa_llm.memory.retrieval import Retrieval, Retrieved, similarities, top
 from mesa_llm.memory.store import KINDS, MemoryStore, check_entry, kind_codes
 from mesa_llm.runtime import LLMRuntime
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["MemoryStream", "remember"]
 
@@ -68,6 +70,8 @@ class MemoryStream(MemoryStore):
         persona: str | None = None,
         fallback_importance: int = 4,
     ) -> None:
+        from langchain_core.language_models import BaseChatModel  # imported on use: it takes a while
+
         if not hasattr(agent, "unique_id") or not hasattr(getattr(agent, "model", None), "time"):
             raise TypeError(f"agent must be a Mesa agent (with unique_id and model), got {agent!r}.")
         if not isinstance(embeddings, Embeddings):

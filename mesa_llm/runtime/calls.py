@@ -25,10 +25,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
-
-from langchain_core.messages import AIMessage
-from langchain_core.rate_limiters import BaseRateLimiter
+from typing import TYPE_CHECKING, Any, cast
 
 from mesa_llm.actions import ActionParseError, ActionSpace
 from mesa_llm.backends.scoring import OptionScorer, OptionScores, normalise
@@ -38,6 +35,10 @@ from mesa_llm.records import CallRecord
 from mesa_llm.runtime.capabilities import redact
 from mesa_llm.runtime.loop import Slots
 from mesa_llm.runtime.requests import Request
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessage
+    from langchain_core.rate_limiters import BaseRateLimiter
 
 __all__ = ["Calls", "retry_after"]
 

@@ -10,15 +10,16 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
-from pydantic import BaseModel, SecretStr
+from typing import TYPE_CHECKING, Any
 
 from mesa_llm.actions import ActionSpace
 from mesa_llm.backends import backend_identity, backend_name
 from mesa_llm.backends.scoring import OptionScorer
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+    from pydantic import BaseModel
 
 __all__ = [
     "Capabilities",
@@ -89,6 +90,8 @@ def _sync_only(model: BaseChatModel) -> bool:
     """Whether LangChain would run ``model``'s calls in a thread pool (it has no async code of its own)."""
     if isinstance(model, OptionScorer):
         return type(model).ascore_options is OptionScorer.ascore_options
+    from langchain_core.language_models import BaseChatModel  # given a model, LangChain is loaded
+
     return type(model)._agenerate is BaseChatModel._agenerate
 
 
@@ -109,6 +112,8 @@ def secret_values(model: BaseModel) -> tuple[str, ...]:
 
 
 def _secret_settings(model: BaseModel) -> Iterator[str]:
+    from pydantic import BaseModel, SecretStr  # given a model, pydantic is loaded
+
     for name in type(model).model_fields:
         value = getattr(model, name, None)
         if isinstance(value, SecretStr):
@@ -127,11 +132,15 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
 
 def binds_tools(model: BaseChatModel) -> bool:
     """Whether the model implements tool binding."""
+    from langchain_core.language_models import BaseChatModel  # given a model, LangChain is loaded
+
     return type(model).bind_tools is not BaseChatModel.bind_tools
 
 
 def supports_structured_output(model: BaseChatModel) -> bool:
     """Whether the model implements tool binding or structured output itself."""
+    from langchain_core.language_models import BaseChatModel  # given a model, LangChain is loaded
+
     own_structured_output = type(model).with_structured_output is not BaseChatModel.with_structured_output
     return binds_tools(model) or own_structured_output
 

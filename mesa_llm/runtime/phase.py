@@ -19,16 +19,13 @@ import random
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, cast
-
-from langchain_core.language_models import BaseChatModel
-from langchain_core.rate_limiters import BaseRateLimiter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from mesa_llm.actions import AnswerMode, check_answer_mode
 from mesa_llm.agreement import RuleAgreement
-from mesa_llm.backends import DEFAULT_BACKEND, resolve_backend
-from mesa_llm.backends.scoring import draw_option
+from mesa_llm.backends import DEFAULT_BACKEND, is_chat_model, resolve_backend
+from mesa_llm.backends.scoring import draw_option, draw_options
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_bool, check_instance, check_int, check_number
 from mesa_llm.decider import Decider, ModelDecider, asks_model, check_deciders
@@ -37,7 +34,13 @@ from mesa_llm.runtime.calls import Calls
 from mesa_llm.runtime.loop import LoopThread, Slots
 from mesa_llm.runtime.requests import Request, Requests
 
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.rate_limiters import BaseRateLimiter
+
 __all__ = ["ArgmaxWarning", "LLMRuntime", "PhaseProgress"]
+
+_UNSET = object()
 
 
 class ArgmaxWarning(RuntimeWarning):
@@ -163,7 +166,7 @@ class LLMRuntime:
         self.answer_mode: AnswerMode = check_answer_mode(answer_mode)
         self.backend: BaseChatModel | None = None
         self._create: Callable[[], BaseChatModel] | None = None
-        if callable(backend) and not isinstance(backend, BaseChatModel):
+        if callable(backend) and not is_chat_model(backend):
             self._create = backend
         elif backend is not None:
             self.backend = resolve_backend(backend)
@@ -336,17 +339,20 @@ class LLMRuntime:
             else dict(zip(agents, observations, strict=True))
         )
         actions: list[Any] = []
-        llm: list[tuple[int, Any]] = []
+        asking: list[int] = []  # parallel lists, not a tuple per agent: nothing for the GC to walk
+        seen: list[Any] = []
         for i, agent in enumerate(agents):
             observation = given[agent] if agent in given else agent.observe()
             if asks_model(agent):
-                llm.append((i, observation))
+                asking.append(i)
+                seen.append(observation)
                 actions.append(None)
             else:
                 actions.append(agent.decide(observation))
-        if llm:
-            decided = self.decide_many([(cast(ModelDecider, agents[i]), obs) for i, obs in llm])
-            for (i, _), action in zip(llm, decided, strict=True):
+        if asking:
+            asked = [cast(ModelDecider, agents[i]) for i in asking]
+            decided = LoopThread.shared().run(self._adecide(asked, seen))
+            for i, action in zip(asking, decided, strict=True):
                 actions[i] = action
         return actions
 
@@ -365,19 +371,26 @@ class LLMRuntime:
         An agent whose :meth:`~mesa_llm.agent.LLMDecider.decide_without_model` gives an
         action for its observation takes it without a call (and without a record).
         """
-        preset = [agent.decide_without_model(observation) for agent, observation in items]
-        asked = [item for item, action in zip(items, preset, strict=True) if action is None]
-        answers = iter(await self._ask(asked) if asked else [])
+        return await self._adecide([agent for agent, _ in items], [observation for _, observation in items])
+
+    async def _adecide(self, agents: Sequence[ModelDecider], observations: Sequence[Any]) -> list[Any]:
+        """:meth:`adecide_many` of parallel lists of agents and their observations."""
+        preset = [
+            agent.decide_without_model(observation)
+            for agent, observation in zip(agents, observations, strict=True)
+        ]
+        if all(action is None for action in preset):
+            return await self._ask(agents, observations)
+        at = [i for i, action in enumerate(preset) if action is None]
+        answers = iter(await self._ask([agents[i] for i in at], [observations[i] for i in at]) if at else [])
         return [next(answers) if action is None else action for action in preset]
 
-    async def _ask(self, items: Sequence[tuple[ModelDecider, Any]]) -> list[Any]:
+    async def _ask(self, agents: Sequence[ModelDecider], observations: Sequence[Any]) -> list[Any]:
         """Ask the language models, concurrently; one record per decision, in order."""
-        requests = [
-            self._requests.of(
-                agent, observation, structured=self.structured, dedup=self.dedup, scoring=self.scoring
-            )
-            for agent, observation in items
-        ]
+        # Requests share a key only when dedup is on for their backend (see Requests).
+        leaders, keys = self._requests.phase(
+            agents, observations, structured=self.structured, dedup=self.dedup, scoring=self.scoring
+        )
         calls = Calls(
             self.timeout,
             self.retries,
@@ -388,10 +401,6 @@ class LLMRuntime:
             self.max_answer_chars,
         )
         slots = self._loop_slots()
-        # Requests share a key only when dedup is on for their backend (see Requests).
-        leaders: dict[str, Request] = {}
-        for request in requests:
-            leaders.setdefault(request.key, request)
         progress = self.progress = PhaseProgress(prompts=len(leaders))
 
         async def decide(request: Request) -> tuple[Any, CallRecord]:
@@ -401,33 +410,109 @@ class LLMRuntime:
                 progress.answered += 1
 
         outcomes = dict(zip(leaders, await asyncio.gather(*map(decide, leaders.values())), strict=True))
-        actions = []
-        for request in requests:
-            action, record = outcomes[request.key]
-            agent = request.agent
-            if leaders[request.key] is not request:  # the answer, without the leader's events
-                record = record.shared_by(agent.unique_id, type(agent).__name__)
-            if record.probabilities is not None and not record.fallback:
-                # Each agent draws its own action from the (possibly shared) distribution.
-                if request.backend.temperature <= 0 and not getattr(agent, "reads_probabilities", False):
-                    self._argmax_notice(request.backend.model, record.probabilities)
-                label = draw_option(record.probabilities, request.backend.temperature, agent.model.rng)
-                action = request.space.validate(label)
-                record = replace(record, action=label)
-            rule = getattr(agent, "rule_decide", None)
-            if rule is not None:
-                ruled = rule(request.observation)
-                record.rule_action = None  # a shared record may carry its leader's
-                if ruled is not None:
-                    record.rule_action = request.space.label(ruled)
-                    self.agreement.add(agent, request.observation, record.action == record.rule_action)
-            agent.last_observation = request.observation
-            agent.last_record = record
-            self.log.add(record)
-            actions.append(action)
+        actions = self._settle(agents, observations, keys, leaders, outcomes)
         if self._flush_after_decisions:
             self.log.flush()
         return actions
+
+    def _settle(
+        self,
+        agents: Sequence[ModelDecider],
+        observations: Sequence[Any],
+        keys: Sequence[str],
+        leaders: Mapping[str, Request],
+        outcomes: Mapping[str, tuple[Any, CallRecord]],
+    ) -> list[Any]:
+        """Each decision's action and record, in order, from the answers of the phase's calls.
+
+        The first decision of a call is its record; the log keeps the others as variants of
+        it (the agent, its drawn action, its rule action), a few integers each, and each
+        agent reads its record from the log when asked (:meth:`~mesa_llm.LLMDecider.keep_record`).
+        """
+        labels = self._draw(agents, keys, leaders, outcomes)
+        agreement = self.agreement
+        calls: list[CallRecord] = []
+        numbers: dict[str, int] = {}  # key -> its call's index in calls
+        valid: dict[tuple[str, str], Any] = {}
+        of: list[int] = []
+        acted: list[str] = []
+        ruled: list[str | None] = []
+        actions = []
+        for agent, observation, key, label in zip(agents, observations, keys, labels, strict=True):
+            action, record = outcomes[key]
+            space = leaders[key].space
+            if label is None:
+                label = record.action
+            else:  # drawn from the (possibly shared) probabilities
+                action = valid.get((key, label), _UNSET)
+                if action is _UNSET:
+                    action = valid[key, label] = space.validate(label)
+            rule_label = None
+            rule = getattr(agent, "rule_decide", None)
+            if rule is not None and (decided := rule(observation)) is not None:
+                rule_label = space.label(decided)
+                agreement.add(agent, observation, label == rule_label)
+            number = numbers.get(key)
+            if number is None:
+                number = numbers[key] = len(calls)
+                calls.append(record)
+                record.action, record.rule_action = label, rule_label
+            of.append(number)
+            acted.append(label)
+            ruled.append(rule_label)
+            agent.last_observation = observation
+            actions.append(action)
+        ids = [agent.unique_id for agent in agents]
+        types = [type(agent).__name__ for agent in agents]
+        kept, at = self.log.add_calls(calls, of, ids, types, acted, ruled)
+        for agent, index in zip(agents, at, strict=True):
+            keep_record = getattr(agent, "keep_record", None)
+            if keep_record is not None:
+                keep_record(kept, index)
+            else:
+                agent.last_record = kept[index]
+        return actions
+
+    def _draw(
+        self,
+        agents: Sequence[ModelDecider],
+        keys: Sequence[str],
+        leaders: Mapping[str, Request],
+        outcomes: Mapping[str, tuple[Any, CallRecord]],
+    ) -> list[str | None]:
+        """The option each decision draws from its call's probabilities (None: no draw).
+
+        At temperature 0, the most probable option, drawing nothing. Otherwise one uniform
+        number of the agent's model rng per decision, in request order, all drawn at once:
+        the same numbers as one draw after another (the rng is consumed exactly as by
+        :func:`~mesa_llm.backends.scoring.draw_option`).
+        """
+        labels: list[str | None] = [None] * len(agents)
+        waiting: dict[int, tuple[Any, list[int]]] = {}  # id(rng) -> (rng, the decisions drawing)
+        for i, (agent, key) in enumerate(zip(agents, keys, strict=True)):
+            record = outcomes[key][1]
+            if record.probabilities is None or record.fallback:
+                continue
+            backend = leaders[key].backend
+            if backend.temperature > 0:
+                rng = agent.model.rng
+                waiting.setdefault(id(rng), (rng, []))[1].append(i)
+                continue
+            if not getattr(agent, "reads_probabilities", False):
+                self._argmax_notice(backend.model, record.probabilities)
+            labels[i] = draw_option(record.probabilities, 0.0, agent.model.rng)
+        for rng, drawing in waiting.values():
+            by_key: dict[str, tuple[list[int], list[float]]] = {}
+            for i, u in zip(drawing, rng.random(len(drawing)).tolist(), strict=True):
+                found = by_key.setdefault(keys[i], ([], []))
+                found[0].append(i)
+                found[1].append(u)
+            for key, (at, uniforms) in by_key.items():
+                probabilities = cast(dict[str, float], outcomes[key][1].probabilities)
+                drawn = draw_options(probabilities, leaders[key].backend.temperature, uniforms)
+                for i, label in zip(at, drawn, strict=True):
+                    labels[i] = label
+        return labels
 
     def _argmax_notice(self, backend: BaseChatModel, probabilities: Mapping[str, float]) -> None:
         """Warn once per backend that its option probabilities are argmaxed at a default temperature 0.
@@ -463,18 +548,24 @@ class LLMRuntime:
         return self.log.reporters(prefix)
 
 
+def _is_rate_limiter(value: Any) -> bool:
+    from langchain_core.rate_limiters import BaseRateLimiter  # given one, LangChain is loaded
+
+    return isinstance(value, BaseRateLimiter)
+
+
 def _check_collaborators(backend: Any, rate_limiter: Any, cache: Any, log: Any) -> None:
     """Refuse collaborators of the wrong kind at construction, naming what to pass.
 
     Raises:
         TypeError: for a backend, rate limiter, cache or log of the wrong kind.
     """
-    if backend is not None and not isinstance(backend, BaseChatModel | str) and not callable(backend):
+    if backend is not None and not (is_chat_model(backend) or isinstance(backend, str) or callable(backend)):
         raise TypeError(
             f"backend must be a LangChain chat model, a 'provider:model' string or a function "
             f"returning a chat model, got {backend!r}."
         )
-    if rate_limiter is not None and not isinstance(rate_limiter, BaseRateLimiter):
+    if rate_limiter is not None and not _is_rate_limiter(rate_limiter):
         raise TypeError(
             f"rate_limiter must be a LangChain rate limiter such as "
             f"InMemoryRateLimiter(requests_per_second=2), got {rate_limiter!r}."

@@ -1,5 +1,11 @@
 """Requests: what one LLM decision asks, and the key that identifies it.
 
+Agents that observe the same thing and say their prompt is made of nothing else (a
+prompt key, :meth:`~mesa_llm.LLMDecider.prompt_key`) ask one :class:`Question`: its prompt
+is rendered, its format chosen and its key computed once per decision phase, whatever
+the number of agents. A million residents with a few dozen distinct neighbourhoods
+render a few dozen prompts.
+
 A request's key is the cache key of its backend identity, messages and answer format. It
 is also how identical prompts of one phase are recognised: requests that share a key share
 one call. Where answers are sampled (dedup off) the n-th identical request of the run gets
@@ -15,11 +21,9 @@ on), not as option scores are.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
+from typing import TYPE_CHECKING, Any
 
 from mesa_llm.actions import ActionSpace, AnswerMode, check_answer_mode
 from mesa_llm.cache import cache_key
@@ -27,7 +31,11 @@ from mesa_llm.decider import ModelDecider
 from mesa_llm.prompts import Messages
 from mesa_llm.runtime.capabilities import Capabilities, structured_runnable
 
-__all__ = ["Request", "Requests"]
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+
+__all__ = ["Question", "Request", "Requests"]
 
 
 @dataclass(slots=True)
@@ -63,6 +71,23 @@ class Request:
     occurrence: str
     key: str
 
+    @classmethod
+    def of(cls, agent: ModelDecider, observation: Any, question: Question, key: str) -> Request:
+        """The request of ``agent`` on ``observation`` asking ``question`` under ``key``."""
+        return cls(
+            agent,
+            observation,
+            question.messages,
+            question.backend,
+            question.space,
+            question.runnable,
+            question.scored,
+            question.answer_format,
+            question.mode,
+            key.removeprefix(question.base),
+            key,
+        )
+
     def key_of(self, messages: Messages) -> str:
         """The cache key of these messages (a retry's) in this request's format and occurrence."""
         return cache_key(self.backend.identity, messages, self.answer_format) + self.occurrence
@@ -75,6 +100,37 @@ class Request:
         return cache_key(self.backend.identity, messages, _scored_format(self.space))
 
 
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What the requests of one prompt ask: the same messages of one backend, in one format.
+
+    Agents whose prompts are made of nothing but their observation and their prompt
+    identity (:meth:`~mesa_llm.LLMDecider.prompt_key`) and which observe the same thing ask
+    one question, rendered once per decision phase.
+
+    Attributes:
+        messages: the prompt.
+        backend: the capabilities of its chat model.
+        space: the action space.
+        runnable: the model asked for structured output, or None.
+        scored: whether the options are scored instead of answered.
+        answer_format: that of the first call.
+        mode: the answer mode its prompt asks for.
+        shared: whether requests of this question share one answer (dedup, or option scores).
+        base: the cache key of the first attempt, before any occurrence suffix.
+    """
+
+    messages: Messages
+    backend: Capabilities
+    space: ActionSpace[Any]
+    runnable: Runnable[Any, Any] | None
+    scored: bool
+    answer_format: str
+    mode: AnswerMode
+    shared: bool
+    base: str
+
+
 @dataclass(slots=True)
 class Requests:
     """Builds a runtime's requests: probes each backend once and counts repeated requests."""
@@ -82,6 +138,47 @@ class Requests:
     _capabilities: dict[int, Capabilities] = field(default_factory=dict)
     _runnables: dict[tuple[int, int], Runnable[Any, Any]] = field(default_factory=dict)
     _occurrences: dict[str, int] = field(default_factory=dict)
+
+    def phase(
+        self,
+        agents: Sequence[ModelDecider],
+        observations: Sequence[Any],
+        *,
+        structured: bool | None,
+        dedup: bool | None,
+        scoring: bool,
+    ) -> tuple[dict[str, Request], list[str]]:
+        """The requests of one decision phase (``agents`` deciding on their ``observations``).
+
+        A prompt is rendered once for every group of agents with equal prompt keys, chat
+        model and action space observing equal things; an agent without a prompt key, or
+        with an observation that cannot be hashed, renders its own.
+
+        Returns:
+            The requests by distinct key, in the order of their first decision (each made by that
+            decision's agent, its leader), and the key of every decision, in order.
+        """
+        questions: dict[Hashable, Question] = {}
+        leaders: dict[str, Request] = {}
+        keys: list[str] = []
+        for agent, observation in zip(agents, observations, strict=True):
+            group, question = _group(agent, observation), None
+            if group is not None:
+                try:
+                    question = questions.get(group)
+                except TypeError:  # an observation that cannot be a key: rendered alone
+                    group = None
+            if question is None:
+                question = self.question(
+                    agent, observation, structured=structured, dedup=dedup, scoring=scoring
+                )
+                if group is not None:
+                    questions[group] = question
+            key = question.base if question.shared else question.base + self._occurrence(question.base)
+            if key not in leaders:
+                leaders[key] = Request.of(agent, observation, question, key)
+            keys.append(key)
+        return leaders, keys
 
     def of(
         self,
@@ -93,6 +190,20 @@ class Requests:
         scoring: bool,
     ) -> Request:
         """The request of ``agent`` deciding on ``observation`` under the runtime's settings."""
+        question = self.question(agent, observation, structured=structured, dedup=dedup, scoring=scoring)
+        key = question.base if question.shared else question.base + self._occurrence(question.base)
+        return Request.of(agent, observation, question, key)
+
+    def question(
+        self,
+        agent: ModelDecider,
+        observation: Any,
+        *,
+        structured: bool | None,
+        dedup: bool | None,
+        scoring: bool,
+    ) -> Question:
+        """What ``agent`` asks on ``observation``: its prompt rendered, its format and key."""
         backend = self.capabilities(agent.chat_model, structured=structured, dedup=dedup, scoring=scoring)
         space = agent.action_space
         messages = agent.messages(observation)
@@ -108,23 +219,10 @@ class Requests:
             answer_format = _scored_format(space)
         else:
             answer_format = space.schema_json if runnable is not None else "text"
-        base = cache_key(backend.identity, messages, answer_format)
         # Probabilities do not depend on sampling: sharing them never correlates agents.
         shared = backend.dedup or (scored and mode == "direct" and dedup is not False)
-        occurrence = "" if shared else self._occurrence(base)
-        return Request(
-            agent,
-            observation,
-            messages,
-            backend,
-            space,
-            runnable,
-            scored,
-            answer_format,
-            mode,
-            occurrence,
-            key=base + occurrence,
-        )
+        base = cache_key(backend.identity, messages, answer_format)
+        return Question(messages, backend, space, runnable, scored, answer_format, mode, shared, base)
 
     def capabilities(
         self, model: BaseChatModel, *, structured: bool | None, dedup: bool | None, scoring: bool
@@ -154,6 +252,15 @@ class Requests:
         n = self._occurrences.get(key, 0)
         self._occurrences[key] = n + 1
         return f"#{n}"
+
+
+def _group(agent: ModelDecider, observation: Any) -> Hashable | None:
+    """What makes ``agent``'s prompt on ``observation``, where it says (else None: rendered alone)."""
+    prompt_key = getattr(agent, "prompt_key", None)
+    identity = prompt_key() if prompt_key is not None else None
+    if identity is None:
+        return None
+    return (id(agent.chat_model), id(agent.action_space), identity, observation)
 
 
 def _scored_format(space: ActionSpace[Any]) -> str:

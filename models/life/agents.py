@@ -115,6 +115,7 @@ class LLMCell(LLMDecider, LifeCell):
     action_space = ActionSpace(NextState, fallback="dead", description="be alive or dead in the next step")
     framings: ClassVar[Mapping[str, PromptTemplate]] = FRAMINGS
     prompt = FRAMINGS[NEUTRAL]
+    observation_prompt = True  # messages() derives its fields from the observation and the model
 
     def rule_decide(self, observation: CellState) -> NextState:
         """What the model's B/S rule decides on the same observation (the rule-shadow decision)."""

@@ -142,6 +142,7 @@ class LLMResident(LLMDecider, Resident):
     action_space = ActionSpace(Move, fallback="stay", description="stay in your home or move")
     framings: ClassVar[Mapping[str, PromptTemplate]] = FRAMINGS
     prompt = FRAMINGS[NEUTRAL]
+    observation_prompt = True  # messages() derives its fields from the observation and the model
 
     def rule_decide(self, observation: Neighbourhood) -> Move:
         """What Schelling's rule would decide on the same neighbourhood (the rule-shadow decision)."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 from mesa import Model
 from mesa.discrete_space import Cell, DiscreteSpace, Network, OrthogonalMooreGrid
 
@@ -30,6 +29,9 @@ from mesa_llm_models.schelling.agents import (
 from mesa_llm_models.schelling.framings import NEUTRAL, llm_prompt
 from mesa_llm_models.schelling.parameters import check_values
 from mesa_llm_models.schelling.rule_backend import rule_backend_of
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["NeighbourIndex", "SchellingModel", "check_parameters"]
 

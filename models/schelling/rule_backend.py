@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import BaseMessage
-
-from mesa_llm import FunctionChatModel, PromptTemplate, ScoringChatModel
+from mesa_llm import PromptTemplate
 from mesa_llm_models.schelling.agents import LLMResident, Neighbourhood, move_probabilities
 from mesa_llm_models.schelling.framings import FRAMINGS, NEUTRAL
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from mesa_llm import FunctionChatModel
 
 __all__ = ["SchellingLogisticScores", "SchellingRuleAnswer", "rule_backend_of", "rule_following_backend"]
 
@@ -122,6 +125,8 @@ def rule_following_backend(
         TypeError: for framings that do not map names to prompt templates.
         ValueError: for an unknown framing, or one that does not state the counts the rule reads.
     """
+    from mesa_llm import FunctionChatModel, ScoringChatModel  # LangChain's chat models: imported on use
+
     answer = SchellingRuleAnswer(homophily, LLMResident.framing(framing, framings))
     if logistic is None:
         return FunctionChatModel(fn=answer, model_name=f"schelling-rule-{homophily}")

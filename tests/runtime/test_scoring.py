@@ -238,3 +238,19 @@ def test_argmax_chosen_on_purpose_does_not_warn():
     _argmax_world(
         ArgmaxScorer(fn=lambda _m: "stay", model_name="chosen", temperature=0)
     )  # warnings are errors
+
+
+def test_draws_of_a_phase_consume_the_rng_as_one_draw_after_another():
+    """All of a phase's draws are taken at once, yet each agent gets what draw_option would give it."""
+    from mesa_llm.backends.scoring import draw_option
+
+    model, agents, _ = world(n=30, crowd=4, temperature=0.7, rng=11)
+    for i, agent in enumerate(agents):  # three distributions, interleaved
+        agent.crowd = 2 + i % 3
+    model.step()
+    replay = np.random.default_rng(11)  # model.random shuffles the order; model.rng only draws the moves
+    order = [record.agent_id for record in model.runtime.log.records]
+    by_id = {agent.unique_id: agent for agent in agents}
+    expected = [draw_option(by_id[i].last_record.probabilities, 0.7, replay) for i in order]
+    assert [record.action for record in model.runtime.log.records] == expected
+    assert len({r.action for r in model.runtime.log.records}) == 2
