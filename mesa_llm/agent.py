@@ -185,6 +185,7 @@ class LLMDecider:
         self.template = self.prompt if persona is None else replace(self.prompt, system=persona)
         self.last_observation: Any = None
         self.last_record = None
+        self._prompt_key: tuple[type, PromptTemplate, str, int] | None = None
 
     @property
     def last_record(self) -> CallRecord | None:
@@ -213,9 +214,13 @@ class LLMDecider:
         is the observation's (:attr:`observation_prompt`), else None (each agent's prompt
         is rendered).
         """
+        found = self._prompt_key
+        if found is not None and found[1] is self.template:  # made once, unless the template changed
+            return found
         if not _observation_prompt(type(self)):
             return None
-        return (type(self), self.template, self.runtime.answer_mode, id(self.model))
+        found = self._prompt_key = (type(self), self.template, self.runtime.answer_mode, id(self.model))
+        return found
 
     @property
     def persona(self) -> str:

@@ -32,11 +32,14 @@ class RuleAgreement:
     def __init__(self) -> None:
         self._tally: dict[tuple[str, Hashable], list[int]] = {}
 
-    def add(self, agent: Any, observation: Any, agreed: bool) -> None:
-        """Count one decision of ``agent`` on ``observation``."""
+    def add(self, agent: Any, observation: Any, agreed: int, decisions: int = 1) -> None:
+        """Count ``decisions`` decisions of ``agent``'s class on ``observation``, ``agreed`` of which agreed.
+
+        One decision of ``agent`` by default (``agreed`` is then whether it agreed).
+        """
         key = getattr(agent, "agreement_key", _itself)(observation)
         counts = self._tally.setdefault((type(agent).__name__, key), [0, 0])
-        counts[0] += 1
+        counts[0] += decisions
         counts[1] += agreed
 
     def __len__(self) -> int:

@@ -10,15 +10,19 @@ every agent that sent the same prompt without correlating their actions.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.messages import BaseMessage
 
-__all__ = ["OptionScorer", "OptionScores", "draw_option", "normalise"]
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+__all__ = ["OptionScorer", "OptionScores", "cumulative", "draw_option", "normalise"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +75,27 @@ def draw_option(probabilities: Mapping[str, float], temperature: float, rng: np.
 
     At temperature 0 the most probable option (the first one on a tie), without using
     ``rng``; otherwise an option with probability proportional to ``p ** (1 / temperature)``,
-    which is the softmax of the option log-probabilities at that temperature.
+    which is the softmax of the option log-probabilities at that temperature, drawn with
+    one ``rng.random()`` (see :func:`cumulative`).
+    """
+    if temperature <= 0:
+        options = list(probabilities)
+        return options[int(np.argmax([probabilities[o] for o in options]))]
+    options, bounds = cumulative(probabilities, temperature)
+    return options[min(bisect.bisect_right(bounds, rng.random()), len(options) - 1)]
+
+
+def cumulative(probabilities: Mapping[str, float], temperature: float) -> tuple[list[str], list[float]]:
+    """The options and the cumulative probabilities a uniform number draws them by, at ``temperature`` > 0.
+
+    A number ``u`` in [0, 1) draws the first option whose bound exceeds it
+    (``bisect.bisect_right(bounds, u)``, the last option where rounding leaves none): the
+    draw of :func:`draw_option`, for agents that share one distribution and draw their
+    numbers at once.
     """
     options = list(probabilities)
     p = np.array([probabilities[o] for o in options], dtype=float)
-    if temperature <= 0:
-        return options[int(np.argmax(p))]
     with np.errstate(divide="ignore"):
         logits = np.log(p) / temperature
     weights = np.exp(logits - logits.max())
-    cumulative = np.cumsum(weights / weights.sum())
-    return options[min(int(np.searchsorted(cumulative, rng.random(), side="right")), len(options) - 1)]
+    return options, np.cumsum(weights / weights.sum()).tolist()

@@ -14,6 +14,7 @@ event loop and bounds (:mod:`.loop`).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import random
 import warnings
@@ -22,10 +23,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from mesa_llm.actions import AnswerMode, check_answer_mode
+from mesa_llm.actions import ActionSpace, AnswerMode, check_answer_mode
 from mesa_llm.agreement import RuleAgreement
 from mesa_llm.backends import DEFAULT_BACKEND, is_chat_model, resolve_backend
-from mesa_llm.backends.scoring import draw_option, draw_options
+from mesa_llm.backends.scoring import cumulative, draw_option
 from mesa_llm.cache import ResponseCache
 from mesa_llm.checks import check_bool, check_instance, check_int, check_number
 from mesa_llm.decider import Decider, ModelDecider, asks_model, check_deciders
@@ -434,6 +435,8 @@ class LLMRuntime:
         calls: list[CallRecord] = []
         numbers: dict[str, int] = {}  # key -> its call's index in calls
         valid: dict[tuple[str, str], Any] = {}
+        named: dict[tuple[int, Any], str] = {}  # (space, rule action) -> its label
+        shadow: dict[tuple[type, Any], list[Any]] = {}  # (class, observation) -> [agent, decisions, agreed]
         of: list[int] = []
         acted: list[str] = []
         ruled: list[str | None] = []
@@ -450,8 +453,8 @@ class LLMRuntime:
             rule_label = None
             rule = getattr(agent, "rule_decide", None)
             if rule is not None and (decided := rule(observation)) is not None:
-                rule_label = space.label(decided)
-                agreement.add(agent, observation, label == rule_label)
+                rule_label = _label_of(space, decided, named)
+                _tally(shadow, agent, observation, label == rule_label, agreement)
             number = numbers.get(key)
             if number is None:
                 number = numbers[key] = len(calls)
@@ -462,13 +465,15 @@ class LLMRuntime:
             ruled.append(rule_label)
             agent.last_observation = observation
             actions.append(action)
+        for agent, decisions, agreed in shadow.values():  # tallied by the first agent of each group
+            agreement.add(agent, agent.last_observation, agreed, decisions)
         ids = [agent.unique_id for agent in agents]
         types = [type(agent).__name__ for agent in agents]
         kept, at = self.log.add_calls(calls, of, ids, types, acted, ruled)
         for agent, index in zip(agents, at, strict=True):
-            keep_record = getattr(agent, "keep_record", None)
+            keep_record = getattr(type(agent), "keep_record", None)  # not a bound method per agent
             if keep_record is not None:
-                keep_record(kept, index)
+                keep_record(agent, kept, index)
             else:
                 agent.last_record = kept[index]
         return actions
@@ -489,6 +494,7 @@ class LLMRuntime:
         """
         labels: list[str | None] = [None] * len(agents)
         waiting: dict[int, tuple[Any, list[int]]] = {}  # id(rng) -> (rng, the decisions drawing)
+        last: tuple[Any, list[int]] | None = None
         for i, (agent, key) in enumerate(zip(agents, keys, strict=True)):
             record = outcomes[key][1]
             if record.probabilities is None or record.fallback:
@@ -496,22 +502,23 @@ class LLMRuntime:
             backend = leaders[key].backend
             if backend.temperature > 0:
                 rng = agent.model.rng
-                waiting.setdefault(id(rng), (rng, []))[1].append(i)
+                if last is None or last[0] is not rng:
+                    last = waiting.setdefault(id(rng), (rng, []))
+                last[1].append(i)
                 continue
             if not getattr(agent, "reads_probabilities", False):
                 self._argmax_notice(backend.model, record.probabilities)
             labels[i] = draw_option(record.probabilities, 0.0, agent.model.rng)
+        bounds: dict[str, tuple[list[str], list[float]]] = {}
         for rng, drawing in waiting.values():
-            by_key: dict[str, tuple[list[int], list[float]]] = {}
             for i, u in zip(drawing, rng.random(len(drawing)).tolist(), strict=True):
-                found = by_key.setdefault(keys[i], ([], []))
-                found[0].append(i)
-                found[1].append(u)
-            for key, (at, uniforms) in by_key.items():
-                probabilities = cast(dict[str, float], outcomes[key][1].probabilities)
-                drawn = draw_options(probabilities, leaders[key].backend.temperature, uniforms)
-                for i, label in zip(at, drawn, strict=True):
-                    labels[i] = label
+                key = keys[i]
+                table = bounds.get(key)
+                if table is None:
+                    probabilities = cast(dict[str, float], outcomes[key][1].probabilities)
+                    table = bounds[key] = cumulative(probabilities, leaders[key].backend.temperature)
+                options, cut = table
+                labels[i] = options[min(bisect.bisect_right(cut, u), len(options) - 1)]
         return labels
 
     def _argmax_notice(self, backend: BaseChatModel, probabilities: Mapping[str, float]) -> None:
@@ -552,6 +559,40 @@ def _is_rate_limiter(value: Any) -> bool:
     from langchain_core.rate_limiters import BaseRateLimiter  # given one, LangChain is loaded
 
     return isinstance(value, BaseRateLimiter)
+
+
+def _tally(
+    shadow: dict[tuple[type, Any], list[Any]],
+    agent: Any,
+    observation: Any,
+    agreed: bool,
+    agreement: RuleAgreement,
+) -> None:
+    """Count a rule-shadow decision in the phase's tally by class and observation.
+
+    An observation that cannot be a key is counted in the agreement at once.
+    """
+    try:
+        entry = shadow.get((type(agent), observation))
+    except TypeError:
+        agreement.add(agent, observation, agreed)
+        return
+    if entry is None:
+        shadow[type(agent), observation] = [agent, 1, int(agreed)]
+    else:
+        entry[1] += 1
+        entry[2] += agreed
+
+
+def _label_of(space: ActionSpace[Any], action: Any, named: dict[tuple[int, Any], str]) -> str:
+    """``space.label(action)``, remembered in ``named`` for hashable actions (a choice's)."""
+    try:
+        return named[id(space), action]
+    except KeyError:
+        label = named[id(space), action] = space.label(action)
+        return label
+    except TypeError:  # a structured action: not a key
+        return space.label(action)
 
 
 def _check_collaborators(backend: Any, rate_limiter: Any, cache: Any, log: Any) -> None:
