@@ -110,6 +110,19 @@ def memory() -> dict[str, float]:
     return fields
 
 
+def prime_caches(engine, tokens: list[int]) -> None:
+    """Leave ``tokens``, and nothing after them, in the cache of every context of ``engine``.
+
+    Through the contexts' own evaluation (the generation context and each scoring lane),
+    so the next call reuses what it would after a call for another neighbourhood. Only
+    while no call is running.
+    """
+    with engine.lock:
+        engine.main.logits(tokens)
+    for lane in engine.lanes.lanes:
+        lane.logits(tokens)
+
+
 # ------------------------------------------------------------- 1 and 2: load and memory
 def load_once(n_decisions: int) -> dict:
     """Import llama_cpp, load the model, score twice, then ``n_decisions`` more times."""
@@ -152,7 +165,7 @@ def load_once(n_decisions: int) -> dict:
 # ------------------------------------------------------------- 3: decisions per second
 def decisions() -> dict:
     """The three ways of answering, interleaved prompt by prompt; wall and CPU seconds per call."""
-    from mesa_llm.backends.llama import _common_prefix
+    from mesa_llm.backends.lanes import common_prefix
     from mesa_llm.backends.local import _chat
 
     backend = mesa_llm.resolve_backend("local")
@@ -161,15 +174,11 @@ def decisions() -> dict:
     free_text = type(backend)(max_tokens=FREE_TEXT_TOKENS)  # shares the loaded weights
 
     prompts = [engine._prompt(_chat(prompt(n)))[1] for n in NEIGHBOURHOODS]
-    shared = prompts[0][: min(_common_prefix(prompts[0], t) for t in prompts[1:])]
+    shared = prompts[0][: min(common_prefix(prompts[0], t) for t in prompts[1:])]
 
     def prime() -> None:
-        """Leave the prefix all prompts share, and nothing after it, in llama.cpp's cache.
-
-        Through the engine's own prefix evaluation, so the next call reuses what it would
-        reuse after a call for another neighbourhood.
-        """
-        engine._logits(shared)
+        """Leave the prefix all prompts share, and nothing after it, in llama.cpp's caches."""
+        prime_caches(engine, shared)
 
     def scoring(n: Neighbourhood) -> dict:
         scores = backend.score_options(prompt(n), OPTIONS)
@@ -249,7 +258,7 @@ def end_to_end() -> dict:
 def one_model(backend: str) -> dict:
     """Load ``backend`` in this fresh process, then score the 24 prompts from their shared prefix."""
     from mesa_llm.backends import backend_identity
-    from mesa_llm.backends.llama import _common_prefix
+    from mesa_llm.backends.lanes import common_prefix
     from mesa_llm.backends.local import _chat
 
     start = time.perf_counter()
@@ -263,10 +272,10 @@ def one_model(backend: str) -> dict:
     first_score_s = time.perf_counter() - start
     engine = model.engine
     prompts = [engine._prompt(_chat(prompt(n)))[1] for n in NEIGHBOURHOODS]
-    shared = prompts[0][: min(_common_prefix(prompts[0], t) for t in prompts[1:])]
+    shared = prompts[0][: min(common_prefix(prompts[0], t) for t in prompts[1:])]
     calls = []
     for n in NEIGHBOURHOODS:
-        engine._logits(shared)  # as after a call for another neighbourhood (part 3)
+        prime_caches(engine, shared)  # as after a call for another neighbourhood (part 3)
         out: dict = {}
         _, wall = timed(
             lambda n=n, out=out: out.update(model.score_options(prompt(n), OPTIONS).probabilities)

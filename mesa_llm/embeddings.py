@@ -366,9 +366,7 @@ class LlamaEmbeddings(Embeddings):
         texts = _check_texts(texts)
         if not texts:
             return []
-        from mesa_llm.backends.llama import default_threads
-
-        threads = default_threads(self.n_threads)
+        threads = self.n_threads or max(1, min(4, os.cpu_count() or 1))  # one context: its threads
         key = ("llama.cpp", self.model_path, threads)
         rows = _run(
             key, lambda: _load_llama(self.model_path, threads), lambda llama: _llama_rows(llama, texts)

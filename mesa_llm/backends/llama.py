@@ -1,9 +1,17 @@
 """llama.cpp, loaded once per process: the engine behind :class:`~mesa_llm.backends.local.LocalChatModel`.
 
-:func:`load_engine` loads a GGUF file once per process and settings; an :class:`Engine`
-generates answers (under a JSON schema's grammar where asked) and scores the options of a
-choice from the model's logits. One llama.cpp context is not safe for concurrent use, so
-a lock gives it to one call at a time.
+:func:`load_engine` loads a GGUF file once per process and settings. An :class:`Engine`
+generates answers (under a JSON schema's grammar where asked) on one llama.cpp context,
+one call at a time, and scores the options of choices from the model's logits on
+:class:`Lanes`: a few more contexts over the same weights, each scoring one prompt while
+the others score theirs.
+
+Threads: llama.cpp splits an evaluation among its threads, which wait for each other
+after every operation. When other processes use the cores, a thread that loses its core
+stalls the rest, and a call with two threads on two busy cores took 4-30 times its idle
+time. So a call gets one thread (:func:`default_threads`), and the cores are used by
+several calls at once instead, one per lane (:func:`default_lanes`), which need no
+waiting for each other.
 
 An instruction-tuned model is prompted through its chat template. A base model, which
 has none, is prompted as a plain document (:func:`plain_document`): each message a
@@ -24,14 +32,10 @@ from typing import Any
 import numpy as np
 
 from mesa_llm.backends.errors import BackendError
-from mesa_llm.backends.scoring import OptionScores
+from mesa_llm.backends.lanes import CHUNK, Lane, Lanes, common_prefix
+from mesa_llm.backends.scoring import Branching, OptionScores, branchings, path_probabilities
 
-__all__ = ["PLAIN_CUE", "Engine", "load_engine", "plain_document"]
-
-# Tokens are evaluated in chunks at fixed positions: llama.cpp's results depend (slightly)
-# on how tokens are batched, so a prompt must be evaluated the same way whatever the
-# cache held before for its answer to depend on the prompt alone.
-_CHUNK = 16
+__all__ = ["PLAIN_CUE", "Engine", "default_lanes", "default_threads", "load_engine", "plain_document"]
 
 PLAIN_CUE = "Answer:"
 """The line that ends a plain-text prompt: a base model continues it with its answer."""
@@ -58,12 +62,14 @@ def plain_document(chat: list[dict[str, str]]) -> str:
 
 
 class Engine:
-    """One llama.cpp model loaded in this process; a lock gives it to one call at a time.
+    """One llama.cpp model loaded in this process: generation on one context, scoring on lanes.
 
     Args:
         path: the GGUF file.
         n_ctx: context window in tokens.
-        n_threads: llama.cpp's threads, for prompts and generation alike.
+        n_threads: llama.cpp's threads of one call, for prompts and generation alike.
+        n_lanes: prompts scored at once, each on a context of its own (started at the
+            first scoring).
         chat_template: a Jinja chat template replacing the file's own.
         plain: prompt the model as a plain document (a base model) instead of through a
             chat template.
@@ -72,29 +78,32 @@ class Engine:
         BackendError: for a chat-prompted model without a chat template.
     """
 
-    def __init__(self, path: str, n_ctx: int, n_threads: int, chat_template: str | None, plain: bool) -> None:
-        from llama_cpp import Llama, llama_cpp
+    def __init__(
+        self, path: str, n_ctx: int, n_threads: int, n_lanes: int, chat_template: str | None, plain: bool
+    ) -> None:
+        from llama_cpp import Llama
         from llama_cpp._utils import suppress_stdout_stderr
 
-        self._llama_cpp = llama_cpp
         # verbose=False silences the load but not the context's creation, where llama.cpp
         # writes a notice to stderr for models with sliding-window attention (Gemma 3).
         with suppress_stdout_stderr(disable=False):
             self.llama = Llama(
                 model_path=path,
                 n_ctx=n_ctx,
-                n_batch=_CHUNK,
+                n_batch=CHUNK,
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
                 verbose=False,
             )
         self.n_ctx = n_ctx
-        self._stable = 0  # leading cached tokens that were evaluated as whole chunks
+        self.n_lanes = n_lanes
+        self.main = Lane(self.llama.ctx, self.llama.n_vocab(), n_ctx, owned=False)  # generation's context
         self.eos = self.llama.token_eos()
         self.formatter = None if plain else self._formatter(path, chat_template)
         self.lead = " " if plain else ""  # what separates the prompt from an answer
         self.grammars: dict[str, Any] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the generation context, one call at a time
+        self._lanes: Lanes | None = None
 
     def _formatter(self, path: str, chat_template: str | None) -> Any:
         """The chat template's formatter: ``chat_template`` or the file's own."""
@@ -113,6 +122,36 @@ class Engine:
             eos_token=vocab.token_get_text(eos) if eos != -1 else "",
             bos_token=vocab.token_get_text(bos) if bos != -1 else "",
         )
+
+    @property
+    def lanes(self) -> Lanes:
+        """The scoring lanes, started at the first scoring: contexts with the generation context's settings.
+
+        Raises:
+            BackendError: if llama.cpp cannot create a context (out of memory).
+        """
+        if self._lanes is None:
+            from llama_cpp import llama_cpp
+            from llama_cpp._utils import suppress_stdout_stderr
+
+            with LOADING:  # contexts are created as models are loaded: one at a time, output silenced
+                if self._lanes is None:
+                    settings = self.llama.context_params
+                    lanes = []
+                    for _ in range(self.n_lanes):
+                        with suppress_stdout_stderr(disable=False):
+                            ctx = llama_cpp.llama_init_from_model(
+                                self.llama.model, type(settings).from_buffer_copy(settings)
+                            )
+                        if not ctx:
+                            for lane in lanes:
+                                lane.close()
+                            raise BackendError(
+                                "llama.cpp could not create a context for scoring: lower n_parallel or n_ctx."
+                            )
+                        lanes.append(Lane(ctx, self.llama.n_vocab(), self.n_ctx, owned=True))
+                    self._lanes = Lanes(lanes)
+        return self._lanes
 
     def _prompt(self, chat: list[dict[str, str]]) -> tuple[str, list[int], list[str]]:
         """The prompt text, its tokens and the stop strings of generated answers."""
@@ -140,15 +179,20 @@ class Engine:
         paragraph = self.formatter is None and schema is None  # a base model's free text
         with self.lock:
             _, tokens, template_stop = self._prompt(chat)
-            self._logits(tokens)  # the prompt evaluated as always; generation starts from its logits
-            output = self.llama.create_completion(
-                tokens,
-                seed=seed,
-                stop=[*template_stop, *(stop or [])],
-                grammar=self._grammar(schema) if schema else None,
-                stopping_criteria=self._paragraph_ended(len(tokens)) if paragraph else None,
-                **sampling,
-            )
+            self.main.logits(tokens)  # the prompt evaluated as always; generation starts from it
+            self.llama.input_ids[: len(tokens)] = tokens
+            self.llama.n_tokens = len(tokens)
+            try:
+                output = self.llama.create_completion(
+                    tokens,
+                    seed=seed,
+                    stop=[*template_stop, *(stop or [])],
+                    grammar=self._grammar(schema) if schema else None,
+                    stopping_criteria=self._paragraph_ended(len(tokens)) if paragraph else None,
+                    **sampling,
+                )
+            finally:  # llama-cpp-python evaluates the prompt's last token again, alone, then the answer
+                self.main.keep(len(tokens) - 1)
         usage = output["usage"]  # type: ignore[index]
         text = output["choices"][0]["text"].strip()  # type: ignore[index]
         if paragraph:
@@ -168,68 +212,28 @@ class Engine:
     def score(self, chat: list[dict[str, str]], options: Sequence[str]) -> OptionScores:
         """Probabilities of each option being the answer, as under a grammar allowing only them.
 
-        The options' tokens form a tree; at each branch the model's next-token
-        distribution, restricted to the branches, is renormalised, and an option's
-        probability is the product along its path. Options with distinct first tokens
-        (stay/move, cooperate/defect) need a single forward pass over the prompt, whose
-        common prefix with the previous call is reused from llama.cpp's cache.
+        Options with distinct first tokens (stay/move, cooperate/defect) need one forward
+        pass over the prompt (see :func:`~mesa_llm.backends.scoring.branchings`), whose
+        whole chunks in common with what the lane evaluated before are reused.
         """
-        with self.lock:
-            text, base, _ = self._prompt(chat)
-            bos = self.formatter is None  # as the prompt's tokens: a plain prompt starts with BOS
-            paths = {option: self._tokens(text + self.lead + option, bos=bos) for option in options}
-            start = min(_common_prefix(base, path) for path in paths.values())
-            log_p = dict.fromkeys(options, 0.0)
-            self._branch(paths, list(options), start, log_p)
-        values = np.array(list(log_p.values()))
-        p = np.exp(values - values.max())
-        return OptionScores(dict(zip(options, (p / p.sum()).tolist(), strict=True)), tokens_in=len(base))
+        return self.score_many([chat], options)[0]
 
-    def _branch(self, paths: dict[str, list[int]], group: list[str], k: int, log_p: dict[str, float]) -> None:
-        """Add, for options of ``group`` (equal up to position ``k``), the log-probabilities from ``k`` on."""
-        while True:
-            following: dict[int, list[str]] = {}
-            for option in group:
-                path = paths[option]
-                following.setdefault(path[k] if k < len(path) else self.eos, []).append(option)
-            if len(following) > 1:
-                break
-            if all(k >= len(paths[option]) for option in group):
-                return
-            k += 1
-        logits = self._logits(paths[group[0]][:k])
-        candidates = np.array(list(following), dtype=np.intp)
-        chosen = logits[candidates].astype(np.float64)
-        log_norm = chosen - (chosen.max() + np.log(np.exp(chosen - chosen.max()).sum()))
-        for token, restricted in zip(following, log_norm.tolist(), strict=True):
-            for option in following[token]:
-                log_p[option] += restricted
-            if token != self.eos:
-                self._branch(paths, following[token], k + 1, log_p)
+    def score_many(self, chats: Sequence[list[dict[str, str]]], options: Sequence[str]) -> list[OptionScores]:
+        """:meth:`score` of each chat, several at once on the lanes; each as if scored alone."""
+        prepared = [self._branchings(chat, options) for chat in chats]
+        rows = self.lanes.logits([[b.prefix for b in found] for _, found in prepared])
+        return [
+            OptionScores(path_probabilities(found, logits, options), tokens_in=tokens_in)
+            for (tokens_in, found), logits in zip(prepared, rows, strict=True)
+        ]
 
-    def _logits(self, tokens: list[int]) -> np.ndarray:
-        """Next-token logits after ``tokens``.
-
-        The tokens are evaluated in chunks at fixed positions, reusing the whole chunks
-        already in the cache, so the logits depend on the tokens alone.
-
-        Raises:
-            ValueError: if the tokens do not fit in the context window.
-        """
-        if len(tokens) >= self.n_ctx:
-            raise ValueError(
-                f"The prompt needs {len(tokens)} tokens, more than the context window of "
-                f"{self.n_ctx}: raise n_ctx or shorten the prompt."
-            )
-        llama = self.llama
-        reuse = min(_common_prefix(llama.input_ids[: self._stable].tolist(), tokens), len(tokens) - 1)
-        reuse -= reuse % _CHUNK
-        llama.n_tokens = reuse
-        for start in range(reuse, len(tokens), _CHUNK):
-            llama.eval(tokens[start : start + _CHUNK])
-        self._stable = len(tokens) - len(tokens) % _CHUNK
-        pointer = self._llama_cpp.llama_get_logits_ith(llama.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(llama.n_vocab(),)).copy()
+    def _branchings(self, chat: list[dict[str, str]], options: Sequence[str]) -> tuple[int, list[Branching]]:
+        """The prompt's length in tokens, and where the options' token paths part after it."""
+        text, base, _ = self._prompt(chat)
+        bos = self.formatter is None  # as the prompt's tokens: a plain prompt starts with BOS
+        paths = {option: self._tokens(text + self.lead + option, bos=bos) for option in options}
+        start = min(common_prefix(base, path) for path in paths.values())
+        return len(base), branchings(paths, options, start, self.eos)
 
     def _grammar(self, schema: str) -> Any:
         """The grammar of a JSON schema, compiled once."""
@@ -239,24 +243,46 @@ class Engine:
             self.grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
         return self.grammars[schema]
 
+    def close(self) -> None:
+        """Free the lanes, then the model (a call still running finishes first)."""
+        with self.lock:
+            if self._lanes is not None:
+                self._lanes.close()
+            self.main.close()
+            self.llama.close()
 
-_engines: dict[tuple[str, int, int, str | None, bool], Engine] = {}
+
+_engines: dict[tuple[str, int, int, int, str | None, bool], Engine] = {}
 LOADING = threading.Lock()
 """Held while llama.cpp loads a model (here, or an embedding model elsewhere): loads take turns."""
 
 
 def default_threads(n_threads: int | None) -> int:
-    """``n_threads``, or by default the CPU count up to 4 (llama.cpp gains little beyond)."""
-    return n_threads or max(1, min(4, os.cpu_count() or 1))
+    """``n_threads``, or by default 1: llama.cpp's threads of one call (and of its prompt batches).
+
+    A call's threads wait for each other after every operation (at OpenMP barriers, where
+    they spin), so they stall when other processes take their cores: with a busy process
+    on each of 2 cores, a scoring on two threads took 2.3-2.4 times its idle time (4-30
+    times in earlier runs), on one thread 1.4-1.5 times. The cores are better used by
+    scoring several prompts at once (:func:`default_lanes`).
+    """
+    return n_threads or 1
 
 
-def load_engine(path: str, n_ctx: int, n_threads: int, chat_template: str | None, plain: bool) -> Engine:
+def default_lanes(n_lanes: int | None) -> int:
+    """``n_lanes``, or by default the CPU count up to 4: prompts the local model scores at once."""
+    return n_lanes or max(1, min(4, os.cpu_count() or 1))
+
+
+def load_engine(
+    path: str, n_ctx: int, n_threads: int, n_lanes: int, chat_template: str | None, plain: bool
+) -> Engine:
     """The loaded model for these settings (those of :class:`Engine`), one per process.
 
     Loading is serialised: besides loading the weights once, it keeps llama.cpp's
     redirection of stdout and stderr during a load from being undone out of order.
     """
-    key = (path, n_ctx, n_threads, chat_template, plain)
+    key = (path, n_ctx, n_threads, n_lanes, chat_template, plain)
     if _forked_after_use:
         raise RuntimeError(
             "This process was forked after its parent used the embedded model, and llama.cpp's "
@@ -288,23 +314,13 @@ def _close_engines() -> None:
     """Free the loaded models at exit, while llama.cpp's bindings still exist.
 
     Left to the garbage collector during the interpreter's teardown, llama.cpp's
-    finaliser finds its bindings gone and prints a traceback. Each engine is closed under
-    its lock: a decode still running on another thread (the exit of an interrupted run)
-    finishes first, rather than running on a freed model.
+    finaliser finds its bindings gone and prints a traceback. A decode still running on
+    another thread (the exit of an interrupted run) finishes first, rather than running
+    on a freed model.
     """
     for engine in _engines.values():
-        with engine.lock:
-            engine.llama.close()
+        engine.close()
     _engines.clear()
 
 
 atexit.register(_close_engines)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n

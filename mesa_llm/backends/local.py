@@ -34,7 +34,7 @@ from pydantic import Field, PrivateAttr
 
 from mesa_llm.backends.embedded import BUILD_HINT, DEFAULT_EMBEDDED, EmbeddedModel, embedded_model
 from mesa_llm.backends.errors import BackendError
-from mesa_llm.backends.llama import Engine, default_threads, load_engine
+from mesa_llm.backends.llama import Engine, default_lanes, default_threads, load_engine
 from mesa_llm.backends.scoring import OptionScorer, OptionScores
 
 __all__ = ["LocalChatModel", "default_model_path"]
@@ -58,11 +58,23 @@ class LocalChatModel(OptionScorer, BaseChatModel):
     """A small model run in-process by llama.cpp (the default backend).
 
     The weights are loaded once per process and shared by every instance with the same
-    file and context settings; a lock makes concurrent calls take turns (one llama.cpp
-    context is not safe for concurrent use). Every setting that changes an answer (the
-    weights' digest, chat template or plain prompts, sampling settings, seed, llama.cpp
-    version) is in the model's identity, so response-cache keys hold across processes
-    and two models never share one; the thread count is not, as it changes speed only.
+    file and settings. Choices are scored ``n_parallel`` prompts at once, each on a
+    llama.cpp context of its own over the weights; generated answers take turns on one
+    more context (one llama.cpp context is not safe for concurrent use). Every setting
+    that changes an answer (the weights' digest, chat template or plain prompts, sampling
+    settings, seed, llama.cpp version) is in the model's identity, so response-cache keys
+    hold across processes and two models never share one; the thread counts are not, as
+    they change speed only: a prompt's scores are the same bits whichever context scores
+    it, whatever it scored before, alone or beside others (:meth:`score_options_many`).
+
+    Threads: by default each call runs on one thread (``n_threads``), and the cores are
+    used by scoring several prompts at once (``n_parallel``, a lane per core). The threads
+    of one llama.cpp call wait for each other after every operation, so they stall when
+    other processes take their cores: with a busy process on each of 2 cores, a scoring
+    on two threads took 2.3-2.4 times its idle time (4-30 times in earlier runs), one on
+    a single thread 1.4-1.5 times. A single scoring on an idle machine is 1.1-1.3 times
+    slower on one thread than on two, and the lanes score 1.7-1.8 times as many prompts
+    a second (``benchmarks/local_batch.py``).
 
     Args:
         model: the embedded model to run, by name (``"smollm2"``, ``"gemma3"``; see
@@ -88,7 +100,12 @@ class LocalChatModel(OptionScorer, BaseChatModel):
             above 0 is sampled with a seed derived from it and n, so repeated calls give
             independent samples and a rerun gives the same ones.
         n_ctx: context window in tokens.
-        n_threads: CPU threads; None uses up to 4 of the machine's cores.
+        n_threads: llama.cpp's threads of one call (its ``n_threads`` and
+            ``n_threads_batch``); None: one.
+        n_parallel: prompts scored at once, each on a llama.cpp context of its own
+            (about 47 MB each for SmolLM2 at the default ``n_ctx``, created at the first
+            scoring); None: the machine's cores, up to 4. The runtime sends this many
+            calls at once (:attr:`max_parallel_calls`).
         chat_template: a Jinja chat template replacing the one in the GGUF file (needed
             for chat prompts of files that have none).
 
@@ -109,6 +126,7 @@ class LocalChatModel(OptionScorer, BaseChatModel):
     seed: int = 0
     n_ctx: int = Field(default=2048, ge=64)
     n_threads: int | None = Field(default=None, ge=1)
+    n_parallel: int | None = Field(default=None, ge=1)
     chat_template: str | None = None
 
     _path: Path | None = PrivateAttr(default=None)  # a file of one's own, resolved
@@ -167,8 +185,8 @@ class LocalChatModel(OptionScorer, BaseChatModel):
 
     @property
     def max_parallel_calls(self) -> int:
-        """Calls the model can run at once: one (they take turns on the loaded weights)."""
-        return 1
+        """Calls the model runs at once: ``n_parallel`` scorings (generated answers take turns)."""
+        return default_lanes(self.n_parallel)
 
     @property
     def model_name(self) -> str:
@@ -199,9 +217,8 @@ class LocalChatModel(OptionScorer, BaseChatModel):
     @property
     def engine(self) -> Engine:
         """The process's loaded copy of these weights (loaded by the first instance)."""
-        return load_engine(
-            str(self.path), self.n_ctx, default_threads(self.n_threads), self.chat_template, self.plain
-        )
+        threads, lanes = default_threads(self.n_threads), default_lanes(self.n_parallel)
+        return load_engine(str(self.path), self.n_ctx, threads, lanes, self.chat_template, self.plain)
 
     @property
     def sampling(self) -> dict[str, Any]:
@@ -259,6 +276,12 @@ class LocalChatModel(OptionScorer, BaseChatModel):
     def score_options(self, messages: list[BaseMessage], options: Sequence[str]) -> OptionScores:
         """The probability of each option as the whole answer, from the model's logits."""
         return self.engine.score(_chat(messages), options)
+
+    def score_options_many(
+        self, prompts: Sequence[list[BaseMessage]], options: Sequence[str]
+    ) -> list[OptionScores]:
+        """The scores of each of ``prompts``, ``n_parallel`` at once: the same as one at a time."""
+        return self.engine.score_many([_chat(messages) for messages in prompts], options)
 
     def _sample_seed(self, chat: list[dict[str, str]], schema: str | None) -> int:
         """The seed of this answer: ``seed``, or at a temperature above 0 one per repeat of the prompt."""

@@ -38,6 +38,7 @@ _NAMING = (
 # numbers, and the prompt format of a file of one's own.
 LOCAL_SETTINGS: Final = (
     "n_threads",
+    "n_parallel",
     "temperature",
     "seed",
     "top_p",

@@ -22,7 +22,16 @@ import numpy as np
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-__all__ = ["OptionScorer", "OptionScores", "cumulative", "draw_option", "normalise"]
+__all__ = [
+    "Branching",
+    "OptionScorer",
+    "OptionScores",
+    "branchings",
+    "cumulative",
+    "draw_option",
+    "normalise",
+    "path_probabilities",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,92 @@ class OptionScorer(ABC):
     async def ascore_options(self, messages: list[BaseMessage], options: Sequence[str]) -> OptionScores:
         """:meth:`score_options` from async code (in the loop's thread pool by default)."""
         return await asyncio.get_running_loop().run_in_executor(None, self.score_options, messages, options)
+
+    def score_options_many(
+        self, prompts: Sequence[list[BaseMessage]], options: Sequence[str]
+    ) -> list[OptionScores]:
+        """:meth:`score_options` of each of ``prompts``, in their order.
+
+        One prompt after the other by default; a backend that scores several prompts at
+        once overrides it, and gives each prompt the scores it would give it alone.
+        """
+        return [self.score_options(messages, options) for messages in prompts]
+
+
+@dataclass(frozen=True, slots=True)
+class Branching:
+    """A point where the token paths of options part, for backends that score from logits.
+
+    Attributes:
+        prefix: the tokens before it (the prompt, then what the options there share).
+        following: each next token -> the options whose path goes on with it (the
+            answer's end token for an option that ends here).
+    """
+
+    prefix: list[int]
+    following: dict[int, list[str]]
+
+
+def branchings(
+    paths: Mapping[str, Sequence[int]], options: Sequence[str], start: int, end: int
+) -> list[Branching]:
+    """The points where the options' token paths part, depth first.
+
+    Args:
+        paths: each option's tokens (the prompt, then the option as the answer).
+        options: the options, in their order.
+        start: how many leading tokens all the paths share.
+        end: the token that ends an answer.
+
+    Options with distinct first tokens (stay/move) part once, right after the prompt;
+    an option that prefixes another ("cooperate", "cooperate fully") parts from it where
+    it ends.
+    """
+    found: list[Branching] = []
+    _part(paths, list(options), start, end, found)
+    return found
+
+
+def _part(
+    paths: Mapping[str, Sequence[int]], group: list[str], k: int, end: int, found: list[Branching]
+) -> None:
+    """Add the branchings of ``group`` (options whose paths are equal up to position ``k``)."""
+    while True:
+        following: dict[int, list[str]] = {}
+        for option in group:
+            path = paths[option]
+            following.setdefault(path[k] if k < len(path) else end, []).append(option)
+        if len(following) > 1:
+            break
+        if all(k >= len(paths[option]) for option in group):
+            return
+        k += 1
+    found.append(Branching(list(paths[group[0]][:k]), following))
+    for token, members in following.items():
+        if token != end:
+            _part(paths, members, k + 1, end, found)
+
+
+def path_probabilities(
+    found: Sequence[Branching], logits: Sequence[np.ndarray], options: Sequence[str]
+) -> dict[str, float]:
+    """The probability of each option, from the next-token ``logits`` after each branching's prefix.
+
+    At each branching the model's next-token distribution, restricted to the branches,
+    is renormalised, and an option's probability is the product along its path: the
+    distribution of answers under a grammar allowing only the options.
+    """
+    log_p = dict.fromkeys(options, 0.0)
+    for branching, row in zip(found, logits, strict=True):
+        candidates = np.array(list(branching.following), dtype=np.intp)
+        chosen = row[candidates].astype(np.float64)
+        log_norm = chosen - (chosen.max() + np.log(np.exp(chosen - chosen.max()).sum()))
+        for token, restricted in zip(branching.following, log_norm.tolist(), strict=True):
+            for option in branching.following[token]:
+                log_p[option] += restricted
+    values = np.array(list(log_p.values()))
+    p = np.exp(values - values.max())
+    return dict(zip(options, (p / p.sum()).tolist(), strict=True))
 
 
 def normalise(probabilities: Mapping[str, float], options: Sequence[str]) -> dict[str, float]:

@@ -46,7 +46,7 @@ def test_local_names_the_embedded_model():
     assert resolve_backend(f"local:{default_model_path()}")._identifying_params == model._identifying_params
 
 
-def test_identity_has_every_setting_that_changes_answers_but_not_the_thread_count():
+def test_identity_has_every_setting_that_changes_answers_but_not_the_thread_or_lane_count():
     base = backend_identity(LocalChatModel())
     assert "model_sha256" in base
     for changed in (
@@ -57,7 +57,8 @@ def test_identity_has_every_setting_that_changes_answers_but_not_the_thread_coun
         {"chat_template": "x"},
     ):
         assert backend_identity(LocalChatModel(**changed)) != base, changed
-    assert backend_identity(LocalChatModel(n_threads=1)) == base
+    assert backend_identity(LocalChatModel(n_threads=2)) == base
+    assert backend_identity(LocalChatModel(n_parallel=1)) == base
 
 
 def test_identity_is_the_same_in_another_process():

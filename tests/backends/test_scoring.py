@@ -2,8 +2,10 @@ import math
 
 import numpy as np
 import pytest
+from langchain_core.messages import HumanMessage
 
-from mesa_llm.backends.scoring import draw_option, normalise
+from mesa_llm.backends.scoring import Branching, branchings, draw_option, normalise, path_probabilities
+from mesa_llm.backends.testing import ScoringChatModel
 
 
 def test_normalise_keeps_option_order_and_sums_to_one():
@@ -54,3 +56,46 @@ def test_temperature_reshapes_the_distribution():
 def test_an_option_with_zero_probability_is_never_drawn():
     rng = np.random.default_rng(3)
     assert {draw_option({"a": 0.0, "b": 1.0}, 1.5, rng) for _ in range(1000)} == {"b"}
+
+
+PROMPT = [1, 2, 3]
+END = 0
+
+
+def test_options_with_distinct_first_tokens_part_once_right_after_the_prompt():
+    paths = {"stay": [*PROMPT, 10], "move": [*PROMPT, 20, 21]}
+    assert branchings(paths, ["stay", "move"], 3, END) == [Branching(PROMPT, {10: ["stay"], 20: ["move"]})]
+
+
+def test_options_part_where_their_tokens_part_even_inside_the_prompt():
+    # the prompt's last token and an option's first token merged differently for each option
+    paths = {"stay": [1, 2, 4], "move": [1, 2, 5]}
+    assert branchings(paths, ["stay", "move"], 2, END) == [Branching([1, 2], {4: ["stay"], 5: ["move"]})]
+
+
+def test_an_option_that_prefixes_another_parts_from_it_where_it_ends():
+    paths = {"cooperate": [*PROMPT, 10], "defect": [*PROMPT, 20], "cooperate fully": [*PROMPT, 10, 30]}
+    options = ["cooperate", "defect", "cooperate fully"]
+    found = branchings(paths, options, 3, END)
+    assert found == [
+        Branching(PROMPT, {10: ["cooperate", "cooperate fully"], 20: ["defect"]}),
+        Branching([*PROMPT, 10], {END: ["cooperate"], 30: ["cooperate fully"]}),
+    ]
+    first, second = np.zeros(40, dtype=np.float32), np.zeros(40, dtype=np.float32)
+    first[[10, 20]] = [1.0, 0.0]
+    second[[END, 30]] = [0.0, 2.0]
+    p = path_probabilities(found, [first, second], options)
+    together = math.e / (math.e + 1)
+    fully = math.e**2 / (math.e**2 + 1)
+    assert p == pytest.approx(
+        {"cooperate": together * (1 - fully), "defect": 1 - together, "cooperate fully": together * fully}
+    )
+    assert list(p) == options
+
+
+def test_scoring_many_prompts_is_scoring_each_by_default():
+    model = ScoringChatModel(scores=lambda messages, options: {"stay": len(messages[0].text), "move": 1.0})
+    prompts = [[HumanMessage("a")], [HumanMessage("bbb")]]
+    many = model.score_options_many(prompts, ["stay", "move"])
+    assert many == [model.score_options(messages, ["stay", "move"]) for messages in prompts]
+    assert [s.probabilities["stay"] for s in many] == [1, 3]  # each prompt its own, in order
