@@ -271,7 +271,8 @@ class CallLog:
         """
         self._count(record)
         self.totals.decisions += 1
-        self._shadow(record.step, record.action, record.rule_action)
+        if record.rule_action is not None:
+            self._shadow(record.step, 1, record.action == record.rule_action)
         if self.keep:
             return self.records.append(record)
         if self.path is not None:
@@ -306,14 +307,10 @@ class CallLog:
         t.decisions += len(of)
         t.shared += len(of) - len(calls)
         t.fallbacks += sum(calls[call].fallback for call in of) - sum(r.fallback for r in calls)
-        step = calls[0].step if calls else -1
-        ruled = [(a, r) for a, r in zip(actions, rule_actions, strict=True) if r is not None]
-        if ruled:
-            shadowed = self._shadowed
-            if shadowed[0] != step:
-                shadowed[:] = [step, 0, 0]
-            shadowed[1] += len(ruled)
-            shadowed[2] += sum(a == r for a, r in ruled)
+        compared = sum(rule is not None for rule in rule_actions)
+        if compared:
+            agreed = sum(a == r for a, r in zip(actions, rule_actions, strict=True) if r is not None)
+            self._shadow(calls[0].step, compared, agreed)
         kept = self.records if self.keep else Decisions()
         at = kept.extend(calls, of, agent_ids, agent_types, actions, rule_actions)
         if not self.keep and self.path is not None:
@@ -337,15 +334,13 @@ class CallLog:
         t.rate_limited += record.rate_limited
         t.fallbacks += record.fallback
 
-    def _shadow(self, step: int, action: str, rule_action: str | None) -> None:
-        """Count a decision's agreement with its rule in the step's tally."""
-        if rule_action is None:
-            return
+    def _shadow(self, step: int, compared: int, agreed: int) -> None:
+        """Count ``compared`` decisions of ``step`` that had a rule, ``agreed`` of which agreed with it."""
         shadowed = self._shadowed
         if shadowed[0] != step:
             shadowed[:] = [step, 0, 0]
-        shadowed[1] += 1
-        shadowed[2] += action == rule_action
+        shadowed[1] += compared
+        shadowed[2] += agreed
 
     def restore(self, records: list[CallRecord]) -> None:
         """Replace the records kept and the totals by those of ``records`` (a resumed run's).
