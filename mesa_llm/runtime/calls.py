@@ -74,7 +74,8 @@ class Calls:
 
     async def decide(self, request: Request, slots: Slots) -> tuple[Any, CallRecord]:
         """The action of ``request`` and its record: ask, parse, retry, fall back."""
-        agent, space, backend = request.agent, request.space, request.backend
+        agent, question = request.agent, request.question
+        space, backend = question.space, question.backend
         model = agent.model
         record = CallRecord(
             step=model.steps,
@@ -82,10 +83,10 @@ class Calls:
             agent_id=agent.unique_id,
             agent_type=type(agent).__name__,
             backend=backend.name,
-            messages=request.messages,
+            messages=question.messages,
         )
-        reasons = request.mode == "reasoning"
-        messages, key, wait = request.messages, request.key, 0.0
+        reasons = question.mode == "reasoning"
+        messages, key, wait = question.messages, request.key, 0.0
         for attempt in range(self.retries + 1):
             if wait:
                 await asyncio.sleep(wait)
@@ -94,7 +95,7 @@ class Calls:
             if attempt:
                 key = request.key_of(messages)
             fetched: list[tuple[str, CachedAnswer]] = []  # from the backend: cached once used
-            scored_now = request.scored and not reasons
+            scored_now = question.scored and not reasons
             answer, error = await self._fetch(request, key, messages, record, slots, scored_now, fetched)
             if answer is None:
                 wait = self._backoff(request.key, record.errors, error)
@@ -102,7 +103,7 @@ class Calls:
             said = answer.raw  # what the model said (or the option scores of a direct scoring)
             if reasons:
                 record.reasoning = redact(said, backend.secrets)
-            if reasons and request.scored and len(said) <= self.max_answer_chars:
+            if reasons and question.scored and len(said) <= self.max_answer_chars:
                 after = _after_reasoning(messages, said, space)
                 key_after = request.scoring_key_of(after)
                 answer, error = await self._fetch(request, key_after, after, record, slots, True, fetched)
@@ -120,7 +121,7 @@ class Calls:
                     ("ai", said[: self.max_answer_chars]),
                     (
                         "human",
-                        f"That answer could not be used: {record.error}. {space.instructions(request.mode)}",
+                        f"That answer could not be used: {record.error}. {space.instructions(question.mode)}",
                     ),
                 )
                 continue
@@ -170,7 +171,7 @@ class Calls:
 
         Returns its answer, or None and the error (recorded).
         """
-        backend = request.backend
+        backend = request.question.backend
         async with slots.total, slots.of(backend.model, backend.parallel):
             if slots.paused(backend.model):
                 await slots.ready(backend.model, _fraction(request.key, record.attempts))
@@ -295,15 +296,16 @@ async def _invoke(request: Request, messages: Messages, slots: Slots, scored: bo
 
     A backend with only a sync API runs on its own threads (:class:`~.loop.Workers`).
     """
-    backend = request.backend
+    question = request.question
+    backend = question.backend
     chat = to_langchain(messages)
     if scored:  # only for an OptionScorer (Capabilities.scores)
-        scorer, labels = cast(OptionScorer, backend.model), request.space.labels
+        scorer, labels = cast(OptionScorer, backend.model), question.space.labels
         if backend.sync_only:
             workers = slots.workers(backend.model, backend.name)
             return await workers.run(lambda: scorer.score_options(chat, labels))
         return await scorer.ascore_options(chat, labels)
-    runnable = request.runnable if request.runnable is not None else backend.model
+    runnable = question.runnable if question.runnable is not None else backend.model
     if backend.sync_only:
         return await slots.workers(backend.model, backend.name).run(lambda: runnable.invoke(chat))
     return await runnable.ainvoke(chat)
@@ -331,10 +333,11 @@ def _interpret(request: Request, raw: str, record: CallRecord) -> Any:
     Raises:
         ActionParseError: if the answer is not an action (or a distribution over them).
     """
-    if not request.scored:
-        return request.space.parse(raw, request.mode)
+    question = request.question
+    if not question.scored:
+        return question.space.parse(raw, question.mode)
     try:
-        record.probabilities = normalise(json.loads(raw), request.space.labels)
+        record.probabilities = normalise(json.loads(raw), question.space.labels)
     except (ValueError, TypeError, AttributeError) as exc:
         raise ActionParseError(f"unusable option probabilities {raw!r}: {exc}") from exc
     return None  # drawn per agent by the decision phase

@@ -443,7 +443,7 @@ class LLMRuntime:
         actions = []
         for agent, observation, key, label in zip(agents, observations, keys, labels, strict=True):
             action, record = outcomes[key]
-            space = leaders[key].space
+            space = leaders[key].question.space
             if label is None:
                 label = record.action
             else:  # drawn from the (possibly shared) probabilities
@@ -499,7 +499,7 @@ class LLMRuntime:
             record = outcomes[key][1]
             if record.probabilities is None or record.fallback:
                 continue
-            backend = leaders[key].backend
+            backend = leaders[key].question.backend
             if backend.temperature > 0:
                 rng = agent.model.rng
                 if last is None or last[0] is not rng:
@@ -516,7 +516,7 @@ class LLMRuntime:
                 table = bounds.get(key)
                 if table is None:
                     probabilities = cast(dict[str, float], outcomes[key][1].probabilities)
-                    table = bounds[key] = cumulative(probabilities, leaders[key].backend.temperature)
+                    table = bounds[key] = cumulative(probabilities, leaders[key].question.backend.temperature)
                 options, cut = table
                 labels[i] = options[min(bisect.bisect_right(cut, u), len(options) - 1)]
         return labels

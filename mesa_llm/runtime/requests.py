@@ -38,68 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["Question", "Request", "Requests"]
 
 
-@dataclass(slots=True)
-class Request:
-    """One agent's decision, as it is asked.
-
-    Attributes:
-        agent: the deciding agent.
-        observation: what it observed.
-        messages: its prompt.
-        backend: the capabilities of its chat model.
-        space: its action space.
-        runnable: the model asked for structured output, or None to ask in text (or by
-            option scoring when ``scored``).
-        scored: whether the options are scored instead of answered (in the
-            ``"reasoning"`` mode, after the reasoning is generated).
-        answer_format: that of the first call: ``"text"``, the requested JSON schema, or
-            the scored options.
-        mode: the answer mode its prompt asks for, ``"direct"`` or ``"reasoning"``.
-        occurrence: the suffix of a repeated sampled request (empty when shared).
-        key: the cache key of the first attempt (requests of one key share a call).
-    """
-
-    agent: ModelDecider
-    observation: Any
-    messages: Messages
-    backend: Capabilities
-    space: ActionSpace[Any]
-    runnable: Runnable[Any, Any] | None
-    scored: bool
-    answer_format: str
-    mode: AnswerMode
-    occurrence: str
-    key: str
-
-    @classmethod
-    def of(cls, agent: ModelDecider, observation: Any, question: Question, key: str) -> Request:
-        """The request of ``agent`` on ``observation`` asking ``question`` under ``key``."""
-        return cls(
-            agent,
-            observation,
-            question.messages,
-            question.backend,
-            question.space,
-            question.runnable,
-            question.scored,
-            question.answer_format,
-            question.mode,
-            key.removeprefix(question.base),
-            key,
-        )
-
-    def key_of(self, messages: Messages) -> str:
-        """The cache key of these messages (a retry's) in this request's format and occurrence."""
-        return cache_key(self.backend.identity, messages, self.answer_format) + self.occurrence
-
-    def scoring_key_of(self, messages: Messages) -> str:
-        """The cache key of scoring the options after ``messages`` (which end with a reasoning).
-
-        Scores do not depend on sampling: the key has no occurrence.
-        """
-        return cache_key(self.backend.identity, messages, _scored_format(self.space))
-
-
 @dataclass(frozen=True, slots=True)
 class Question:
     """What the requests of one prompt ask: the same messages of one backend, in one format.
@@ -129,6 +67,44 @@ class Question:
     mode: AnswerMode
     shared: bool
     base: str
+
+
+@dataclass(slots=True)
+class Request:
+    """One agent's decision, as it is asked: its question under its key.
+
+    Attributes:
+        agent: the deciding agent (the first of those that share the key).
+        observation: what it observed.
+        question: what it asks (the prompt, the backend's capabilities, the action space,
+            the runnable asked for structured output, whether the options are scored,
+            the answer format and mode).
+        key: the cache key of the first attempt (requests of one key share a call): the
+            question's ``base``, followed by the occurrence suffix of a repeated sampled
+            request.
+    """
+
+    agent: ModelDecider
+    observation: Any
+    question: Question
+    key: str
+
+    @property
+    def occurrence(self) -> str:
+        """The suffix of a repeated sampled request (empty when shared)."""
+        return self.key.removeprefix(self.question.base)
+
+    def key_of(self, messages: Messages) -> str:
+        """The cache key of these messages (a retry's) in this request's format and occurrence."""
+        question = self.question
+        return cache_key(question.backend.identity, messages, question.answer_format) + self.occurrence
+
+    def scoring_key_of(self, messages: Messages) -> str:
+        """The cache key of scoring the options after ``messages`` (which end with a reasoning).
+
+        Scores do not depend on sampling: the key has no occurrence.
+        """
+        return cache_key(self.question.backend.identity, messages, _scored_format(self.question.space))
 
 
 @dataclass(slots=True)
@@ -174,9 +150,9 @@ class Requests:
                 )
                 if group is not None:
                     questions[group] = question
-            key = question.base if question.shared else question.base + self._occurrence(question.base)
+            key = self._key(question)
             if key not in leaders:
-                leaders[key] = Request.of(agent, observation, question, key)
+                leaders[key] = Request(agent, observation, question, key)
             keys.append(key)
         return leaders, keys
 
@@ -191,8 +167,7 @@ class Requests:
     ) -> Request:
         """The request of ``agent`` deciding on ``observation`` under the runtime's settings."""
         question = self.question(agent, observation, structured=structured, dedup=dedup, scoring=scoring)
-        key = question.base if question.shared else question.base + self._occurrence(question.base)
-        return Request.of(agent, observation, question, key)
+        return Request(agent, observation, question, self._key(question))
 
     def question(
         self,
@@ -240,6 +215,10 @@ class Requests:
         if key not in self._runnables:
             self._runnables[key] = structured_runnable(model, space)
         return self._runnables[key]
+
+    def _key(self, question: Question) -> str:
+        """The key of a request asking ``question``: its base, with the occurrence suffix where not shared."""
+        return question.base if question.shared else question.base + self._occurrence(question.base)
 
     def _occurrence(self, key: str) -> str:
         """The suffix that makes the key of a repeated request unique where answers are sampled.
