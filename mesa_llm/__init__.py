@@ -7,9 +7,10 @@ application layer (:mod:`mesa_llm.lab`), the dashboards (:mod:`mesa_llm.viz`) an
 command line (:mod:`mesa_llm.cli`) sit on it.
 """
 
-import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mesa_llm.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mesa_llm.actions import ANSWER_MODES, ActionParseError, ActionSpace, AnswerMode
@@ -86,17 +87,4 @@ _EXPORTS = {
     "records": ("CallLog", "CallRecord"),
     "runtime": ("LLMRuntime",),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    """A public name, imported with the other names of its module when first asked for."""
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
-    globals().update({each: getattr(module, each) for each in _EXPORTS[_MODULE_OF[name]]})
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -118,7 +118,10 @@ def declared_names(package: str) -> dict[str, str]:
     return {
         alias.name: node.module
         for node in statements
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(f"{package}.")
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith(f"{package}.")
+        and node.module != "mesa_llm.lazy"  # the machinery of lazy names, not a public one
         for alias in node.names
     }
 

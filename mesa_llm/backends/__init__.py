@@ -11,8 +11,7 @@ embedded models it runs (:data:`EMBEDDED`: SmolLM2 with ``[local]``, Gemma 3 wit
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mesa_llm.backends.embedded import EMBEDDED, EmbeddedModel
 from mesa_llm.backends.errors import BackendError
@@ -26,6 +25,7 @@ from mesa_llm.backends.resolve import (
     resolve_backend,
 )
 from mesa_llm.backends.scoring import OptionScorer, OptionScores
+from mesa_llm.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mesa_llm.backends.local import LocalChatModel
@@ -57,23 +57,8 @@ __all__ = [
 ]
 
 # The chat models subclass LangChain's BaseChatModel: imported when first asked for (PEP 562).
-_LAZY = {
-    "LocalChatModel": "local",
-    "FaultyChatModel": "testing",
-    "FunctionChatModel": "testing",
-    "ScoringChatModel": "testing",
-    "ScriptedChatModel": "testing",
+_EXPORTS = {
+    "local": ("LocalChatModel",),
+    "testing": ("FaultyChatModel", "FunctionChatModel", "ScoringChatModel", "ScriptedChatModel"),
 }
-
-
-def __getattr__(name: str) -> Any:
-    """A chat model class, imported when first asked for."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -15,8 +15,9 @@ makes a prompt inspectable (docs/calibration.md states the method):
   LLM population); :func:`calibrate` finds the rule parameter of a macro outcome.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mesa_llm.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mesa_llm.calibration.knobs import Calibration, KnobMap, calibrate, knob_map
@@ -91,17 +92,4 @@ _EXPORTS = {
     ),
     "threshold": ("ThresholdFit", "fit_threshold"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    """A public name, imported with the other names of its module when first asked for."""
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
-    globals().update({each: getattr(module, each) for each in _EXPORTS[_MODULE_OF[name]]})
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -17,8 +17,6 @@ It sits on the application layer (:mod:`mesa_llm.lab`), whose runs it executes:
 - :mod:`mesa_llm.experiments.files`: sweep files (TOML).
 """
 
-import importlib
-
 from mesa_llm.experiments.design import BACKEND, TEMPERATURE, Axis, Design, RunTask
 from mesa_llm.experiments.driver import SweepProgress
 from mesa_llm.experiments.executors import dask_executor, process_pool
@@ -26,6 +24,7 @@ from mesa_llm.experiments.folder import SweepFolder, SweepFolderError
 from mesa_llm.experiments.results import TIMING_COLUMNS, SweepResult, load_sweep
 from mesa_llm.experiments.sweep import Sweep
 from mesa_llm.experiments.worker import RunOutcome, run_task
+from mesa_llm.lazy import lazy_exports
 
 __all__ = [
     "BACKEND",
@@ -49,19 +48,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """The verdict's names, imported on first use.
-
-    The statistics (scipy, statsmodels) take a while to import, and the worker processes
-    that run a sweep's runs never need them.
-    """
-    if name not in ("robustness", "RobustnessReport"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module("mesa_llm.experiments.robustness")
-    # Importing the submodule bound the package's name "robustness" to it: bind the function.
-    globals().update(robustness=module.robustness, RobustnessReport=module.RobustnessReport)
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+# The verdict's names, imported on first use: the statistics (scipy, statsmodels) take a
+# while to import, and the worker processes that run a sweep's runs never need them.
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"robustness": ("robustness", "RobustnessReport")}, globals(), __all__
+)
