@@ -13,13 +13,15 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatResult, LLMResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
@@ -34,6 +36,10 @@ __all__ = [
     "ScoringChatModel",
     "ScriptedChatModel",
 ]
+
+
+# The fates of the calls a FaultyChatModel's generate/agenerate makes, counted when it ends.
+_FATES: ContextVar[list[str]] = ContextVar("faulty_fates")
 
 
 class BackendFaultError(RuntimeError):
@@ -286,8 +292,9 @@ class FaultyChatModel(_DeterministicChatModel):
     fault-injected run replays exactly (as long as identical prompts are not in flight
     at once, which dedup ensures at temperature 0). A retry after a corrective message is
     a new prompt; a retry after an error is the prompt's next asking.
-    It counts calls, the faults its callers met (:attr:`injected`: counted when the call
-    ends, a hang when its caller gives up on it) and the peak number of calls in flight.
+    It counts calls, the faults its callers met (:attr:`injected`: counted when the caller
+    gets the call's outcome, a hang also when its caller gives up on it), the calls cut
+    short (:attr:`cut_short`) and the peak number of calls in flight.
 
     Args:
         inner: the model that gives the real answers.
@@ -345,7 +352,7 @@ class FaultyChatModel(_DeterministicChatModel):
 
     @property
     def injected(self) -> dict[str, int]:
-        """How many faults of each kind (:data:`FAULTS`) calls have delivered so far."""
+        """How many faults of each kind (:data:`FAULTS`) callers have met so far."""
         with self._lock:
             return dict(self._injected)
 
@@ -353,8 +360,9 @@ class FaultyChatModel(_DeterministicChatModel):
     def cut_short(self) -> int:
         """Calls that were not injected hangs but whose caller gave up on them (a timeout on a busy machine).
 
-        The runtime counts each as a timeout, rightly: with :attr:`injected` they account
-        for every timeout it counts.
+        Also those given up on after their answer or error was ready, which the caller
+        never saw. The runtime counts each as a timeout, rightly: with :attr:`injected`
+        they account for every timeout it counts.
         """
         with self._lock:
             return self._cut_short
@@ -384,12 +392,46 @@ class FaultyChatModel(_DeterministicChatModel):
             self._calls += 1
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
+        _FATES.get().append(fate)
         return (delay + self.hang_s if fate == "hang" else delay), fate, draws.choice(self.malformed_answers)
+
+    @contextmanager
+    def _meeting(self) -> Iterator[None]:
+        """Count the faults of the calls made inside, as their caller meets them.
+
+        A call's fault counts when the caller gets its outcome; a caller that gives up
+        first (its timeout passed, even after the answer was ready) met none: the call is
+        cut short, except an injected hang, which is then what the caller met.
+        """
+        fates: list[str] = []
+        token = _FATES.set(fates)  # a call's tasks see the same list
+        given_up = False
+        try:
+            yield
+        except asyncio.CancelledError:
+            given_up = True
+            raise
+        finally:
+            _FATES.reset(token)
+            with self._lock:
+                self._in_flight -= len(fates)
+                for fate in fates:
+                    if given_up and fate != "hang":
+                        self._cut_short += 1
+                    elif fate != "ok":
+                        self._injected[fate] += 1
+
+    def generate(self, *args: Any, **kwargs: Any) -> LLMResult:  # noqa: D102
+        with self._meeting():
+            return super().generate(*args, **kwargs)
+
+    async def agenerate(self, *args: Any, **kwargs: Any) -> LLMResult:  # noqa: D102
+        with self._meeting():
+            return await super().agenerate(*args, **kwargs)
 
     def _finish(
         self, messages: list[BaseMessage], fate: str, answer: str, kwargs: dict[str, Any]
     ) -> ChatResult:
-        self._delivered(fate)
         if fate == "error":
             raise BackendFaultError("injected backend failure")
         if fate == "rate_limit":
@@ -397,13 +439,6 @@ class FaultyChatModel(_DeterministicChatModel):
         if fate == "malformed":
             return self._result(messages, answer, kwargs.get("tools"))
         return self.inner._generate(messages, **kwargs)
-
-    def _delivered(self, fate: str) -> None:
-        """A call ends: count its fault, which its caller has now met."""
-        with self._lock:
-            self._in_flight -= 1
-            if fate != "ok":
-                self._injected[fate] += 1
 
     def _generate(
         self,
@@ -424,12 +459,5 @@ class FaultyChatModel(_DeterministicChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         delay, fate, answer = self._plan(messages)
-        try:
-            await asyncio.sleep(delay)
-        except asyncio.CancelledError:  # the caller gave up: only a hang counts as delivered
-            self._delivered(fate if fate == "hang" else "ok")
-            if fate != "hang":
-                with self._lock:
-                    self._cut_short += 1
-            raise
+        await asyncio.sleep(delay)
         return self._finish(messages, fate, answer, kwargs)

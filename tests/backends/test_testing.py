@@ -5,6 +5,7 @@ import time
 from typing import Literal
 
 import pytest
+from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
@@ -258,3 +259,39 @@ def test_a_slow_call_the_runtime_gives_up_on_is_cut_short_not_an_injected_hang()
     assert slow.cut_short == 1
     assert slow.injected["hang"] == 0
     assert runtime.log.totals.timeouts == 1
+
+
+class _SlowTracer(AsyncCallbackHandler):
+    """A callback that blocks the event loop when a call's answer is ready, as a busy machine does."""
+
+    async def on_llm_end(self, response, **kwargs):
+        time.sleep(0.12)
+
+
+def test_a_call_given_up_on_after_its_answer_is_ready_is_cut_short_not_a_fault_met():
+    """A caller that gives up after the call's own work ended met a timeout, not the answer.
+
+    The loop is blocked past the caller's timeout once the answer is ready (here by a
+    callback; on a busy machine by anything else), so the caller never sees the answer
+    or the malformed text the call returned: a cut-short call, not a fault met.
+    """
+    model = FaultyChatModel(inner=inner(), malformed_rate=0.5, seed=3)
+
+    async def ask(prompt, callbacks):
+        try:
+            message = await asyncio.wait_for(model.ainvoke(prompt, {"callbacks": callbacks}), 0.1)
+        except TimeoutError:
+            return "timeout"
+        return "answer" if message.content == "fine" else "malformed"
+
+    async def main(callbacks):
+        return await asyncio.gather(*(ask(f"prompt {i}", callbacks) for i in range(6)))
+
+    met = asyncio.run(main([_SlowTracer()]))
+    assert met == ["timeout"] * 6
+    assert model.cut_short == 6
+    assert model.injected["malformed"] == 0
+    met = asyncio.run(main([]))  # asked again: the second asking's own fates
+    assert model.injected["malformed"] == met.count("malformed") > 0
+    assert model.cut_short == 6
+    assert model.peak_in_flight == 6  # every given-up call left the in-flight count
