@@ -7,23 +7,57 @@ action. :class:`Decisions` keeps the full record once and, per decision, a row o
 integers in arrays (no Python object per decision, so a million decisions a step cost
 about 24 bytes each and give Python's garbage collector nothing to walk). It is a sequence
 of records: indexing, slicing and iterating make each decision's record when it is read,
-equal to the record that would have been kept whole.
+equal to the record that would have been kept whole; :meth:`Decisions.frame` gives them as
+a DataFrame column by column, making no record per decision.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from array import array
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, overload
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mesa_llm.records import CallRecord
 
 __all__ = ["Decisions"]
 
+# What a decision that shared another's call carries instead of the call's events.
+SHARED_EVENTS: dict[str, Any] = {
+    "attempts": 0,
+    "backend_calls": 0,
+    "parse_failures": 0,
+    "oversized": 0,
+    "errors": 0,
+    "timeouts": 0,
+    "rate_limited": 0,
+    "latency_s": 0.0,
+    "tokens_in": 0,
+    "tokens_out": 0,
+    "cache_hit": False,
+    "shared": True,
+}
+
 # The variant code of a decision that is its call's record itself.
 _ITSELF = -1
+
+
+class _Codes(dict[tuple[str, str, "str | None"], int]):
+    """The codes of variants, numbered as they first appear in ``variants``."""
+
+    def __init__(self, variants: list[tuple[str, str, str | None]]) -> None:
+        super().__init__()
+        self.variants = variants
+
+    def __missing__(self, variant: tuple[str, str, str | None]) -> int:
+        code = self[variant] = len(self.variants)
+        self.variants.append(variant)
+        return code
 
 
 class Decisions(Sequence["CallRecord"]):
@@ -32,7 +66,8 @@ class Decisions(Sequence["CallRecord"]):
     Decisions are added whole (:meth:`append`, the record of a call) or together with the
     calls they were made by (:meth:`extend`): each is then a variant of its call's record
     (its agent, the action it took, its rule action, whether it shared another agent's
-    call), kept as two integers and a code of a small table of variants. Reading a
+    call), kept as two integers and a code (the variant's number in a small table, and
+    whether the call was shared). Reading a
     decision gives its :class:`~mesa_llm.records.CallRecord`; a decision that is its call's
     record is that very record.
     """
@@ -41,9 +76,9 @@ class Decisions(Sequence["CallRecord"]):
         self._calls: list[CallRecord] = []
         self._call = array("q")  # index into _calls
         self._agent = array("q")  # the deciding agent's id
-        self._variant = array("l")  # index into _variants, or _ITSELF
-        self._variants: list[tuple[str, str, str | None, bool]] = []  # type, action, rule action, shared
-        self._codes: dict[tuple[str, str, str | None, bool], int] = {}
+        self._variant = array("q")  # 2 x index into _variants + 1 if shared, or _ITSELF
+        self._variants: list[tuple[str, str, str | None]] = []  # type, action, rule action
+        self._codes = _Codes(self._variants)
         for record in records:
             self.append(record)
 
@@ -113,44 +148,83 @@ class Decisions(Sequence["CallRecord"]):
             actions: each decision's action.
             rule_actions: each decision's rule action, or None.
         """
-        first = len(self._calls)
-        start = len(self._call)
+        n, first, start = len(of), len(self._calls), len(self._call)
         self._calls.extend(calls)
-        seen: set[int] = set()
-        codes = self._codes
-        variants = array("l")
-        for j, call in enumerate(of):
+        firsts = dict(zip(reversed(of), reversed(range(n)), strict=True))  # call -> its first decision
+        variants = np.fromiter(
+            map(self._codes.__getitem__, zip(agent_types, actions, rule_actions, strict=True)),
+            dtype=np.int64,
+            count=n,
+        )
+        variants <<= 1
+        variants |= 1  # shared ...
+        for call, j in firsts.items():
+            variants[j] &= ~1  # ... but the first decision of each call
             record = calls[call]
-            shared = call in seen
-            if not shared:
-                seen.add(call)
-                if (
-                    agent_ids[j] == record.agent_id
-                    and agent_types[j] == record.agent_type
-                    and actions[j] == record.action
-                    and rule_actions[j] == record.rule_action
-                ):
-                    variants.append(_ITSELF)
-                    continue
-            variant = (agent_types[j], actions[j], rule_actions[j], shared)
-            code = codes.get(variant)
-            if code is None:
-                code = codes[variant] = len(self._variants)
-                self._variants.append(variant)
-            variants.append(code)
-        self._call.extend([first + call for call in of])
+            if (agent_ids[j], agent_types[j], actions[j], rule_actions[j]) == (
+                record.agent_id,
+                record.agent_type,
+                record.action,
+                record.rule_action,
+            ):
+                variants[j] = _ITSELF
+        self._call.extend(map(first.__add__, of))
         self._agent.extend(agent_ids)
-        self._variant.extend(variants)
+        self._variant.frombytes(variants.tobytes())
         return range(start, len(self._call))
+
+    def frame(
+        self,
+        calls_frame: Callable[[list[CallRecord]], pd.DataFrame],
+        start: int = 0,
+        stop: int | None = None,
+    ) -> pd.DataFrame:
+        """The decisions ``start:stop`` as a DataFrame, one row per decision, in order.
+
+        The frame equals that of the decisions' records, made column by column: the rows of
+        the distinct calls are made once and repeated, and each decision's agent, action,
+        rule action and sharing are set from its integers (a shared decision carries none
+        of its call's events, as :meth:`CallRecord.shared_by`).
+
+        Args:
+            calls_frame: makes the frame of a list of call records, one row each with every
+                column (:func:`mesa_llm.records.records_frame`, or a writer's that encodes
+                its columns: that is then done once per call).
+            start: the first decision.
+            stop: the decision after the last; None for the end.
+        """
+        start, stop, _ = slice(start, stop).indices(len(self))
+        if start >= stop:
+            return calls_frame([])
+        call = np.frombuffer(self._call, dtype=np.int64)[start:stop]
+        variant = np.frombuffer(self._variant, dtype=np.int64)[start:stop]
+        used, row = np.unique(call, return_inverse=True)
+        base = calls_frame([self._calls[c] for c in used])
+        columns = {name: base[name].to_numpy()[row] for name in base.columns}
+        columns["agent_id"] = np.frombuffer(self._agent, dtype=np.int64)[start:stop].copy()
+        varied = variant != _ITSELF
+        if varied.any():
+            code = variant[varied]
+            for j, name in enumerate(("agent_type", "action", "rule_action")):
+                table = np.array([v[j] for v in self._variants], dtype=object)
+                columns[name] = columns[name].astype(object, copy=False)
+                columns[name][varied] = table[code >> 1]
+            shared = np.zeros(len(call), dtype=bool)
+            shared[varied] = (code & 1).astype(bool)
+            for name, value in SHARED_EVENTS.items():
+                columns[name][shared] = value
+        import pandas as pd
+
+        return pd.DataFrame(columns, columns=base.columns)
 
     def _record(self, i: int) -> CallRecord:
         record = self._calls[self._call[i]]
         code = self._variant[i]
         if code == _ITSELF:
             return record
-        agent_type, action, rule_action, shared = self._variants[code]
+        agent_type, action, rule_action = self._variants[code >> 1]
         agent_id = self._agent[i]
-        if shared:
+        if code & 1:  # shared
             record = record.shared_by(agent_id, agent_type)
             return dataclasses.replace(record, action=action, rule_action=rule_action)
         return dataclasses.replace(

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from mesa_llm.decisions import Decisions
+from mesa_llm.decisions import SHARED_EVENTS, Decisions
 from mesa_llm.prompts import Messages
 
 __all__ = ["CallLog", "CallRecord", "PromptBook"]
@@ -150,23 +150,7 @@ class CallRecord:
         It carries the answer and the action, and none of the events (attempts, calls,
         failures, latency, tokens): those are counted once, in this record.
         """
-        return dataclasses.replace(
-            self,
-            agent_id=agent_id,
-            agent_type=agent_type,
-            attempts=0,
-            backend_calls=0,
-            parse_failures=0,
-            oversized=0,
-            errors=0,
-            timeouts=0,
-            rate_limited=0,
-            latency_s=0.0,
-            tokens_in=0,
-            tokens_out=0,
-            cache_hit=False,
-            shared=True,
-        )
+        return dataclasses.replace(self, agent_id=agent_id, agent_type=agent_type, **SHARED_EVENTS)
 
 
 class PromptBook:
@@ -258,7 +242,7 @@ class CallLog:
     keep: bool = True
     records: Decisions = field(default_factory=Decisions)
     totals: _Totals = field(default_factory=_Totals)
-    _pending: list[Sequence[CallRecord]] = field(default_factory=list, repr=False)  # when not kept
+    _pending: Decisions = field(default_factory=Decisions, repr=False)  # to write, when not kept
     _flushed: int = field(default=0, repr=False)  # records kept and written to path
     _parts: int = field(default=0, repr=False)
     _shadowed: list[int] = field(default_factory=lambda: [-1, 0, 0], repr=False)  # step, compared, agreed
@@ -276,7 +260,7 @@ class CallLog:
         if self.keep:
             return self.records.append(record)
         if self.path is not None:
-            self._pending.append((record,))
+            self._pending.append(record)
         return None
 
     def add_calls(
@@ -298,8 +282,8 @@ class CallLog:
 
         Returns:
             Where the decisions are: :attr:`records` and their indices in it where records
-            are kept, else a sequence of this phase's decisions alone (what is written to
-            ``path``) and their indices in it.
+            are kept, else the decisions not yet written to ``path`` (or this phase's alone,
+            without a path) and their indices in it.
         """
         t = self.totals
         for record in calls:
@@ -311,11 +295,8 @@ class CallLog:
         if compared:
             agreed = sum(a == r for a, r in zip(actions, rule_actions, strict=True) if r is not None)
             self._shadow(calls[0].step, compared, agreed)
-        kept = self.records if self.keep else Decisions()
-        at = kept.extend(calls, of, agent_ids, agent_types, actions, rule_actions)
-        if not self.keep and self.path is not None:
-            self._pending.append(kept)
-        return kept, at
+        kept = self.records if self.keep else self._pending if self.path is not None else Decisions()
+        return kept, kept.extend(calls, of, agent_ids, agent_types, actions, rule_actions)
 
     def _count(self, record: CallRecord) -> None:
         """Add a record's events to the totals (all but the decision itself)."""
@@ -347,10 +328,11 @@ class CallLog:
 
         Records already written to ``path`` stay there; none of ``records`` is written again.
         """
-        self.records, self.totals, self._pending, self._shadowed = Decisions(), _Totals(), [], [-1, 0, 0]
+        self.records, self.totals, self._shadowed = Decisions(), _Totals(), [-1, 0, 0]
+        self._pending = Decisions()
         for record in records:
             self.add(record)
-        self._pending, self._flushed = [], len(self.records)
+        self._pending, self._flushed = Decisions(), len(self.records)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -391,29 +373,29 @@ class CallLog:
         return out
 
     def to_dataframe(self) -> pd.DataFrame:
-        """The records as a DataFrame, one row per decision."""
-        return _frame(self.records)
+        """The records as a DataFrame, one row per decision (made column by column)."""
+        return self.records.frame(records_frame)
 
     def flush(self) -> int:
         """Append the records added since the last flush to ``path``; return how many."""
-        chunks, self._pending = self._pending, []
         if self.path is None:
             return 0
         if self.keep:
-            pending, self._flushed = self.records[self._flushed :], len(self.records)
+            pending, start, self._flushed = self.records, self._flushed, len(self.records)
         else:
-            pending = [record for chunk in chunks for record in chunk]
-        if not pending:
+            pending, start, self._pending = self._pending, 0, Decisions()
+        count = len(pending) - start
+        if not count:
             return 0
         path = Path(self.path)
         if path.name.endswith(_JSONL):
-            _write_jsonl(pending, path, "a")
+            _write_jsonl(pending[start:], path, "a")
         else:
             path.mkdir(parents=True, exist_ok=True)
             while (part := path / f"part-{self._parts:05d}.parquet").exists():
                 self._parts += 1
-            _write_parquet(pending, part)
-        return len(pending)
+            _write_parquet(pending.frame(_parquet_frame, start), part)
+        return count
 
     def write(self, path: str | Path) -> None:
         """Write all records kept in memory to ``path``, replacing it.
@@ -425,7 +407,7 @@ class CallLog:
         if path.name.endswith(_JSONL):
             _write_jsonl(self.records, path, "w")
         else:
-            _write_parquet(self.records, path)
+            _write_parquet(self.records.frame(_parquet_frame), path)
 
 
 _JSONL = (".jsonl", ".jsonl.gz")  # the names of JSON lines files (any other path is parquet)
@@ -459,11 +441,20 @@ def _messages_of(rows: list[dict[str, str]]) -> Messages:
     return tuple((m["role"], m["content"]) for m in rows)
 
 
-def _frame(records: list[CallRecord]) -> pd.DataFrame:
+def records_frame(records: list[CallRecord]) -> pd.DataFrame:
+    """Records as a DataFrame, one row each: their :meth:`CallRecord.to_dict` rows."""
     return pd.DataFrame([r.to_dict() for r in records], columns=_COLUMNS)
 
 
-def _write_jsonl(records: list[CallRecord], path: Path, mode: str) -> None:
+def _parquet_frame(records: list[CallRecord]) -> pd.DataFrame:
+    """Records as the rows of a parquet file: messages and probabilities as JSON text."""
+    frame = records_frame(records)
+    for column in ("messages", "probabilities"):
+        frame[column] = frame[column].map(json.dumps)
+    return frame
+
+
+def _write_jsonl(records: Sequence[CallRecord], path: Path, mode: str) -> None:
     """Write (``"w"``) or append (``"a"``) records; to a ``.gz`` file as one gzip member."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
@@ -475,9 +466,6 @@ def _write_jsonl(records: list[CallRecord], path: Path, mode: str) -> None:
         fh.writelines(record.to_json() for record in records)
 
 
-def _write_parquet(records: list[CallRecord], path: Path) -> None:
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = _frame(records)
-    for column in ("messages", "probabilities"):
-        frame[column] = frame[column].map(json.dumps)
     frame.astype(_PARQUET_TYPES).to_parquet(path, index=False)

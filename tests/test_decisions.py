@@ -2,10 +2,11 @@
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from mesa_llm.decisions import Decisions
-from mesa_llm.records import CallRecord
+from mesa_llm.records import CallRecord, records_frame
 
 
 def call(agent_id, action="stay", rule_action=None, **fields):
@@ -90,3 +91,49 @@ def test_many_shared_decisions_keep_one_record_and_few_variants():
     assert decisions.calls == 2
     assert len(decisions._variants) == 2  # (type, action, rule action, shared): two kinds of decision
     assert [d.agent_id for d in decisions[-3:]] == [n - 3, n - 2, n - 1]
+
+
+def mixed_decisions():
+    """Whole records, a call's own decisions, other agents' variants and shared decisions."""
+    calls = [call(1, "stay", "stay"), call(2, "move", None, probabilities={"stay": 0.4, "move": 0.6})]
+    decisions = Decisions()
+    decisions.append(call(0, error="timed out", errors=1))
+    rows = [(0, 1, "Resident", "stay", "stay"), (1, 2, "Resident", "stay", None)]
+    rows += [(0, 3, "Resident", "stay", "move"), (1, 4, "Other", "move", None)]
+    rows += [(1, 5, "Resident", "stay", "stay")]
+    decisions.extend(calls, *map(list, zip(*rows, strict=True)))
+    decisions.append(call(6, "move", "move"))
+    return decisions
+
+
+@pytest.mark.parametrize("bounds", [(0, None), (1, 4), (3, None), (0, 1), (6, None), (2, 2)])
+def test_frame_equals_the_frame_of_the_records_read_one_by_one(bounds):
+    decisions = mixed_decisions()
+    start, stop = bounds
+    want = records_frame(decisions[start:stop])
+    got = decisions.frame(records_frame, start, stop)
+    pd.testing.assert_frame_equal(got, want)
+    if len(want):
+        assert got["shared"].tolist() == [d.shared for d in decisions[start:stop]]
+
+
+def test_frame_of_many_shared_decisions_makes_each_calls_row_once():
+    calls = [call(0, "stay"), call(1, "move")]
+    n = 1_000
+    decisions = Decisions()
+    of = [i % 2 for i in range(n)]
+    decisions.extend(calls, of, list(range(n)), ["Resident"] * n, ["move"] * n, [None] * n)
+    made = []
+
+    def calls_frame(records):
+        made.append(len(records))
+        return records_frame(records)
+
+    frame = decisions.frame(calls_frame)
+    assert made == [2]
+    assert frame["agent_id"].tolist() == list(range(n))
+    assert frame["backend_calls"].sum() == 2
+    assert frame["tokens_in"].sum() == 14
+    assert frame["shared"].sum() == n - 2
+    assert (frame["action"] == "move").all()
+    pd.testing.assert_frame_equal(frame, records_frame(list(decisions)))

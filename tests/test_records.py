@@ -369,3 +369,40 @@ def test_restore_replaces_records_and_totals_without_writing_them_again(tmp_path
     assert (log.totals.decisions, log.totals.calls, log.totals.errors) == (2, 2, 0)
     assert log.flush() == 0  # neither the restored records nor the replaced pending one
     assert len(path.read_text().splitlines()) == 1
+
+
+def add_shared_phase(log, step):
+    """A phase of five decisions made by two calls: three shared, one with a rule action."""
+    calls = [
+        record(agent_id=1, step=step),
+        record(agent_id=2, step=step, probabilities={"stay": 0.25, "move": 0.75}),
+    ]
+    return log.add_calls(
+        calls,
+        [0, 1, 0, 1, 1],
+        [1, 2, 3, 4, 5],
+        ["LLM"] * 5,
+        ["stay", "move", "stay", "stay", "move"],
+        [None, "move", "stay", None, "stay"],
+    )
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_flushed_decisions_are_their_records_lines_and_rows(tmp_path, keep):
+    kept = CallLog()
+    jsonl = CallLog(path=tmp_path / "records.jsonl", keep=keep)
+    parquet = CallLog(path=tmp_path / "records", keep=keep)
+    for step in (1, 2):
+        for log in (kept, jsonl, parquet):
+            add_shared_phase(log, step)
+            log.flush()
+    lines = (tmp_path / "records.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    assert lines == [r.to_json() for r in kept.records]
+    assert sum(r.shared for r in kept.records) == 6
+    written = pd.read_parquet(tmp_path / "records")
+    assert len(list((tmp_path / "records").iterdir())) == 2
+    want = kept.to_dataframe()
+    for column in ("messages", "probabilities"):
+        want[column] = want[column].map(json.dumps)
+    pd.testing.assert_frame_equal(written, want.astype(written.dtypes.to_dict()))
+    assert written["backend_calls"].sum() == kept.totals.calls == 4

@@ -14,7 +14,6 @@ event loop and bounds (:mod:`.loop`).
 from __future__ import annotations
 
 import asyncio
-import bisect
 import os
 import random
 import warnings
@@ -22,6 +21,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
 
 from mesa_llm.actions import ActionSpace, AnswerMode, check_answer_mode
 from mesa_llm.agreement import RuleAgreement
@@ -388,8 +389,8 @@ class LLMRuntime:
 
     async def _ask(self, agents: Sequence[ModelDecider], observations: Sequence[Any]) -> list[Any]:
         """Ask the language models, concurrently; one record per decision, in order."""
-        # Requests share a key only when dedup is on for their backend (see Requests).
-        leaders, keys = self._requests.phase(
+        # Requests share a call only when dedup is on for their backend (see Requests).
+        requests, of = self._requests.phase(
             agents, observations, structured=self.structured, dedup=self.dedup, scoring=self.scoring
         )
         calls = Calls(
@@ -402,7 +403,7 @@ class LLMRuntime:
             self.max_answer_chars,
         )
         slots = self._loop_slots()
-        progress = self.progress = PhaseProgress(prompts=len(leaders))
+        progress = self.progress = PhaseProgress(prompts=len(requests))
 
         async def decide(request: Request) -> tuple[Any, CallRecord]:
             try:
@@ -410,8 +411,8 @@ class LLMRuntime:
             finally:
                 progress.answered += 1
 
-        outcomes = dict(zip(leaders, await asyncio.gather(*map(decide, leaders.values())), strict=True))
-        actions = self._settle(agents, observations, keys, leaders, outcomes)
+        outcomes = await asyncio.gather(*map(decide, requests))
+        actions = self._settle(agents, observations, of, requests, outcomes)
         if self._flush_after_decisions:
             self.log.flush()
         return actions
@@ -420,57 +421,34 @@ class LLMRuntime:
         self,
         agents: Sequence[ModelDecider],
         observations: Sequence[Any],
-        keys: Sequence[str],
-        leaders: Mapping[str, Request],
-        outcomes: Mapping[str, tuple[Any, CallRecord]],
+        of: Sequence[int],
+        requests: Sequence[Request],
+        outcomes: Sequence[tuple[Any, CallRecord]],
     ) -> list[Any]:
         """Each decision's action and record, in order, from the answers of the phase's calls.
 
-        The first decision of a call is its record; the log keeps the others as variants of
-        it (the agent, its drawn action, its rule action), a few integers each, and each
-        agent reads its record from the log when asked (:meth:`~mesa_llm.LLMDecider.keep_record`).
+        Decision ``j`` was made by the call of ``requests[of[j]]``. The first decision of a
+        call is its record; the log keeps the others as variants of it (the agent, its
+        drawn action, its rule action), a few integers each, and each agent reads its record
+        from the log when asked (:meth:`~mesa_llm.LLMDecider.keep_record`).
         """
-        labels = self._draw(agents, keys, leaders, outcomes)
-        agreement = self.agreement
-        calls: list[CallRecord] = []
-        numbers: dict[str, int] = {}  # key -> its call's index in calls
-        valid: dict[tuple[str, str], Any] = {}
-        named: dict[tuple[int, Any], str] = {}  # (space, rule action) -> its label
-        shadow: dict[tuple[type, Any], list[Any]] = {}  # (class, observation) -> [agent, decisions, agreed]
-        of: list[int] = []
-        acted: list[str] = []
-        ruled: list[str | None] = []
-        actions = []
-        for agent, observation, key, label in zip(agents, observations, keys, labels, strict=True):
-            action, record = outcomes[key]
-            space = leaders[key].question.space
-            if label is None:
-                label = record.action
-            else:  # drawn from the (possibly shared) probabilities
-                action = valid.get((key, label), _UNSET)
-                if action is _UNSET:
-                    action = valid[key, label] = space.validate(label)
-            rule_label = None
-            rule = getattr(agent, "rule_decide", None)
-            if rule is not None and (decided := rule(observation)) is not None:
-                rule_label = _label_of(space, decided, named)
-                _tally(shadow, agent, observation, label == rule_label, agreement)
-            number = numbers.get(key)
-            if number is None:
-                number = numbers[key] = len(calls)
-                calls.append(record)
-                record.action, record.rule_action = label, rule_label
-            of.append(number)
-            acted.append(label)
-            ruled.append(rule_label)
-            agent.last_observation = observation
-            actions.append(action)
-        for agent, decisions, agreed in shadow.values():  # tallied by the first agent of each group
-            agreement.add(agent, agent.last_observation, agreed, decisions)
+        calls = [record for _, record in outcomes]
+        drawn = self._draw(agents, of, requests, calls)
+        answered = [record.action for record in calls]
+        acted = [answered[c] if label is None else label for c, label in zip(of, drawn, strict=True)]
+        valid = [_Valid(request.question.space) for request in requests]
+        actions = [
+            outcomes[c][0] if label is None else valid[c][label] for c, label in zip(of, drawn, strict=True)
+        ]
+        ruled = self._shadow(agents, observations, of, requests, acted)
+        firsts = dict(zip(reversed(of), reversed(range(len(of))), strict=True))  # call -> its first decision
+        for c, j in firsts.items():
+            calls[c].action, calls[c].rule_action = acted[j], ruled[j]
         ids = [agent.unique_id for agent in agents]
         types = [type(agent).__name__ for agent in agents]
         kept, at = self.log.add_calls(calls, of, ids, types, acted, ruled)
-        for agent, index in zip(agents, at, strict=True):
+        for agent, observation, index in zip(agents, observations, at, strict=True):
+            agent.last_observation = observation
             keep_record = getattr(type(agent), "keep_record", None)  # not a bound method per agent
             if keep_record is not None:
                 keep_record(agent, kept, index)
@@ -478,48 +456,102 @@ class LLMRuntime:
                 agent.last_record = kept[index]
         return actions
 
+    def _shadow(
+        self,
+        agents: Sequence[ModelDecider],
+        observations: Sequence[Any],
+        of: Sequence[int],
+        requests: Sequence[Request],
+        acted: Sequence[str],
+    ) -> list[str | None]:
+        """The rule's action of each decision (None where the agent has no rule), tallied in the agreement.
+
+        The rule-shadow decisions of one class on equal observations are tallied together
+        and added to :attr:`agreement` once, by the first agent of each group.
+        """
+        agreement = self.agreement
+        rules: dict[type, Callable[[Any, Any], Any] | None] = {}
+        named = {id(request.question.space): _Labels(request.question.space) for request in requests}
+        names = [named[id(request.question.space)] for request in requests]
+        shadow: dict[tuple[type, Any], list[Any]] = {}  # (class, observation) -> [agent, decisions, agreed]
+        ruled: list[str | None] = []
+        for agent, observation, c, label in zip(agents, observations, of, acted, strict=True):
+            kind = type(agent)
+            rule = rules.get(kind, _UNSET)
+            if rule is _UNSET:
+                rule = rules[kind] = getattr(kind, "rule_decide", None)
+            if rule is None or (decided := rule(agent, observation)) is None:
+                ruled.append(None)
+                continue
+            try:
+                rule_label = names[c][decided]
+            except TypeError:  # a structured action: not a key
+                rule_label = names[c].space.label(decided)
+            ruled.append(rule_label)
+            try:
+                entry = shadow.get((kind, observation))
+            except TypeError:  # an observation that cannot be a key: counted at once
+                agreement.add(agent, observation, label == rule_label)
+                continue
+            if entry is None:
+                shadow[kind, observation] = [agent, 1, int(label == rule_label)]
+            else:
+                entry[1] += 1
+                entry[2] += label == rule_label
+        for (_, observation), (agent, decisions, agreed) in shadow.items():
+            agreement.add(agent, observation, agreed, decisions)
+        return ruled
+
     def _draw(
         self,
         agents: Sequence[ModelDecider],
-        keys: Sequence[str],
-        leaders: Mapping[str, Request],
-        outcomes: Mapping[str, tuple[Any, CallRecord]],
+        of: Sequence[int],
+        requests: Sequence[Request],
+        calls: Sequence[CallRecord],
     ) -> list[str | None]:
         """The option each decision draws from its call's probabilities (None: no draw).
 
         At temperature 0, the most probable option, drawing nothing. Otherwise one uniform
         number of the agent's model rng per decision, in request order, all drawn at once:
         the same numbers as one draw after another (the rng is consumed exactly as by
-        :func:`~mesa_llm.backends.scoring.draw_option`).
+        :func:`~mesa_llm.backends.scoring.draw_option`), each compared with its call's
+        cumulative probabilities as :func:`bisect.bisect_right` does.
         """
-        labels: list[str | None] = [None] * len(agents)
-        waiting: dict[int, tuple[Any, list[int]]] = {}  # id(rng) -> (rng, the decisions drawing)
+        n = len(of)
+        temperatures = [
+            -1.0 if record.probabilities is None or record.fallback else request.question.backend.temperature
+            for request, record in zip(requests, calls, strict=True)
+        ]  # -1: no draw
+        if max(temperatures, default=-1.0) < 0:
+            return [None] * n
+        call = np.fromiter(of, dtype=np.int64, count=n)
+        temperature = np.array(temperatures)[call]
+        labels = np.full(n, None, dtype=object)
+        cold = np.flatnonzero(temperature == 0)
+        if len(cold):
+            readers = {type(agents[i]) for i in cold.tolist()}
+            for c in np.unique(call[cold]).tolist():
+                probabilities = cast(dict[str, float], calls[c].probabilities)
+                if not all(getattr(kind, "reads_probabilities", False) for kind in readers):
+                    self._argmax_notice(requests[c].question.backend.model, probabilities)
+                labels[cold[call[cold] == c]] = draw_option(probabilities, 0.0, None)
+        hot = np.flatnonzero(temperature > 0).tolist()
+        by_rng: dict[int, tuple[Any, list[int]]] = {}  # id(rng) -> (rng, the decisions drawing)
         last: tuple[Any, list[int]] | None = None
-        for i, (agent, key) in enumerate(zip(agents, keys, strict=True)):
-            record = outcomes[key][1]
-            if record.probabilities is None or record.fallback:
-                continue
-            backend = leaders[key].question.backend
-            if backend.temperature > 0:
-                rng = agent.model.rng
-                if last is None or last[0] is not rng:
-                    last = waiting.setdefault(id(rng), (rng, []))
-                last[1].append(i)
-                continue
-            if not getattr(agent, "reads_probabilities", False):
-                self._argmax_notice(backend.model, record.probabilities)
-            labels[i] = draw_option(record.probabilities, 0.0, agent.model.rng)
-        bounds: dict[str, tuple[list[str], list[float]]] = {}
-        for rng, drawing in waiting.values():
-            for i, u in zip(drawing, rng.random(len(drawing)).tolist(), strict=True):
-                key = keys[i]
-                table = bounds.get(key)
-                if table is None:
-                    probabilities = cast(dict[str, float], outcomes[key][1].probabilities)
-                    table = bounds[key] = cumulative(probabilities, leaders[key].question.backend.temperature)
-                options, cut = table
-                labels[i] = options[min(bisect.bisect_right(cut, u), len(options) - 1)]
-        return labels
+        for i in hot:
+            rng = agents[i].model.rng
+            if last is None or last[0] is not rng:
+                last = by_rng.setdefault(id(rng), (rng, []))
+            last[1].append(i)
+        for rng, drawing in by_rng.values():
+            at = np.array(drawing, dtype=np.int64)
+            u = rng.random(len(at))
+            for c in np.unique(call[at]).tolist():
+                mine = call[at] == c
+                options, cut = cumulative(cast(dict[str, float], calls[c].probabilities), temperatures[c])
+                pos = np.minimum(np.searchsorted(cut, u[mine], side="right"), len(options) - 1)
+                labels[at[mine]] = np.array(options, dtype=object)[pos]
+        return labels.tolist()
 
     def _argmax_notice(self, backend: BaseChatModel, probabilities: Mapping[str, float]) -> None:
         """Warn once per backend that its option probabilities are argmaxed at a default temperature 0.
@@ -561,38 +593,28 @@ def _is_rate_limiter(value: Any) -> bool:
     return isinstance(value, BaseRateLimiter)
 
 
-def _tally(
-    shadow: dict[tuple[type, Any], list[Any]],
-    agent: Any,
-    observation: Any,
-    agreed: bool,
-    agreement: RuleAgreement,
-) -> None:
-    """Count a rule-shadow decision in the phase's tally by class and observation.
+class _Valid(dict[str, Any]):
+    """The actions of an action space's labels, validated once each."""
 
-    An observation that cannot be a key is counted in the agreement at once.
-    """
-    try:
-        entry = shadow.get((type(agent), observation))
-    except TypeError:
-        agreement.add(agent, observation, agreed)
-        return
-    if entry is None:
-        shadow[type(agent), observation] = [agent, 1, int(agreed)]
-    else:
-        entry[1] += 1
-        entry[2] += agreed
+    def __init__(self, space: ActionSpace[Any]) -> None:
+        super().__init__()
+        self.space = space
+
+    def __missing__(self, label: str) -> Any:
+        action = self[label] = self.space.validate(label)
+        return action
 
 
-def _label_of(space: ActionSpace[Any], action: Any, named: dict[tuple[int, Any], str]) -> str:
-    """``space.label(action)``, remembered in ``named`` for hashable actions (a choice's)."""
-    try:
-        return named[id(space), action]
-    except KeyError:
-        label = named[id(space), action] = space.label(action)
+class _Labels(dict[Any, str]):
+    """The labels of an action space's (hashable) actions, made once each."""
+
+    def __init__(self, space: ActionSpace[Any]) -> None:
+        super().__init__()
+        self.space = space
+
+    def __missing__(self, action: Any) -> str:
+        label = self[action] = self.space.label(action)
         return label
-    except TypeError:  # a structured action: not a key
-        return space.label(action)
 
 
 def _check_collaborators(backend: Any, rate_limiter: Any, cache: Any, log: Any) -> None:

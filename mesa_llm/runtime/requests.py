@@ -123,7 +123,7 @@ class Requests:
         structured: bool | None,
         dedup: bool | None,
         scoring: bool,
-    ) -> tuple[dict[str, Request], list[str]]:
+    ) -> tuple[list[Request], list[int]]:
         """The requests of one decision phase (``agents`` deciding on their ``observations``).
 
         A prompt is rendered once for every group of agents with equal prompt keys, chat
@@ -131,19 +131,27 @@ class Requests:
         with an observation that cannot be hashed, renders its own.
 
         Returns:
-            The requests by distinct key, in the order of their first decision (each made by that
-            decision's agent, its leader), and the key of every decision, in order.
+            The requests with distinct keys, in the order of their first decision (each made
+            by that decision's agent, its leader), and the index in them of every
+            decision's request, in order.
         """
         questions: dict[Hashable, Question] = {}
-        leaders: dict[str, Request] = {}
-        keys: list[str] = []
+        shared: dict[Hashable, int] = {}  # group -> its request, where the group shares one
+        numbers: dict[str, int] = {}  # key -> its request
+        requests: list[Request] = []
+        of: list[int] = []
         for agent, observation in zip(agents, observations, strict=True):
             group, question = _group(agent, observation), None
             if group is not None:
                 try:
-                    question = questions.get(group)
+                    number = shared.get(group)
                 except TypeError:  # an observation that cannot be a key: rendered alone
                     group = None
+                else:
+                    if number is not None:
+                        of.append(number)
+                        continue
+                    question = questions.get(group)
             if question is None:
                 question = self.question(
                     agent, observation, structured=structured, dedup=dedup, scoring=scoring
@@ -151,10 +159,14 @@ class Requests:
                 if group is not None:
                     questions[group] = question
             key = self._key(question)
-            if key not in leaders:
-                leaders[key] = Request(agent, observation, question, key)
-            keys.append(key)
-        return leaders, keys
+            number = numbers.get(key)
+            if number is None:
+                number = numbers[key] = len(requests)
+                requests.append(Request(agent, observation, question, key))
+            if group is not None and question.shared:
+                shared[group] = number
+            of.append(number)
+        return requests, of
 
     def of(
         self,

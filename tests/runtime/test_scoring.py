@@ -254,3 +254,21 @@ def test_draws_of_a_phase_consume_the_rng_as_one_draw_after_another():
     expected = [draw_option(by_id[i].last_record.probabilities, 0.7, replay) for i in order]
     assert [record.action for record in model.runtime.log.records] == expected
     assert len({r.action for r in model.runtime.log.records}) == 2
+
+
+def test_agents_of_two_models_in_one_phase_draw_each_from_their_own_models_rng():
+    """Decisions interleaved across two models consume each model's rng in their order."""
+    from mesa_llm.backends.scoring import draw_option
+
+    model, agents, _ = world(n=12, crowd=4, temperature=0.8, rng=3)
+    other = World(model.runtime, rng=5)
+    theirs = [LLM(other, crowd=2 + i % 2, runtime=model.runtime) for i in range(12)]
+    mixed = [agent for pair in zip(agents, theirs, strict=True) for agent in pair]
+    actions = model.runtime.decide_all(mixed, [agent.observe() for agent in mixed])
+    replays = {id(model): np.random.default_rng(3), id(other): np.random.default_rng(5)}
+    expected = [
+        draw_option(agent.last_record.probabilities, 0.8, replays[id(agent.model)]) for agent in mixed
+    ]
+    assert [agent.last_record.action for agent in mixed] == expected
+    assert actions == expected
+    assert len(set(expected[1::2])) == 2
