@@ -16,12 +16,10 @@ and ``temperature`` (the backend's sampling temperature).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import inspect
 import itertools
 import json
-import pickle
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -30,12 +28,12 @@ from mesa_llm.backends import (
     DEFAULT_BACKEND,
     RULE_BACKEND,
     BackendError,
-    backend_identity,
     backend_name,
     is_chat_model,
     resolve_backend,
 )
 from mesa_llm.checks import check_int, check_number
+from mesa_llm.experiments.identity import check_sendable, described
 from mesa_llm.lab import RunConfig, ScenarioSpec, find_scenario, model_parameters
 
 if TYPE_CHECKING:
@@ -235,16 +233,16 @@ class Design:
         """
         return {
             "scenario": self.spec.reference,
-            "fixed": {name: _described(value, _where(None, name)) for name, value in self.fixed.items()},
+            "fixed": {name: described(value, _where(None, name)) for name, value in self.fixed.items()},
             "axes": {
                 axis.name: {
-                    str(label): _described(value, _where(axis.name, label)) for label, value in axis.levels
+                    str(label): described(value, _where(axis.name, label)) for label, value in axis.levels
                 }
                 for axis in self.axis_list
             },
             "seeds": list(self.seeds),  # type: ignore[arg-type]
             "steps": self.steps,
-            "backend": _described(self.backend, _where(BACKEND, self.backend)),
+            "backend": described(self.backend, _where(BACKEND, self.backend)),
             "temperature": self.temperature,
         }
 
@@ -264,26 +262,7 @@ class Design:
         given += [(_where(None, name), value) for name, value in self.fixed.items()]
         for axis in self.axis_list:
             given += [(_where(axis.name, label), value) for label, value in axis.levels]
-        for where, value in given:
-            try:
-                pickle.dumps(value, protocol=5)
-            except Exception as exc:
-                shown, folder = (
-                    f" ({value!r})",
-                    " and without a folder (out=None), which needs the pickle too",
-                )
-                if isinstance(value, ScenarioSpec):  # a folder names it by its reference
-                    shown, folder = "", ""
-                elif is_chat_model(value):
-                    shown, folder = (
-                        "",
-                        ", with a folder too: it knows a chat model by its identity, not its pickle",
-                    )
-                raise ValueError(
-                    f"{where}{shown} cannot be pickled ({exc}), so it cannot "
-                    f"be sent to a worker process: {_PICKLE_FIX}, or run the sweep in this process "
-                    f"(workers=1, no executor){folder}."
-                ) from None
+        check_sendable(given)
 
     def digest(self) -> str:
         """A digest of :meth:`describe`: equal for the same design."""
@@ -398,9 +377,6 @@ def _is_label(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and not (isinstance(value, float) and value != value)
 
 
-_PICKLE_FIX = "define its functions and classes at module level (not a lambda, nor inside a function)"
-
-
 def _where(axis: str | None, label: Any) -> str:
     """How an error names a value of the design: a fixed parameter (``axis`` None), a backend, a level."""
     if axis is None:
@@ -408,32 +384,3 @@ def _where(axis: str | None, label: Any) -> str:
     if axis == BACKEND:
         return f"The backend {backend_name(label) if is_chat_model(label) else label!r}"
     return f"The level {label!r} of the axis {axis!r}"
-
-
-def _described(value: Any, where: str) -> Any:
-    """A JSON-compatible description of a parameter's value (objects by their identity).
-
-    Raises:
-        ValueError: for an object (not a chat model) that cannot be pickled, named by ``where``.
-    """
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if is_chat_model(value):
-        return {"chat_model": backend_identity(value)}
-    if isinstance(value, Mapping) and all(isinstance(k, str | int) for k in value):
-        return {str(k): _described(v, where) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_described(v, where) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: _described(getattr(value, f.name), where) for f in dataclasses.fields(value)}
-        return {"object": f"{type(value).__module__}.{type(value).__qualname__}", **fields}
-    try:
-        data = pickle.dumps(value, protocol=5)
-    except Exception as exc:
-        raise ValueError(
-            f"{where} ({value!r}) cannot be pickled ({exc}), so the sweep's folder has no identity for it "
-            f"by which to know the sweep again when it resumes: {_PICKLE_FIX}, or run the sweep without "
-            "a folder (out=None)."
-        ) from None
-    digest = hashlib.sha256(data).hexdigest()
-    return {"object": f"{type(value).__module__}.{type(value).__qualname__}", "sha256": digest}

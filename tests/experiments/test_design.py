@@ -1,6 +1,6 @@
 import pytest
 
-from mesa_llm import FunctionChatModel, PromptTemplate
+from mesa_llm import FunctionChatModel
 from mesa_llm.backends import BackendError
 from mesa_llm.experiments import Axis, Sweep
 from tests.experiments.sweeps import SMALL, mixed_sweep, noisy_backend
@@ -116,16 +116,8 @@ def test_a_temperature_cannot_be_set_on_a_chat_model_object():
     assert [t.config.temperature for t in sweep.tasks()] == [0.0, 0.7]
 
 
-def test_a_prompt_template_is_described_by_its_words():
-    template = PromptTemplate(system="s", user="{same} like you. {instructions}")
+def test_fixed_parameters_are_described_as_given():
     described = Sweep(
         "schelling", fixed={"graph": None, "density": 0.5}, axes={"homophily": [0.3]}
     ).describe()
     assert described["fixed"] == {"graph": None, "density": 0.5}
-    from mesa_llm.experiments.design import _described
-
-    assert _described(template, "The fixed parameter 'framings'") == {
-        "object": "mesa_llm.prompts.PromptTemplate",
-        "system": "s",
-        "user": template.user,
-    }
