@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from mesa_llm.actions import ActionSpace, AnswerMode, check_answer_mode
+from mesa_llm.actions import AnswerMode, check_answer_mode
 from mesa_llm.agreement import RuleAgreement
 from mesa_llm.backends import DEFAULT_BACKEND, is_chat_model, resolve_backend
 from mesa_llm.backends.scoring import cumulative, draw_option
@@ -436,7 +436,7 @@ class LLMRuntime:
         drawn = self._draw(agents, of, requests, calls)
         answered = [record.action for record in calls]
         acted = [answered[c] if label is None else label for c, label in zip(of, drawn, strict=True)]
-        valid = [_Valid(request.question.space) for request in requests]
+        valid = [_Made(request.question.space.validate) for request in requests]
         actions = [
             outcomes[c][0] if label is None else valid[c][label] for c, label in zip(of, drawn, strict=True)
         ]
@@ -471,7 +471,7 @@ class LLMRuntime:
         """
         agreement = self.agreement
         rules: dict[type, Callable[[Any, Any], Any] | None] = {}
-        named = {id(request.question.space): _Labels(request.question.space) for request in requests}
+        named = {id(request.question.space): _Made(request.question.space.label) for request in requests}
         names = [named[id(request.question.space)] for request in requests]
         shadow: dict[tuple[type, Any], list[Any]] = {}  # (class, observation) -> [agent, decisions, agreed]
         ruled: list[str | None] = []
@@ -486,7 +486,7 @@ class LLMRuntime:
             try:
                 rule_label = names[c][decided]
             except TypeError:  # a structured action: not a key
-                rule_label = names[c].space.label(decided)
+                rule_label = names[c].make(decided)
             ruled.append(rule_label)
             try:
                 entry = shadow.get((kind, observation))
@@ -593,28 +593,16 @@ def _is_rate_limiter(value: Any) -> bool:
     return isinstance(value, BaseRateLimiter)
 
 
-class _Valid(dict[str, Any]):
-    """The actions of an action space's labels, validated once each."""
+class _Made(dict[Any, Any]):
+    """Values made from their keys once each: an action space's actions of labels, or labels of actions."""
 
-    def __init__(self, space: ActionSpace[Any]) -> None:
+    def __init__(self, make: Callable[[Any], Any]) -> None:
         super().__init__()
-        self.space = space
+        self.make = make
 
-    def __missing__(self, label: str) -> Any:
-        action = self[label] = self.space.validate(label)
-        return action
-
-
-class _Labels(dict[Any, str]):
-    """The labels of an action space's (hashable) actions, made once each."""
-
-    def __init__(self, space: ActionSpace[Any]) -> None:
-        super().__init__()
-        self.space = space
-
-    def __missing__(self, action: Any) -> str:
-        label = self[action] = self.space.label(action)
-        return label
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.make(key)
+        return value
 
 
 def _check_collaborators(backend: Any, rate_limiter: Any, cache: Any, log: Any) -> None:
