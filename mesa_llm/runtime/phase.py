@@ -18,7 +18,7 @@ import os
 import random
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -530,11 +530,11 @@ class LLMRuntime:
         cold = np.flatnonzero(temperature == 0)
         if len(cold):
             readers = {type(agents[i]) for i in cold.tolist()}
-            for c in np.unique(call[cold]).tolist():
+            for c, mine in _by_call(call[cold]):
                 probabilities = cast(dict[str, float], calls[c].probabilities)
                 if not all(getattr(kind, "reads_probabilities", False) for kind in readers):
                     self._argmax_notice(requests[c].question.backend.model, probabilities)
-                labels[cold[call[cold] == c]] = draw_option(probabilities, 0.0, None)
+                labels[cold[mine]] = draw_option(probabilities, 0.0, None)
         hot = np.flatnonzero(temperature > 0).tolist()
         by_rng: dict[int, tuple[Any, list[int]]] = {}  # id(rng) -> (rng, the decisions drawing)
         last: tuple[Any, list[int]] | None = None
@@ -546,8 +546,7 @@ class LLMRuntime:
         for rng, drawing in by_rng.values():
             at = np.array(drawing, dtype=np.int64)
             u = rng.random(len(at))
-            for c in np.unique(call[at]).tolist():
-                mine = call[at] == c
+            for c, mine in _by_call(call[at]):
                 options, cut = cumulative(cast(dict[str, float], calls[c].probabilities), temperatures[c])
                 pos = np.minimum(np.searchsorted(cut, u[mine], side="right"), len(options) - 1)
                 labels[at[mine]] = np.array(options, dtype=object)[pos]
@@ -591,6 +590,15 @@ def _is_rate_limiter(value: Any) -> bool:
     from langchain_core.rate_limiters import BaseRateLimiter  # given one, LangChain is loaded
 
     return isinstance(value, BaseRateLimiter)
+
+
+def _by_call(call: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """Each call of ``call`` (the calls of some decisions) with the positions of its decisions, in order."""
+    order = np.argsort(call, kind="stable")
+    ordered = call[order]
+    starts = np.flatnonzero(np.diff(ordered, prepend=-1))
+    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(call)], strict=True):
+        yield int(ordered[start]), order[start:stop]
 
 
 class _Made(dict[Any, Any]):

@@ -272,3 +272,15 @@ def test_agents_of_two_models_in_one_phase_draw_each_from_their_own_models_rng()
     assert [agent.last_record.action for agent in mixed] == expected
     assert actions == expected
     assert len(set(expected[1::2])) == 2
+
+
+def test_draws_without_dedup_one_call_per_agent_consume_the_rng_in_order():
+    from mesa_llm.backends.scoring import draw_option
+
+    model, agents, calls = world(n=25, crowd=4, temperature=0.7, rng=2, dedup=False)
+    for i, agent in enumerate(agents):
+        agent.crowd = 1 + i % 4
+    actions = model.runtime.decide_all(agents, [agent.observe() for agent in agents])
+    assert len(calls) == 25
+    replay = np.random.default_rng(2)
+    assert actions == [draw_option(agent.last_record.probabilities, 0.7, replay) for agent in agents]
