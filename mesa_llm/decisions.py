@@ -19,10 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mesa_llm.records import CallRecord
 
 __all__ = ["Decisions"]
@@ -213,8 +212,6 @@ class Decisions(Sequence["CallRecord"]):
             shared[varied] = (code & 1).astype(bool)
             for name, value in SHARED_EVENTS.items():
                 columns[name][shared] = value
-        import pandas as pd
-
         return pd.DataFrame(columns, columns=base.columns)
 
     def _record(self, i: int) -> CallRecord:

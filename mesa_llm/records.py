@@ -329,7 +329,6 @@ class CallLog:
         Records already written to ``path`` stay there; none of ``records`` is written again.
         """
         self.records, self.totals, self._shadowed = Decisions(), _Totals(), [-1, 0, 0]
-        self._pending = Decisions()
         for record in records:
             self.add(record)
         self._pending, self._flushed = Decisions(), len(self.records)

@@ -136,7 +136,6 @@ class Requests:
             decision's request, in order.
         """
         questions: dict[Hashable, Question] = {}
-        shared: dict[Hashable, int] = {}  # group -> its request, where the group shares one
         numbers: dict[str, int] = {}  # key -> its request
         requests: list[Request] = []
         of: list[int] = []
@@ -144,14 +143,12 @@ class Requests:
             group, question = _group(agent, observation), None
             if group is not None:
                 try:
-                    number = shared.get(group)
+                    question = questions.get(group)
                 except TypeError:  # an observation that cannot be a key: rendered alone
                     group = None
-                else:
-                    if number is not None:
-                        of.append(number)
-                        continue
-                    question = questions.get(group)
+                if question is not None and question.shared:  # the group's request, its key the base
+                    of.append(numbers[question.base])
+                    continue
             if question is None:
                 question = self.question(
                     agent, observation, structured=structured, dedup=dedup, scoring=scoring
@@ -163,8 +160,6 @@ class Requests:
             if number is None:
                 number = numbers[key] = len(requests)
                 requests.append(Request(agent, observation, question, key))
-            if group is not None and question.shared:
-                shared[group] = number
             of.append(number)
         return requests, of
 
