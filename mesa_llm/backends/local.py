@@ -104,8 +104,11 @@ class LocalChatModel(OptionScorer, BaseChatModel):
             ``n_threads_batch``); None: one.
         n_parallel: prompts scored at once, each on a llama.cpp context of its own
             (about 47 MB each for SmolLM2 at the default ``n_ctx``, created at the first
-            scoring); None: the machine's cores, up to 4. The runtime sends this many
-            calls at once (:attr:`max_parallel_calls`).
+            scoring); None: the machine's cores, up to 4. The runtime sends the
+            scorings a decision phase starts together in one batch
+            (:meth:`score_options_many`: each free lane takes the waiting prompt that
+            shares the most with what it evaluated before), and at most this many
+            other calls at once (:attr:`max_parallel_calls`).
         chat_template: a Jinja chat template replacing the one in the GGUF file (needed
             for chat prompts of files that have none).
 
@@ -185,7 +188,10 @@ class LocalChatModel(OptionScorer, BaseChatModel):
 
     @property
     def max_parallel_calls(self) -> int:
-        """Calls the model runs at once: ``n_parallel`` scorings (generated answers take turns)."""
+        """Calls the model runs at once: ``n_parallel`` (generated answers take turns).
+
+        A batch of scorings (:meth:`score_options_many`) is not bounded by it.
+        """
         return default_lanes(self.n_parallel)
 
     @property

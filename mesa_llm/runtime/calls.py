@@ -172,7 +172,8 @@ class Calls:
         Returns its answer, or None and the error (recorded).
         """
         backend = request.question.backend
-        async with slots.total, slots.of(backend.model, backend.parallel):
+        batched = scored and backend.batches  # the backend bounds a batch's prompts itself
+        async with slots.total, slots.of(backend.model, None if batched else backend.parallel):
             if slots.paused(backend.model):
                 await slots.ready(backend.model, _fraction(request.key, record.attempts))
             if self.rate_limiter is not None:
@@ -294,13 +295,17 @@ def _after_reasoning(messages: Messages, reasoning: str, space: ActionSpace[Any]
 async def _invoke(request: Request, messages: Messages, slots: Slots, scored: bool) -> Any:
     """The backend's result for ``messages``: option scores, or a message (or a dict holding it).
 
-    A backend with only a sync API runs on its own threads (:class:`~.loop.Workers`).
+    A backend with only a sync API runs on its own threads (:class:`~.loop.Workers`); one
+    that scores several prompts at once gets the scorings started together in one batch
+    (:class:`~.loop.Scorings`).
     """
     question = request.question
     backend = question.backend
     chat = to_langchain(messages)
     if scored:  # only for an OptionScorer (Capabilities.scores)
         scorer, labels = cast(OptionScorer, backend.model), question.space.labels
+        if backend.batches:
+            return await slots.scorings(scorer, backend.name).score(chat, labels)
         if backend.sync_only:
             workers = slots.workers(backend.model, backend.name)
             return await workers.run(lambda: scorer.score_options(chat, labels))

@@ -48,6 +48,10 @@ class Capabilities:
         dedup: whether identical prompts of one phase share one answer.
         supports_structured: whether it is asked for structured output where wanted.
         scores: whether it answers choices by option scoring.
+        batches: whether it scores several prompts at once (it overrides
+            :meth:`~mesa_llm.backends.scoring.OptionScorer.score_options_many`): the
+            scorings of a phase then go to it together, not bounded by ``parallel``
+            (see :class:`~mesa_llm.runtime.loop.Scorings`).
         temperature: its sampling temperature (0 when it has none), for option draws.
         parallel: most calls it runs at once (None: no limit of its own).
         sync_only: whether it only implements the sync API (its calls then run on its
@@ -61,6 +65,7 @@ class Capabilities:
     dedup: bool
     supports_structured: bool
     scores: bool
+    batches: bool
     temperature: float
     parallel: int | None
     sync_only: bool
@@ -72,13 +77,15 @@ class Capabilities:
     ) -> Capabilities:
         """The capabilities of ``model`` under the runtime's ``dedup``, ``structured`` and ``scoring``."""
         temperature = getattr(model, "temperature", None)
+        scores = scoring and isinstance(model, OptionScorer)
         return cls(
             model=model,
             identity=backend_identity(model),
             name=backend_name(model),
             dedup=dedup if dedup is not None else temperature == 0,
             supports_structured=structured is not False and supports_structured_output(model),
-            scores=scoring and isinstance(model, OptionScorer),
+            scores=scores,
+            batches=scores and type(model).score_options_many is not OptionScorer.score_options_many,
             temperature=float(temperature or 0.0),
             parallel=getattr(model, "max_parallel_calls", None),
             sync_only=_sync_only(model),

@@ -2,8 +2,10 @@
 
 Sync callers (a Mesa model's ``step``) run the runtime's coroutines on one event loop in a
 daemon thread, shared by every runtime of the process; async callers await them on their
-own loop. Either way, :class:`Slots` bounds the calls in flight on a loop, and runs the
-calls of backends that only have a sync API on that backend's own :class:`Workers`.
+own loop. Either way, :class:`Slots` bounds the calls in flight on a loop, runs the calls
+of backends that only have a sync API on that backend's own :class:`Workers`, and gathers
+the scorings of a backend that scores several prompts at once into batches
+(:class:`Scorings`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import os
 import queue
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LoopThread", "Slots", "Workers", "WorkersExhaustedError"]
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from mesa_llm.backends.scoring import OptionScorer, OptionScores
+
+__all__ = ["LoopThread", "Scorings", "Slots", "Workers", "WorkersExhaustedError"]
 
 #: Most threads of a backend's :class:`Workers` that may still be busy with abandoned
 #: (timed-out) calls; past it, new calls of that backend fail at once instead of piling up.
@@ -101,6 +109,93 @@ class Workers:
             self._jobs.get()()
 
 
+type _Waiting = tuple[list[BaseMessage], asyncio.Future[OptionScores]]  # a prompt and who awaits its scores
+
+
+class Scorings:
+    """The option scorings of one backend on one loop, sent to it in batches.
+
+    For a backend that scores several prompts at once (one that overrides
+    :meth:`~mesa_llm.backends.scoring.OptionScorer.score_options_many`, as the embedded
+    model does on its lanes), the scorings asked for while the loop is busy starting
+    calls (the calls a decision phase starts at once, up to the runtime's
+    ``max_concurrency``) go to it as one ``score_options_many`` call per option set, on
+    the backend's :class:`Workers`. The batch is sent once a turn of the loop has passed
+    with no scoring added, and each prompt gets the scores the backend gives it alone.
+
+    A caller that stops waiting (its timeout) leaves the batch: a batch not yet sent
+    goes without its prompt, one already sent keeps scoring it, as an abandoned sync
+    call does. A batch that fails fails each of its prompts with the same error.
+
+    Args:
+        scorer: the backend.
+        workers: the threads its batches run on.
+    """
+
+    def __init__(self, scorer: OptionScorer, workers: Workers) -> None:
+        self._scorer = scorer
+        self._workers = workers
+        self._waiting: dict[tuple[str, ...], list[_Waiting]] = {}
+        self._count = 0  # scorings added since the last batch was sent
+        self._seen = -1  # the count when the loop last looked; -1: no batch is due
+
+    def score(self, messages: list[BaseMessage], options: Sequence[str]) -> asyncio.Future[OptionScores]:
+        """The scores of ``options`` after ``messages``, to come with the next batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[OptionScores] = loop.create_future()
+        self._waiting.setdefault(tuple(options), []).append((messages, future))
+        self._count += 1
+        if self._seen < 0:
+            self._seen = self._count
+            loop.call_soon(self._send)
+        return future
+
+    def _send(self) -> None:
+        """Send the waiting scorings, once a turn of the loop has added none."""
+        if self._count != self._seen:
+            self._seen = self._count
+            asyncio.get_running_loop().call_soon(self._send)
+            return
+        waiting, self._waiting, self._count, self._seen = self._waiting, {}, 0, -1
+        for options, batch in waiting.items():
+            live = [(messages, future) for messages, future in batch if not future.done()]
+            if not live:
+                continue
+            prompts, futures = [messages for messages, _ in live], [future for _, future in live]
+            score = functools.partial(self._scorer.score_options_many, prompts, list(options))
+            try:
+                done = self._workers.run(score)
+            except WorkersExhaustedError as exc:
+                _hand_out(futures, None, exc)
+                continue
+            done.add_done_callback(lambda d, f=futures: _hand_out(f, d, None))
+
+
+def _hand_out(
+    futures: Sequence[asyncio.Future[OptionScores]],
+    done: asyncio.Future[list[OptionScores]] | None,
+    error: BaseException | None,
+) -> None:
+    """Give each prompt of a batch its scores, or the batch's error (to those still waiting)."""
+    scores: list[OptionScores] = []
+    if error is None and done is not None:
+        error = done.exception()
+        if error is None:
+            scores = done.result()
+            if len(scores) != len(futures):
+                error = RuntimeError(
+                    f"score_options_many returned {len(scores)} scores for {len(futures)} prompts: "
+                    "it must return one per prompt, in their order."
+                )
+    for i, future in enumerate(futures):
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(scores[i])
+
+
 class Slots:
     """The bounds on calls in flight on one event loop: all calls, and each backend's own.
 
@@ -117,6 +212,7 @@ class Slots:
         self._limit = total
         self._backends: dict[int, asyncio.Semaphore] = {}
         self._workers: dict[int, Workers] = {}
+        self._scorings: dict[int, Scorings] = {}
         self._resume_at: dict[int, float] = {}
 
     def of(self, model: object, parallel: int | None) -> contextlib.AbstractAsyncContextManager[Any]:
@@ -154,6 +250,13 @@ class Slots:
         if key not in self._workers:
             self._workers[key] = Workers(f"mesa-llm-{name}", self._limit + MAX_ABANDONED_CALLS)
         return self._workers[key]
+
+    def scorings(self, model: OptionScorer, name: str) -> Scorings:
+        """The batches of the backend ``model``'s scorings (see :class:`Scorings`), made on first use."""
+        key = id(model)
+        if key not in self._scorings:
+            self._scorings[key] = Scorings(model, self.workers(model, name))
+        return self._scorings[key]
 
 
 class LoopThread:

@@ -17,6 +17,7 @@ from mesa_llm import BackendError, LLMRuntime, backends, resolve_backend
 from mesa_llm.backends import backend_identity, backend_name
 from mesa_llm.backends.embedded import cache_dir
 from mesa_llm.backends.local import LocalChatModel, _chat, default_model_path
+from mesa_llm.backends.scoring import OptionScorer
 from tests.world import LLM, Tell, Teller, World
 
 
@@ -186,6 +187,25 @@ def test_choices_through_the_runtime_carry_probabilities():
         assert record.action in ("stay", "move")
         assert sum(record.probabilities.values()) == pytest.approx(1.0)
         assert json.loads(record.raw) == pytest.approx(record.probabilities)
+
+
+class OneByOne(LocalChatModel):
+    """The local model without its batches: the runtime sends its scorings one call each."""
+
+    score_options_many = OptionScorer.score_options_many
+
+
+def test_the_runtime_sends_a_phases_scorings_in_one_batch_with_the_bits_of_one_call_each():
+    runs = []
+    for backend in (LocalChatModel(temperature=1.0), OneByOne(temperature=1.0)):
+        runtime = LLMRuntime(backend)
+        model = World(runtime, rng=2)
+        agents = [LLM(model, crowd=n % 7, runtime=runtime) for n in range(14)]
+        model.step()
+        frame = runtime.log.to_dataframe()
+        runs.append((frame[["agent_id", "action", "probabilities", "tokens_in"]], [a.done for a in agents]))
+    assert runs[0][0].equals(runs[1][0])
+    assert runs[0][1] == runs[1][1]
 
 
 def test_a_prompt_longer_than_the_context_is_an_error_counted_by_the_runtime():

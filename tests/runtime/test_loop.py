@@ -10,10 +10,12 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
 from mesa_llm import (
     FaultyChatModel,
     LLMRuntime,
+    ScoringChatModel,
 )
 from mesa_llm.runtime.loop import Slots, Workers, WorkersExhaustedError
 from tests.world import (
@@ -199,3 +201,89 @@ def test_a_hung_sync_call_never_holds_up_the_end_of_the_process():
     )
     assert done.stdout.strip() == "1"
     assert time.perf_counter() - started < 30  # the hung call (120 s) is abandoned, not waited for
+
+
+class ManyAtOnce(ScoringChatModel):
+    """A scorer that scores several prompts at once, noting the size of each batch it was sent."""
+
+    sizes: list[int] = Field(default_factory=list)
+    fail_first: int = 0  # batches that raise before any scores
+    delay_s: float = 0.0
+    drop_one: bool = False  # return one score too few
+
+    def score_options_many(self, prompts, options):
+        self.sizes.append(len(prompts))
+        time.sleep(self.delay_s)
+        if self.fail_first:
+            self.fail_first -= 1
+            raise ConnectionError("the batch was lost")
+        scores = [self.score_options(p, options) for p in prompts]
+        return scores[:-1] if self.drop_one else scores
+
+
+def crowd_scores(messages, options):
+    p_move = min(1.0, 0.1 * crowd_of(messages))
+    return {"stay": 1 - p_move, "move": p_move}
+
+
+def scored_world(backend, n, **runtime_kwargs):
+    runtime = LLMRuntime(backend, **runtime_kwargs)
+    model = World(runtime, rng=4)
+    agents = [LLM(model, crowd=i, runtime=runtime) for i in range(n)]
+    return model, agents
+
+
+def test_a_backend_that_scores_many_prompts_gets_a_phases_scorings_in_one_batch_with_the_same_results():
+    batched = ManyAtOnce(scores=crowd_scores, model_name="crowd-scores", temperature=0.7)
+    alone = ScoringChatModel(scores=crowd_scores, model_name="crowd-scores", temperature=0.7)
+    runs = []
+    for backend in (batched, alone):
+        model, agents = scored_world(backend, 12, dedup=True)
+        model.step()
+        model.step()
+        frame = model.runtime.log.to_dataframe()
+        columns = frame[["agent_id", "action", "probabilities", "backend_calls"]]
+        runs.append((columns, [a.done for a in agents]))
+    assert batched.sizes == [12, 12]  # 12 distinct prompts a step, each sent in one batch
+    assert runs[0][0].equals(runs[1][0])
+    assert runs[0][1] == runs[1][1]
+
+
+def test_batches_are_bounded_by_max_concurrency():
+    backend = ManyAtOnce(scores=crowd_scores, model_name="crowd-scores", temperature=0.0)
+    model, _ = scored_world(backend, 10, max_concurrency=4)
+    model.step()
+    assert sum(backend.sizes) == 10
+    assert max(backend.sizes) <= 4
+    assert len(backend.sizes) >= 3
+
+
+def test_a_failed_batch_is_an_error_of_each_prompt_then_each_is_retried():
+    backend = ManyAtOnce(scores=crowd_scores, model_name="crowd-scores", temperature=0.0, fail_first=1)
+    model, agents = scored_world(backend, 8, backoff_s=0.0)
+    model.step()
+    assert backend.sizes == [8, 8]  # the retries meet again in one batch
+    for agent in agents:
+        assert (agent.last_record.errors, agent.last_record.attempts) == (1, 2)
+        assert "the batch was lost" in agent.last_record.error
+        assert not agent.last_record.fallback
+    assert [a.done[-1] for a in agents] == ["stay"] * 6 + ["move"] * 2  # P(move) = 0.1 x crowd
+    assert model.runtime.log.totals.errors == 8
+
+
+def test_a_batch_past_the_timeout_times_out_each_prompt_and_they_fall_back():
+    backend = ManyAtOnce(scores=crowd_scores, model_name="crowd-scores", temperature=0.0, delay_s=0.5)
+    model, agents = scored_world(backend, 4, timeout=0.1, retries=0)
+    model.step()
+    for agent in agents:
+        assert agent.last_record.timeouts == 1
+        assert agent.last_record.fallback
+    assert model.runtime.log.totals.fallbacks == 4
+
+
+def test_a_batch_with_a_score_missing_is_an_error_naming_the_fix():
+    backend = ManyAtOnce(scores=crowd_scores, model_name="crowd-scores", temperature=0.0, drop_one=True)
+    model, agents = scored_world(backend, 3, retries=0)
+    model.step()
+    assert all(agent.last_record.fallback for agent in agents)
+    assert "returned 2 scores for 3 prompts" in agents[0].last_record.error
