@@ -24,8 +24,12 @@ RESULTS = Path(os.environ.get("MESA_LLM_BENCH_RESULTS", Path(__file__).parent / 
 
 
 def environment() -> dict[str, Any]:
-    """Versions, machine and commit, recorded with every result."""
-    root = Path(__file__).parent.parent
+    """Versions, machine and commit, recorded with every result.
+
+    The commit is the one of the ``mesa_llm`` measured (a worktree on ``PYTHONPATH`` for a
+    "before" run), not of this script's checkout.
+    """
+    root = Path(mesa_llm.__file__).parent
     git = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True, check=False
     )

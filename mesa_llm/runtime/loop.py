@@ -137,26 +137,24 @@ class Scorings:
         self._workers = workers
         self._waiting: dict[tuple[str, ...], list[_Waiting]] = {}
         self._count = 0  # scorings added since the last batch was sent
-        self._seen = -1  # the count when the loop last looked; -1: no batch is due
 
     def score(self, messages: list[BaseMessage], options: Sequence[str]) -> asyncio.Future[OptionScores]:
         """The scores of ``options`` after ``messages``, to come with the next batch."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[OptionScores] = loop.create_future()
+        due = not self._waiting  # the first of a batch: the loop looks for more next turn
         self._waiting.setdefault(tuple(options), []).append((messages, future))
         self._count += 1
-        if self._seen < 0:
-            self._seen = self._count
-            loop.call_soon(self._send)
+        if due:
+            loop.call_soon(self._send, self._count)
         return future
 
-    def _send(self) -> None:
-        """Send the waiting scorings, once a turn of the loop has added none."""
-        if self._count != self._seen:
-            self._seen = self._count
-            asyncio.get_running_loop().call_soon(self._send)
+    def _send(self, seen: int) -> None:
+        """Send the waiting scorings, once a turn of the loop has added none to the ``seen``."""
+        if self._count != seen:
+            asyncio.get_running_loop().call_soon(self._send, self._count)
             return
-        waiting, self._waiting, self._count, self._seen = self._waiting, {}, 0, -1
+        waiting, self._waiting, self._count = self._waiting, {}, 0
         for options, batch in waiting.items():
             live = [(messages, future) for messages, future in batch if not future.done()]
             if not live:
