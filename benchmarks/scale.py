@@ -19,11 +19,13 @@ Kinds:
         option scoring at temperature 0).
 
     python benchmarks/scale.py [--sizes 10000 100000 1000000] [--kinds ...] [--steps 3]
-        [--rounds 1] [--profile 100000] [--long 100000:1000] [--name scale]
+        [--rounds 1] [--profile 100000] [--long 100000:1000] [--no-agent-table] [--name scale]
 
 ``--profile N`` adds the top lines of a cProfile of one all-LLM step (rule-following model)
 at N residents. ``--long N:S`` runs S steps at N residents, rule-only and all-LLM with the records
-streamed to disk (``CallLog(keep=False)``), and reports RSS after step 10 and at the end.
+streamed to disk (``CallLog(keep=False)``), and reports RSS after step 10 and at the end;
+``--no-agent-table`` runs it without the data collector's agent table (three values per
+resident per step, which grows in any Mesa run), so that what remains is the LLM path's own.
 Results: benchmarks/results/scale.json.
 """
 
@@ -137,13 +139,18 @@ def profile_step(side: int, seed: int, top: int = 12) -> list[str]:
     return lines[start : start + top + 1]
 
 
-def long_run(kind: str, side: int, steps: int, seed: int) -> dict[str, Any]:
-    """RSS over a long run with the records streamed to disk and not kept in memory."""
+def long_run(kind: str, side: int, steps: int, seed: int, agent_table: bool = True) -> dict[str, Any]:
+    """RSS over a long run with the records streamed to disk and not kept in memory.
+
+    Without ``agent_table`` the model's data collector keeps its model reporters only.
+    """
     from mesa_llm import CallLog
 
     with tempfile.TemporaryDirectory() as folder:
         log = CallLog(path=Path(folder) / "records", keep=False)
         model = build(kind, side, seed, log=log)
+        if not agent_table:
+            model.datacollector.agent_reporters.clear()  # Mesa's collect() skips the agent table then
         rss = {}
         started = time.perf_counter()
         for step in range(1, steps + 1):
@@ -154,6 +161,7 @@ def long_run(kind: str, side: int, steps: int, seed: int) -> dict[str, Any]:
             "kind": kind,
             "residents": len(model.agents),
             "steps": steps,
+            "agent_table": agent_table,
             "wall_s": time.perf_counter() - started,
             "rss_mb": rss,
             "end_over_step_10": rss[steps] / rss[10],
@@ -169,6 +177,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", type=int, default=0, help="residents of a profiled step (0: none)")
     parser.add_argument("--long", default="", help="RESIDENTS:STEPS of a long run (streamed records)")
+    parser.add_argument("--no-agent-table", action="store_true", help="long run: no agent reporters")
     parser.add_argument("--name", default="scale")
     args = parser.parse_args()
 
@@ -204,7 +213,8 @@ def main() -> None:
             for kind in ("rule", "llm-rule"):
                 residents, steps = (int(part) for part in args.long.split(":"))
                 side = round(math.sqrt(residents / PARAMETERS["density"]))
-                extra["long"].append(pool.submit(long_run, kind, side, steps, args.seed).result())
+                run = pool.submit(long_run, kind, side, steps, args.seed, not args.no_agent_table)
+                extra["long"].append(run.result())
                 print(extra["long"][-1])
     print_table(
         rows,

@@ -123,8 +123,6 @@ class RunResult:
         elapsed_s: wall time spent stepping.
         model_frame: the model reporters, one row per step from step 0 (as built); the
             index is named ``step``.
-        agent_frame: the agent reporters, indexed by ``step`` (an int, as in the model
-            frame) and ``AgentID`` (:data:`AGENT_INDEX`).
         log: the call records of the completed steps, with their totals.
         backend_name: the short name of the chat model the LLM agents asked; None when
             the model has no LLM agents (no backend was created).
@@ -135,9 +133,18 @@ class RunResult:
     interrupted: bool
     elapsed_s: float
     model_frame: pd.DataFrame
-    agent_frame: pd.DataFrame
     log: CallLog
     backend_name: str | None
+
+    @property
+    def agent_frame(self) -> pd.DataFrame:
+        """The agent reporters of steps 0 to ``steps_completed``, indexed by ``step`` and ``AgentID``.
+
+        ``step`` is an int, as in the model frame (:data:`AGENT_INDEX`). The frame is made
+        when asked for, from the rows the model's collector kept (which later steps do not
+        change): a sweep's runs, which never need it, do not pay for it.
+        """
+        return _agent_frame(self.model, self.steps_completed)
 
 
 def resolve_run_backend(config: RunConfig, named: Mapping[str, BaseChatModel] | None = None) -> BaseChatModel:
@@ -296,7 +303,6 @@ class Run:
             interrupted=interrupted,
             elapsed_s=time.perf_counter() - started,
             model_frame=_model_frame(model, completed),
-            agent_frame=_agent_frame(model, completed),
             log=_completed_log(model.llm.log, completed) if interrupted else model.llm.log,
             backend_name=self.backend.name,
         )

@@ -102,6 +102,17 @@ def test_on_step_sees_every_step_and_frames_start_at_step_zero():
     assert (result.agent_frame.to_numpy() == mesa_frame.to_numpy()).all()
 
 
+def test_the_agent_frame_is_of_the_results_steps_even_once_the_model_has_run_on():
+    """The frame is made when asked for: steps after the result's are not in it."""
+    run = Run.build(config(llm_share=0.5, homophily=0.9))
+    first = run.advance(2)
+    frame = first.agent_frame
+    run.advance(3)
+    assert sorted(set(first.agent_frame.index.get_level_values("step"))) == [0, 1, 2]
+    pd.testing.assert_frame_equal(first.agent_frame, frame)
+    assert len(run.model.datacollector._agent_records) == 6  # the model did run on
+
+
 def test_a_model_that_stops_running_ends_the_run_early():
     result = execute(config(steps=500, homophily=0.2))
     assert not result.model.running
