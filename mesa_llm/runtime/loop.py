@@ -150,7 +150,7 @@ class Scorings:
         return future
 
     def _send(self, seen: int) -> None:
-        """Send the waiting scorings, once a turn of the loop has added none to the ``seen``."""
+        """Send the waiting scorings once a turn of the loop has added none to the ``seen`` ones."""
         if self._count != seen:
             asyncio.get_running_loop().call_soon(self._send, self._count)
             return

@@ -110,7 +110,7 @@ def test_the_agent_frame_is_of_the_results_steps_even_once_the_model_has_run_on(
     run.advance(3)
     assert sorted(set(first.agent_frame.index.get_level_values("step"))) == [0, 1, 2]
     pd.testing.assert_frame_equal(first.agent_frame, frame)
-    assert len(run.model.datacollector._agent_records) == 6  # the model did run on
+    assert run.model.steps == 5  # the model did run on
 
 
 def test_a_model_that_stops_running_ends_the_run_early():
