@@ -89,8 +89,24 @@ def test_what_a_scenario_declares_loads_nothing_heavy():
     assert unexpected(code) == []
 
 
-def test_a_scenario_package_loads_nothing_heavy():
-    assert unexpected("import mesa_llm_models.schelling") == []
+@pytest.mark.parametrize("package", ["schelling", "cooperation", "life"])
+def test_a_scenario_package_loads_nothing_heavy(package):
+    assert unexpected(f"import mesa_llm_models.{package}") == []
+
+
+def test_finding_a_scenario_imports_only_its_own_package():
+    modules = loaded_by("from mesa_llm.lab import find_scenario\nfind_scenario('schelling')")
+    assert "mesa_llm_models.schelling" in modules
+    assert not {"mesa_llm_models.cooperation", "mesa_llm_models.diffusion", "mesa_llm_models.life"} & modules
+
+
+def test_a_rule_only_sweep_loads_nothing_heavy_until_it_runs():
+    code = (
+        "from mesa_llm.experiments import Sweep\n"
+        "Sweep('schelling', fixed={'width': 8, 'height': 8}, axes={'homophily': [0.3, 0.5]},\n"
+        "      seeds=range(2), steps=2)"
+    )
+    assert unexpected(code, (*HEAVY, "pydantic")) == []
 
 
 def test_a_rule_only_run_needs_no_chat_model():

@@ -34,7 +34,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
@@ -336,16 +336,23 @@ def model_parameters(spec: ScenarioSpec, settings: Mapping[str, Any]) -> dict[st
 
 def scenarios() -> dict[str, ScenarioSpec]:
     """The scenarios installed packages publish, by name."""
-    found = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        spec = entry.load()
-        if not isinstance(spec, ScenarioSpec):
-            raise TypeError(
-                f"The entry point {entry.name!r} = {entry.value!r} of group {ENTRY_POINT_GROUP!r} "
-                "must name a mesa_llm.lab.ScenarioSpec."
-            )
-        found[entry.name] = spec
+    found = {entry.name: _loaded(entry) for entry in entry_points(group=ENTRY_POINT_GROUP)}
     return dict(sorted(found.items()))
+
+
+def _loaded(entry: EntryPoint) -> ScenarioSpec:
+    """The ScenarioSpec a scenario entry point names (importing its package).
+
+    Raises:
+        TypeError: if it names something else.
+    """
+    spec = entry.load()
+    if not isinstance(spec, ScenarioSpec):
+        raise TypeError(
+            f"The entry point {entry.name!r} = {entry.value!r} of group {ENTRY_POINT_GROUP!r} "
+            "must name a mesa_llm.lab.ScenarioSpec."
+        )
+    return spec
 
 
 def find_scenario(name: str) -> ScenarioSpec:
@@ -377,13 +384,16 @@ def find_scenario(name: str) -> ScenarioSpec:
     """
     if ":" in name or name.endswith(".py") or "/" in name or os.sep in name:
         return _load_reference(name)
-    available = scenarios()
-    if name not in available:
+    # only the package of the scenario named is imported (a rule-only Schelling run needs
+    # nothing the cooperation scenario imports)
+    named = entry_points(group=ENTRY_POINT_GROUP, name=name)
+    if not named:
+        available = sorted(entry.name for entry in entry_points(group=ENTRY_POINT_GROUP))
         raise ValueError(
             f"Unknown scenario {name!r}; available: {', '.join(available) or 'none'} "
             "(or your own, as path/to/file.py:SPEC or package.module:SPEC)."
         )
-    return available[name]
+    return _loaded(tuple(named)[-1])  # as scenarios() has it where two packages publish a name
 
 
 def _load_reference(reference: str) -> ScenarioSpec:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
-from langchain_core.language_models import BaseChatModel
 from mesa import Model
 from mesa.discrete_space import Network, OrthogonalMooreGrid, OrthogonalVonNeumannGrid
 
@@ -32,6 +31,9 @@ from mesa_llm_models.cooperation.metrics import Tally
 from mesa_llm_models.cooperation.parameters import ACTIVATIONS, check_arguments
 from mesa_llm_models.cooperation.partners import LLMPartnerPlayer, partner_moves_space
 from mesa_llm_models.cooperation.rule_backend import rule_following_backend
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["ACTIVATIONS", "CooperationModel", "check_parameters"]
 

@@ -18,14 +18,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from langchain_core.messages import BaseMessage
-
-from mesa_llm import FunctionChatModel, PromptTemplate
+from mesa_llm import PromptTemplate
 from mesa_llm_models.cooperation.agents import LLMPlayer
 from mesa_llm_models.cooperation.framings import EACH_MOVE, NEUTRAL, ONE_MOVE
 from mesa_llm_models.cooperation.game import Move
 from mesa_llm_models.cooperation.partners import LLMPartnerPlayer
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from mesa_llm import FunctionChatModel
 
 __all__ = ["ImitationAnswer", "TitForTatAnswer", "rule_following_backend", "tit_for_tat_answer"]
 
@@ -179,6 +183,8 @@ def rule_following_backend(
         TypeError: for framings that do not map names to prompt templates.
         ValueError: for an unknown framing, or one that does not state the facts the rule reads.
     """
+    from mesa_llm import FunctionChatModel  # LangChain's chat models: imported on use
+
     answer = ImitationAnswer(ties, update_every, imitate_first, update, _prompts(framing, framings))
     return FunctionChatModel(
         fn=answer, model_name=f"cooperation-imitation-{update}-{ties}-{update_every}-{imitate_first}"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import pandas as pd
-from langchain_core.embeddings import Embeddings
-from langchain_core.language_models import BaseChatModel
+from langchain_core.embeddings import Embeddings  # evaluated: the embeddings parameter's annotation
 from mesa import Model
 
 from mesa_llm import LLMRuntime, PromptTemplate, choose_llm
@@ -41,6 +40,9 @@ from mesa_llm_models.diffusion.talk import (
     ask_all,
 )
 from mesa_llm_models.diffusion.town import HOURS, Event
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["DEFAULT_QUESTION", "DiffusionModel", "check_parameters", "rule_backend_of"]
 

@@ -21,16 +21,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import BaseMessage
-
-from mesa_llm import PromptTemplate, ScoringChatModel
+from mesa_llm import PromptTemplate
 from mesa_llm.memory.asking import IMPORTANCE_LABELS, IMPORTANCE_PROMPT, INSIGHTS_PROMPT, QUESTIONS_PROMPT
 from mesa_llm_models.diffusion.agents import CARRY_ON, LLMResident, cascade_choice
 from mesa_llm_models.diffusion.framings import FACTS, INTERVIEW, KNOWN, NEUTRAL, PLAN, SPEECH
 from mesa_llm_models.diffusion.news import news_sentence, states_event
 from mesa_llm_models.diffusion.town import Event, Town
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from mesa_llm import ScoringChatModel
 
 __all__ = ["CascadeAnswers", "rule_following_backend"]
 
@@ -153,6 +156,8 @@ def rule_following_backend(
     Raises:
         ValueError: for an unknown framing, or one that does not state the facts the rule reads.
     """
+    from mesa_llm import ScoringChatModel  # LangChain's chat models: imported on use
+
     answers = CascadeAnswers(event, p, q, town, LLMResident.framing(framing, framings))
     return ScoringChatModel(
         scores=answers.scores, fn=answers, model_name=f"diffusion-cascade-p{p}-q{q}", temperature=1.0

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 from mesa import Model
 from mesa.discrete_space import Cell, OrthogonalMooreGrid
 
@@ -24,6 +23,9 @@ from mesa_llm_models.life.parameters import check_arguments
 from mesa_llm_models.life.patterns import Pattern, glider_at
 from mesa_llm_models.life.rule_backend import rule_following_backend
 from mesa_llm_models.life.rules import NEIGHBOURS, LifeRule, RuleTable
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["LifeModel", "check_parameters"]
 

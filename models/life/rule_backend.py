@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import BaseMessage
-
-from mesa_llm import FunctionChatModel, PromptTemplate, ScoringChatModel
+from mesa_llm import PromptTemplate
 from mesa_llm_models.life.agents import CellState, LLMCell, cell_state
 from mesa_llm_models.life.framings import FRAMINGS, NEUTRAL
 from mesa_llm_models.life.rules import CONWAY, NEIGHBOURS, LifeRule, RuleTable, parse_rule, parse_rule_table
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from mesa_llm import FunctionChatModel
 
 __all__ = ["LifeRuleAnswer", "LifeTableScores", "rule_backend_of", "rule_following_backend"]
 
@@ -127,6 +130,8 @@ def rule_following_backend(
         ValueError: for a rule or table that cannot be read, an unknown framing, or one
             that does not state the facts the rule reads.
     """
+    from mesa_llm import FunctionChatModel, ScoringChatModel  # LangChain's chat models: imported on use
+
     parsed, prompt, table = parse_rule(rule), LLMCell.framing(framing, framings), parse_rule_table(table)
     if table is None:
         return FunctionChatModel(fn=LifeRuleAnswer(parsed, prompt), model_name=f"life-rule-{parsed}")

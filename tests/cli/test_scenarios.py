@@ -2,7 +2,7 @@
 
 import os
 import subprocess
-from importlib.metadata import EntryPoint
+from importlib.metadata import EntryPoint, EntryPoints
 
 import pytest
 
@@ -35,7 +35,7 @@ def test_help():
 
 def test_a_bad_scenario_entry_point_is_reported_cleanly(monkeypatch):
     bad = EntryPoint(name="bad", value="tests.cli.commands:SMALL", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(specs_module, "entry_points", lambda group: [bad])
+    monkeypatch.setattr(specs_module, "entry_points", EntryPoints([bad]).select)
     for args in (["models"], ["run", "bad"]):
         result = invoke(*args)
         assert result.exit_code == 2
@@ -60,7 +60,7 @@ MISSING_DASHBOARD = specs_module.ScenarioSpec(
 )
 def test_viz_names_a_scenario_without_a_dashboard(monkeypatch, spec, message):
     entry = EntryPoint(name="broken", value=f"tests.cli.test_scenarios:{spec}", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(specs_module, "entry_points", lambda group: [entry])
+    monkeypatch.setattr(specs_module, "entry_points", EntryPoints([entry]).select)
     result = invoke("viz", "broken")
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())

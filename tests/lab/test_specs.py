@@ -7,7 +7,7 @@ import multiprocessing
 import pickle
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from importlib.metadata import EntryPoint
+from importlib.metadata import EntryPoint, EntryPoints
 from typing import TYPE_CHECKING
 
 import mesa
@@ -206,7 +206,7 @@ NOT_A_SPEC = object()
 
 def test_entry_point_of_the_wrong_type_is_named(monkeypatch):
     bad = EntryPoint(name="bad", value=f"{__name__}:NOT_A_SPEC", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(specs_module, "entry_points", lambda group: [bad])
+    monkeypatch.setattr(specs_module, "entry_points", EntryPoints([bad]).select)
     with pytest.raises(TypeError, match=r"'bad' = 'tests\.lab\.test_specs:NOT_A_SPEC'.*must name a"):
         scenarios()
 
