@@ -39,7 +39,11 @@ STATEMENTS = (
     "import mesa; import mesa_llm",
     "from mesa_llm import LLMAgent, ActionSpace, PromptTemplate, LLMRuntime",
     "import mesa_llm_models.schelling",
+    "import mesa_llm_models.cooperation",
     "import mesa; from mesa_llm import FunctionChatModel",
+    # what a rule-only sweep's driver imports before its first run (benchmarks/sweeps.py's section 1)
+    "from mesa_llm.experiments import Sweep; Sweep('schelling', fixed={'width': 20, 'height': 20}, "
+    "axes={'homophily': [0.3, 0.5], 'llm_share': [0.0]}, seeds=range(20), steps=100, backend='rule')",
 )
 TARGET_S = 0.3  # import mesa_llm: at most this much beyond import mesa
 TOP = 12
