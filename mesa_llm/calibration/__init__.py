@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from mesa_llm.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mesa_llm.calibration.described import Described
     from mesa_llm.calibration.knobs import Calibration, KnobMap, calibrate, knob_map
     from mesa_llm.calibration.probe import PROBE_COLUMNS, ProbePoint, ProbeRun, run_probe, wilson_interval
     from mesa_llm.calibration.roundtrip import LLM_POPULATION, RoundTrip, round_trip
@@ -49,6 +50,7 @@ __all__ = [
     "PROBE_COLUMNS",
     "PROBE_FILES",
     "Calibration",
+    "Described",
     "ImitationFit",
     "KnobMap",
     "MemoryOne",
@@ -77,6 +79,7 @@ __all__ = [
 # need scipy and statsmodels, which take a while, and a scenario that declares its probes
 # needs neither. The names of each module, by module:
 _EXPORTS = {
+    "described": ("Described",),
     "knobs": ("Calibration", "KnobMap", "calibrate", "knob_map"),
     "probe": ("PROBE_COLUMNS", "ProbePoint", "ProbeRun", "run_probe", "wilson_interval"),
     "roundtrip": ("LLM_POPULATION", "RoundTrip", "round_trip"),

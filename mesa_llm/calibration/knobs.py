@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from mesa_llm.calibration.described import Described
 from mesa_llm.calibration.scenarios import ProbeResult, find_probe, probe_scenario
 from mesa_llm.checks import check_int, check_number
 from mesa_llm.experiments import Sweep
@@ -37,8 +38,8 @@ from mesa_llm.lab import ScenarioSpec, find_scenario
 __all__ = ["Calibration", "KnobMap", "calibrate", "knob_map"]
 
 
-@dataclass(frozen=True, slots=True)
-class KnobMap:
+@dataclass(frozen=True, slots=True, repr=False)
+class KnobMap(Described):
     """The implied parameter across the values of a prompt knob.
 
     Attributes:
@@ -79,6 +80,14 @@ class KnobMap:
 
     def describe(self) -> str:
         """The map in one sentence: monotone or not, with ρ, its interval and the span."""
+        found = int(np.isfinite(self.curve["estimate"]).sum())
+        if not found:
+            return f"{self.knob} -> {self.implied_name}: no value implies a {self.implied_name}"
+        if found < 3:
+            return (
+                f"{self.knob} -> {self.implied_name}: only {found} of {len(self.curve)} values imply "
+                f"a {self.implied_name}, too few for a trend"
+            )
         low, high = self.spearman_ci
         trend = "rises" if self.spearman > 0 else "falls"
         shape = (
@@ -180,8 +189,8 @@ def _rho(order: np.ndarray, estimate: np.ndarray) -> float:
     return float(stats.spearmanr(order, estimate).statistic)
 
 
-@dataclass(frozen=True, slots=True)
-class Calibration:
+@dataclass(frozen=True, slots=True, repr=False)
+class Calibration(Described):
     """The rule parameter that reproduces a macro outcome.
 
     Attributes:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mesa_llm.calibration.described import Described
 from mesa_llm.calibration.scenarios import ProbeResult
 from mesa_llm.checks import check_int, check_number
 from mesa_llm.experiments import Sweep
@@ -48,8 +49,8 @@ LLM_POPULATION = "llm"
 RoundTripVerdict = Literal["reproduces", "does not", "inconclusive"]
 
 
-@dataclass(frozen=True, slots=True)
-class RoundTrip:
+@dataclass(frozen=True, slots=True, repr=False)
+class RoundTrip(Described):
     """The LLM population against the rule populations a fit implies.
 
     Attributes:

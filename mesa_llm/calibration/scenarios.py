@@ -21,6 +21,7 @@ from mesa import Model
 
 from mesa_llm.backends import DEFAULT_BACKEND, backend_name, is_chat_model
 from mesa_llm.cache import ResponseCache
+from mesa_llm.calibration.described import Described
 from mesa_llm.calibration.probe import ProbePoint, ProbeRun, run_probe
 from mesa_llm.checks import check_number
 from mesa_llm.lab import RunConfig, ScenarioSpec, find_scenario, model_parameters, open_cache
@@ -83,8 +84,8 @@ class Probe:
     implied_name: str = "implied parameter"
 
 
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
+@dataclass(frozen=True, slots=True, repr=False)
+class ProbeResult(Described):
     """A probe of a scenario's LLM agents, with its fit.
 
     Attributes:

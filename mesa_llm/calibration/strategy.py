@@ -26,6 +26,7 @@ from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 
+from mesa_llm.calibration.described import Described
 from mesa_llm.calibration.probe import json_ready, wilson_interval
 
 __all__ = [
@@ -138,8 +139,8 @@ GRIM-like (cooperate only after mutual cooperation; against a partner it never d
 first, it moves as grim trigger does)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MemoryOneFit:
+@dataclass(frozen=True, slots=True, repr=False)
+class MemoryOneFit(Described):
     """The memory-one strategy a probe implies, and the nearest named one.
 
     Attributes:
@@ -244,8 +245,8 @@ def fit_memory_one(
 ImitationVerdict = Literal["imitates", "contrary", "no imitation"]
 
 
-@dataclass(frozen=True, slots=True)
-class ImitationFit:
+@dataclass(frozen=True, slots=True, repr=False)
+class ImitationFit(Described):
     """How often an agent's move is the move of the best-scoring player it sees.
 
     Attributes:

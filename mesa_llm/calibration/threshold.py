@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from mesa_llm.calibration.described import Described
 from mesa_llm.calibration.probe import json_ready
 
 __all__ = ["ThresholdFit", "ThresholdVerdict", "fit_threshold"]
@@ -38,8 +39,8 @@ __all__ = ["ThresholdFit", "ThresholdVerdict", "fit_threshold"]
 ThresholdVerdict = Literal["threshold", "flat", "never crosses", "inverted"]
 
 
-@dataclass(frozen=True, slots=True)
-class ThresholdFit:
+@dataclass(frozen=True, slots=True, repr=False)
+class ThresholdFit(Described):
     """The implied threshold of a probe and its verdict.
 
     Attributes:

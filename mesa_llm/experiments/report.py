@@ -5,7 +5,8 @@ the overall verdict per metric, the verdict per metric and factor with its large
 difference and interval, the variance shares, the comparison with the rule baseline, every
 pairwise comparison, the failed runs, and a "Methods" paragraph stating the tests, margins,
 corrections, interval method and what "inconclusive" means. :func:`write` saves it as
-``report.md`` beside its PNG plots (:mod:`mesa_llm.experiments.figures`).
+``report.md`` beside its PNG plots (:mod:`mesa_llm.experiments.figures`); :func:`describe`
+gives its verdicts in a few lines of plain text.
 """
 
 from __future__ import annotations
@@ -21,27 +22,22 @@ import pandas as pd
 from mesa_llm.experiments.comparisons import POWER
 from mesa_llm.experiments.figures import outcome_figure, timeseries_figure
 from mesa_llm.experiments.shares import RESIDUAL
+from mesa_llm.experiments.verdicts import DEPENDS, NOT_VARIED
 
 if TYPE_CHECKING:
     from mesa_llm.experiments.robustness import RobustnessReport
 
-__all__ = ["REPORT_FILE", "markdown", "write"]
+__all__ = ["REPORT_FILE", "describe", "markdown", "write"]
 
 REPORT_FILE = "report.md"
 
 
 def markdown(report: RobustnessReport, figures: Sequence[str] = ()) -> str:
     """The report as markdown; ``figures`` are image files (relative to the report) to show in it."""
-    ok, failed = len(report.runs), len(report.failed)
-    rule = int((report.runs["llm_agents"] == 0).sum())
-    varied = ", ".join(
-        f"{f} ({report.runs.loc[report.runs['llm_agents'] > 0, f].nunique()} levels)" for f in report.varied
-    )
     lines = [
         "# Robustness report",
         "",
-        f"{ok + failed} runs: {ok - rule} with LLM agents, {rule} rule-only (the rule baseline), "
-        f"{failed} failed (left out). Factors varied among LLM runs: {varied or 'none'}.",
+        _runs(report),
         "",
         "## Overall verdict",
         "",
@@ -59,7 +55,7 @@ def markdown(report: RobustnessReport, figures: Sequence[str] = ()) -> str:
         lines += ["", "## Against the rule baseline", "", _baseline_table(report.baseline)]
     if not report.pairs.empty:
         lines += ["", "## Pairwise comparisons", "", _pairs_table(report.pairs)]
-    if failed:
+    if not report.failed.empty:
         lines += ["", "## Failed runs", "", _failed_table(report.failed)]
     if figures:
         lines += ["", "## Figures"]
@@ -67,6 +63,47 @@ def markdown(report: RobustnessReport, figures: Sequence[str] = ()) -> str:
             lines += ["", f"![{Path(name).stem}]({name})"]
     lines += ["", "## Methods", "", methods(report), ""]
     return "\n".join(lines)
+
+
+def describe(report: RobustnessReport) -> str:
+    """The verdicts as plain text: the runs analysed, then each metric's overall verdict and varied factors.
+
+    A factor's line gives its largest difference between two levels with its 95% interval
+    and the margin δ, and for a significant difference the Kruskal–Wallis p (Holm).
+    """
+    lines = [_runs(report)]
+    for row in report.overall.itertuples():
+        lines.append(f"{row.metric}: {row.verdict}")
+        factors = report.factors[report.factors["metric"] == row.metric]
+        for factor in factors[factors["verdict"] != NOT_VARIED].itertuples():
+            lines.append(f"  {factor.factor}: {factor.text}{_largest(factor, report.margins[row.metric])}")
+        if getattr(row, "baseline", ""):
+            lines.append(f"  rule baseline: {row.baseline}")
+    return "\n".join(lines)
+
+
+def _largest(factor: Any, margin: float) -> str:
+    """A factor's largest difference, its interval and the margin, in parentheses (or nothing, if none)."""
+    if not isinstance(factor.largest_pair, str):
+        return ""
+    tested = f", Kruskal–Wallis p (Holm) {_p(factor.p)}" if factor.verdict == DEPENDS else ""
+    return (
+        f" (largest difference {factor.largest_pair} = "
+        f"{_interval(factor.largest_diff, factor.ci_low, factor.ci_high)}, δ = {_num(margin)}{tested})"
+    )
+
+
+def _runs(report: RobustnessReport) -> str:
+    """The runs analysed and the factors varied among them, in a sentence."""
+    ok, failed = len(report.runs), len(report.failed)
+    rule = int((report.runs["llm_agents"] == 0).sum())
+    varied = ", ".join(
+        f"{f} ({report.runs.loc[report.runs['llm_agents'] > 0, f].nunique()} levels)" for f in report.varied
+    )
+    return (
+        f"{ok + failed} runs: {ok - rule} with LLM agents, {rule} rule-only (the rule baseline), "
+        f"{failed} failed (left out). Factors varied among LLM runs: {varied or 'none'}."
+    )
 
 
 def write(report: RobustnessReport, folder: Path) -> list[Path]:

@@ -85,6 +85,15 @@ class SweepResult:
     folder: Path | None = None
     interrupted: bool = False
 
+    def __repr__(self) -> str:
+        failed = len(self.failures)
+        state = ", interrupted" if self.interrupted else ""
+        where = f" in {self.folder}" if self.folder is not None else ""
+        return (
+            f"<SweepResult of {len(self.summary)} runs ({failed} failed{state}), "
+            f"{len(self.steps)} step rows, factors: {', '.join(self.factors) or 'none'}{where}>"
+        )
+
     @property
     def failures(self) -> pd.DataFrame:
         """The summary's rows of the runs that failed, with their errors."""

@@ -115,6 +115,18 @@ class RobustnessReport:
         """The report as markdown: verdicts, effect sizes and intervals, variance shares, and its methods."""
         return report.markdown(self)
 
+    def describe(self) -> str:
+        """The verdicts in a few lines of plain text: per metric, overall and per varied factor."""
+        return report.describe(self)
+
+    def _repr_markdown_(self) -> str:  # a notebook shows the report's tables
+        return self.markdown()
+
+    def __repr__(self) -> str:
+        verdicts = ", ".join(f"{row.metric}: {row.verdict}" for row in self.overall.itertuples())
+        failed = len(self.failed)
+        return f"<RobustnessReport of {len(self.runs) + failed} runs ({failed} failed): {verdicts}>"
+
     def write(self, folder: str | Path) -> list[Path]:
         """Write ``report.md`` and the PNG plots into ``folder`` (created if missing); returns their paths."""
         return report.write(self, Path(folder))

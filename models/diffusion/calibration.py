@@ -23,7 +23,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mesa_llm.calibration import Probe, ProbePoint, ProbeResult
+from mesa_llm.calibration import Described, Probe, ProbePoint, ProbeResult
 from mesa_llm.calibration.probe import json_ready
 from mesa_llm_models.diffusion.agents import TALK, Situation, go_to, partner_text
 from mesa_llm_models.diffusion.framings import quote_memories
@@ -99,8 +99,8 @@ def cascade_grid(model: DiffusionModel) -> list[ProbePoint]:
     return points
 
 
-@dataclass(frozen=True, slots=True)
-class CascadeFit:
+@dataclass(frozen=True, slots=True, repr=False)
+class CascadeFit(Described):
     """The cascade rates a probe implies, and what the cascade says should be zero.
 
     Attributes:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mesa_llm.calibration import Probe, ProbePoint, ProbeResult
+from mesa_llm.calibration import Described, Probe, ProbePoint, ProbeResult
 from mesa_llm.calibration.probe import json_ready
 from mesa_llm_models.life.agents import OBSERVATIONS
 from mesa_llm_models.life.rules import CONWAY, NEIGHBOURS, LifeRule, RuleTable
@@ -59,8 +59,8 @@ def table_grid(model: LifeModel) -> list[ProbePoint]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class LifeTableFit:
+@dataclass(frozen=True, slots=True, repr=False)
+class LifeTableFit(Described):
     """The rule table a probe implies, its B/S rule, and how far it is from Conway's.
 
     Attributes:

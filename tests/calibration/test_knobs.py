@@ -45,8 +45,22 @@ def test_a_knob_the_model_ignores_is_not_monotone():
     flat = knob_map("schelling", "tolerance", WORDS[:3], backend=constant("stay"))
     assert flat.curve["estimate"].isna().all()
     assert math.isnan(flat.spearman)
+    assert flat.describe() == "tolerance -> t*: no value implies a t*"
     with pytest.raises(ValueError, match="nothing to invert"):
         flat.inverse(0.4)
+
+
+def indifferent_at_medium(messages: list[BaseMessage]) -> str:
+    """:func:`tolerant`, but a resident of medium tolerance always stays: no threshold there."""
+    return "stay" if "unlike you is medium." in str(messages[0].content) else tolerant(messages)
+
+
+def test_a_map_with_too_few_implied_values_says_so_and_inverts_the_others():
+    backend = FunctionChatModel(fn=indifferent_at_medium, model_name="indifferent")
+    mapped = knob_map("schelling", "tolerance", WORDS[1:4], backend=backend)
+    assert mapped.curve["estimate"].isna().tolist() == [False, True, False]
+    assert mapped.describe() == "tolerance -> t*: only 2 of 3 values imply a t*, too few for a trend"
+    assert (mapped.inverse(0.65), mapped.inverse(0.35)) == ("low", "high")
 
 
 def test_a_knob_map_needs_values():

@@ -152,3 +152,29 @@ def test_the_time_series_draw_identical_rule_conditions_once_and_hold_ended_runs
     one_condition = series[series["run"].isin(frame.loc[rule, "run"].iloc[:10])]
     held = one_condition.groupby("run")["segregation"].last()  # step 11, or step 4 for the ended run
     assert np.isclose(rule_line.get_ydata()[-1], held.mean())
+
+
+def test_describe_gives_each_metric_its_verdict_factors_and_baseline_in_plain_text():
+    report = robustness(sweep(failed=2), OUTCOMES, FACTORS)
+    lines = report.describe().splitlines()
+    assert lines[0].startswith("80 runs: 38 with LLM agents, 40 rule-only (the rule baseline), 2 failed")
+    assert lines[1] == "segregation: model-dependent"
+    backend = lines[2]
+    assert backend.startswith("  backend: depends on the language model (largest difference ")
+    pair = report.factors.set_index(["metric", "factor"]).loc[("segregation", "backend")]
+    assert f"{pair.largest_pair} = {pair.largest_diff:.3g} [{pair.ci_low:.3g}, {pair.ci_high:.3g}]" in backend
+    assert backend.endswith("δ = 0.05, Kruskal–Wallis p (Holm) < 0.001)")
+    assert lines[3].startswith("  framing: stable across framings (largest difference ")
+    assert "Kruskal–Wallis" not in lines[3]  # a p is given where the factor matters
+    assert lines[4] == "  rule baseline: 0 of 4 LLM conditions reproduce the rule baseline"
+    assert lines[5] == "pct_happy: structural"
+    assert not any("llm_share" in line for line in lines)  # not varied among LLM runs
+    assert len(lines) == 9
+
+
+def test_a_report_shows_itself_briefly_and_as_markdown_in_a_notebook():
+    report = robustness(sweep(failed=2), OUTCOMES, FACTORS)
+    assert repr(report) == (
+        "<RobustnessReport of 80 runs (2 failed): segregation: model-dependent, pct_happy: structural>"
+    )
+    assert report._repr_markdown_() == report.markdown()

@@ -152,6 +152,9 @@ def test_a_failing_run_is_recorded_and_only_failed_runs_are_retried(tmp_path):
     assert failed["segregation"].isna().all()
     assert first.summary.loc[first.summary["llm_share"] == 0.0, "status"].eq("ok").all()
     assert not first.complete
+    assert repr(first) == (
+        f"<SweepResult of 4 runs (2 failed), 6 step rows, factors: llm_share in {tmp_path / 'sweep'}>"
+    )
     weights.parent.mkdir()
     os.symlink(default_model_path(), weights)  # the missing weights arrive
     seen.clear()
