@@ -35,6 +35,7 @@ from mesa_llm.calibration.strategy import (
     MEMORY_ONE_STATES,
     NAMED_STRATEGIES,
     ImitationFit,
+    MemoryOne,
     MemoryOneFit,
     fit_imitation,
     fit_memory_one,
@@ -169,13 +170,24 @@ def _check_best(model: CooperationModel, views: list[NeighbourView], best: int, 
 
 
 def implied_rules(fit: MemoryOneFit) -> dict[str, dict[str, Any]]:
-    """The rule population a memory-one fit implies: every player ``MEMORY1`` with the fitted vector.
+    """The rule populations a memory-one fit implies, name -> model parameters.
+
+    - ``memory_one``: every player ``MEMORY1`` with the fitted vector, drawing its moves
+      as LLM players do that draw from a scoring backend's probabilities (temperature 1);
+    - ``pure``: ``MEMORY1`` with the vector rounded, each state's most probable move
+      (cooperate on a tie, as the argmax of the options in order), which is what LLM
+      players do that take the most probable answer (temperature 0); only where the fitted
+      vector is not already pure.
 
     None where a state has no valid answer (the vector is not known).
     """
     if fit.nearest is None:
         return {}
-    return {"memory_one": {"strategies": "MEMORY1", "memory_one": fit.vector.text(), "llm_share": 0.0}}
+    rules = {"memory_one": {"strategies": "MEMORY1", "memory_one": fit.vector.text(), "llm_share": 0.0}}
+    pure = MemoryOne(*(1.0 if p >= 0.5 else 0.0 for p in fit.vector))
+    if pure != fit.vector:
+        rules["pure"] = {"strategies": "MEMORY1", "memory_one": pure.text(), "llm_share": 0.0}
+    return rules
 
 
 def imitation_rules(fit: ImitationFit) -> dict[str, dict[str, Any]]:

@@ -52,21 +52,31 @@ def fit_move_threshold(table: pd.DataFrame, alpha: float = 0.05) -> ThresholdFit
 def implied_rules(fit: ThresholdFit) -> dict[str, dict[str, Any]]:
     """The rule residents a threshold fit implies, name -> model parameters.
 
-    ``threshold``: deterministic residents at t* (``rule_threshold``), where there is one;
-    ``logistic``: residents drawing their move with the fitted curve (``move_intercept``,
-    ``move_slope``), where it is a logistic curve (not a step). An answer the same at every
-    point gives the constant rule it is: a certain "stay" is the threshold 0, a certain
-    "move" a logistic rule of slope 0 that moves for certain.
+    The deterministic population is what LLM residents do that take the most probable
+    answer (a scoring backend at temperature 0); the stochastic one is what they do that
+    draw their answer from its probabilities (at temperature 1):
+
+    - ``threshold``: deterministic residents at t* (``rule_threshold``), where the fitted
+      P(move) falls through 0.5; at 0, residents that never move, where it stays below 0.5
+      at every share (the most probable answer is always "stay");
+    - ``mover``: residents that always move, where P(move) stays above 0.5 at every share
+      without being certain (certain, it is the ``logistic`` population);
+    - ``logistic``: residents drawing their move with the fitted curve (``move_intercept``,
+      ``move_slope``), where it is a logistic curve (not a step). An answer the same at
+      every point gives the constant rule it is: a certain "move" is a logistic rule of
+      slope 0 that moves for certain.
     """
     rules: dict[str, dict[str, Any]] = {}
+    ends = (fit.intercept, fit.intercept + fit.slope)  # logit P(move) at the shares 0 and 1
     if fit.verdict == "threshold":
         rules["threshold"] = {"rule_threshold": float(fit.threshold)}
-    if fit.verdict == "flat" and fit.intercept == -math.inf:
+    elif all(end < 0 for end in ends):
         rules["threshold"] = {"rule_threshold": 0.0}
-    if not fit.step and math.isfinite(fit.slope):
+    elif all(end > 0 for end in ends) and fit.intercept != math.inf:
+        rules["mover"] = {"move_intercept": _CERTAIN_LOGIT, "move_slope": 0.0}
+    if not fit.step and math.isfinite(fit.slope) and fit.intercept != -math.inf:
         intercept = max(min(fit.intercept, _CERTAIN_LOGIT), -_CERTAIN_LOGIT)
-        if fit.intercept != -math.inf:
-            rules["logistic"] = {"move_intercept": float(intercept), "move_slope": float(fit.slope)}
+        rules["logistic"] = {"move_intercept": float(intercept), "move_slope": float(fit.slope)}
     return rules
 
 

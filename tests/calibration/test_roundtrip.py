@@ -35,6 +35,20 @@ def test_the_logistic_residents_reproduce_a_scoring_model_exactly():
     assert trip.verdicts["logistic"] == "reproduces"
 
 
+@pytest.mark.parametrize(("b0", "b1", "deterministic"), [(1.75, -5.0, "threshold"), (-1.4, 0.0, "threshold")])
+def test_residents_taking_the_most_probable_answer_are_reproduced_by_the_deterministic_rule(
+    b0, b1, deterministic
+):
+    """At temperature 0 an LLM resident takes the argmax, as the threshold residents do (not the logistic)."""
+    argmax = logistic_scorer(b0, b1).model_copy(update={"temperature": 0.0})
+    result = probe_scenario("schelling", backend=argmax, parameters=SMALL)
+    trip = round_trip(result, seeds=range(3), steps=10)
+    by_population = trip.comparisons.groupby("population")["diff"]
+    assert (by_population.get_group(deterministic) == 0).all()
+    assert trip.verdicts[deterministic] == "reproduces"
+    assert (by_population.get_group("logistic") != 0).any()  # drawing residents move otherwise
+
+
 @dataclass
 class ForgetsAfter:
     """Follows Schelling's rule at 0.3 for its first ``calls`` answers, then always stays: a history."""

@@ -131,7 +131,8 @@ def test_the_fit_implies_memory_one_players_with_its_vector():
     fit = probe_scenario("cooperation", backend=scoring("0.9,0.8,0.3,0.6,0.1")).fit
     rules = implied_rules(fit)
     assert rules == {
-        "memory_one": {"strategies": "MEMORY1", "memory_one": fit.vector.text(), "llm_share": 0.0}
+        "memory_one": {"strategies": "MEMORY1", "memory_one": fit.vector.text(), "llm_share": 0.0},
+        "pure": {"strategies": "MEMORY1", "memory_one": "1.0,1.0,0.0,1.0,0.0", "llm_share": 0.0},
     }
     model = CooperationModel(
         **model_parameters(SCENARIO, {**rules["memory_one"], "width": 4, "height": 4}), rng=1
@@ -149,6 +150,20 @@ def test_a_round_trip_on_the_probed_world_of_a_deterministic_model_reproduces_it
     assert (trip.comparisons["diff"] == 0).all()
     expected = 1.0 if vector == "TFT" else 0.6  # the 5 rounds: C, D, C, D, C
     assert trip.summary["cooperation"].tolist() == [expected] * 6
+
+
+def test_players_taking_the_most_probable_move_are_reproduced_by_the_rounded_vector():
+    """At temperature 0 an LLM player takes each state's most probable move, as the pure population does."""
+    fitted = probe_scenario("cooperation", backend=scoring("0.9,0.8,0.3,0.6,0.1")).fit
+    assert implied_rules(fitted)["pure"]["memory_one"] == NAMED_STRATEGIES["TFT"].text()
+    argmax = scoring("0.9,0.8,0.3,0.6,0.1").model_copy(update={"temperature": 0.0})
+    result = probe_scenario("cooperation", backend=argmax)
+    world = {"width": 2, "height": 1, "torus": False, "llm_opening": "llm", "update": "keep"}
+    trip = round_trip(result, seeds=range(3), steps=5, parameters=world)
+    pure = trip.comparisons[trip.comparisons["population"] == "pure"]
+    assert (pure["diff"] == 0).all()
+    assert trip.verdicts["pure"] == "reproduces"
+    assert set(implied_rules(probe_scenario("cooperation", backend=playing("TFT")).fit)) == {"memory_one"}
 
 
 def test_the_results_are_written(tmp_path):

@@ -104,3 +104,23 @@ def test_the_implied_rules_of_a_logistic_fit_are_both_populations():
     rules = implied_rules(fit)
     assert rules["threshold"]["rule_threshold"] == pytest.approx(0.4)
     assert rules["logistic"] == pytest.approx({"move_intercept": 2.0, "move_slope": -5.0})
+
+
+@pytest.mark.parametrize(
+    ("b0", "b1", "deterministic"),
+    [
+        (-1.4, 0.0, {"threshold": {"rule_threshold": 0.0}}),  # P(move) 0.2 everywhere: argmax stays
+        (-1.0, -2.0, {"threshold": {"rule_threshold": 0.0}}),  # falls, never reaching 0.5
+        (3.0, -1.0, {"mover": {"move_intercept": 50.0, "move_slope": 0.0}}),  # above 0.5 everywhere
+    ],
+)
+def test_a_curve_that_never_crosses_one_half_implies_its_most_probable_answer_as_a_rule(
+    b0, b1, deterministic
+):
+    from mesa_llm.calibration import probe_scenario
+    from tests.calibration.models import logistic_scorer
+
+    rules = implied_rules(probe_scenario("schelling", backend=logistic_scorer(b0, b1)).fit)
+    assert set(rules) == {*deterministic, "logistic"}
+    assert {name: rules[name] for name in deterministic} == deterministic
+    assert rules["logistic"] == pytest.approx({"move_intercept": b0, "move_slope": b1}, abs=1e-6)
