@@ -288,7 +288,8 @@ def select_framing(
     if name not in available:
         raise ValueError(
             f"Unknown framing {name!r}; the framings are: {', '.join(available)}. Add your own with "
-            f"framings={{{name!r}: PromptTemplate(system=..., user=...)}}."
+            f"framings={{{name!r}: PromptTemplate(system=..., user=...)}}, or in a sweep file a "
+            f"[framings.{name}] table with system and user."
         )
     return available[name]
 

@@ -77,6 +77,21 @@ def test_bad_input_is_refused_before_any_run_with_exit_code_2(tmp_path):
     assert "one of --dask" in both.output
 
 
+def test_an_unknown_framing_is_refused_with_the_table_that_would_add_it(tmp_path):
+    framed = SWEEP.replace('a = "rule"\nb = "rule"', 'a = "rule"') + '\n[axes.framing]\nplain = "plain"\n'
+    result = invoke("sweep", sweep_file(tmp_path, framed), "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "Unknown framing 'plain'" in result.output
+    assert "in a sweep file a [framings.plain] table with system and user" in " ".join(result.output.split())
+    table = """
+[framings.plain]
+system = "You live in a town."
+user = "{same} like you, {other} not. {instructions}"
+"""
+    added = invoke("sweep", sweep_file(tmp_path, framed + table), "--out", tmp_path / "out")
+    assert added.exit_code == 0, added.output
+
+
 def test_failed_runs_give_exit_code_3_and_name_the_error(tmp_path):
     failing = sweep_file(tmp_path, SWEEP.replace('b = "rule"', 'b = "local:missing.gguf"'))
     result = invoke("sweep", failing, "--out", tmp_path / "out")
