@@ -39,7 +39,7 @@ from mesa_llm.calibration.described import Described
 from mesa_llm.calibration.scenarios import ProbeResult
 from mesa_llm.checks import check_int, check_number
 from mesa_llm.experiments import Sweep
-from mesa_llm.experiments.comparisons import holm, seeds_to_decide
+from mesa_llm.experiments.comparisons import compare_paired, holm, seeds_to_decide
 
 __all__ = ["LLM_POPULATION", "RoundTrip", "round_trip"]
 
@@ -194,52 +194,27 @@ def _compare(
     n_boot: int,
 ) -> pd.DataFrame:
     """The comparisons of one rule population with the LLM population, one row per outcome."""
-    from statsmodels.stats.weightstats import ttost_paired  # a slow import, needed only here
-
     llm = summary[summary["population"] == LLM_POPULATION].set_index("seed")
     rule = summary[summary["population"] == population].set_index("seed")
     rows = []
     for metric in metrics:
         paired = pd.concat([rule[metric], llm[metric]], axis=1, keys=["rule", "llm"]).dropna()
-        d = (paired["rule"] - paired["llm"]).to_numpy(float)
+        a, b = paired["rule"].to_numpy(float), paired["llm"].to_numpy(float)
         margin = float(margins[metric])
-        row = {
-            "population": population,
-            "outcome": metric,
-            "margin": margin,
-            "seeds": len(d),
-            "llm_mean": float(paired["llm"].mean()),
-            "rule_mean": float(paired["rule"].mean()),
-            "diff": float(d.mean()) if len(d) else math.nan,
-        }
+        compared = compare_paired(a, b, margin, n_boot=n_boot, rng=np.random.default_rng(0))
+        d = a - b
         if len(d) < 2:
-            rows.append(row | dict.fromkeys(("ci_low", "ci_high", "p_tost", "p_diff", "sd"), math.nan))
-        elif np.all(d == d[0]):  # no variance: the difference is exact
-            exact = float(d[0])
-            rows.append(
-                row
-                | {
-                    "ci_low": exact,
-                    "ci_high": exact,
-                    "p_tost": 0.0 if abs(exact) < margin else 1.0,
-                    "p_diff": 1.0 if exact == 0 else 0.0,
-                    "sd": 0.0,
-                }
-            )
+            p_diff = math.nan
+        elif compared["sd"] == 0:  # no variance: the difference is exact
+            p_diff = 1.0 if d[0] == 0 else 0.0
         else:
-            interval = stats.bootstrap(
-                (d,), np.mean, n_resamples=n_boot, method="percentile", rng=np.random.default_rng(0)
-            ).confidence_interval
-            rows.append(
-                row
-                | {
-                    "ci_low": float(interval.low),
-                    "ci_high": float(interval.high),
-                    "p_tost": float(ttost_paired(paired["rule"], paired["llm"], -margin, margin)[0]),
-                    "p_diff": float(stats.ttest_1samp(d, 0.0).pvalue),
-                    "sd": float(d.std(ddof=1)),
-                }
-            )
+            p_diff = float(stats.ttest_1samp(d, 0.0).pvalue)
+        rows.append(
+            {"population": population, "outcome": metric, "margin": margin, "seeds": len(d)}
+            | {"llm_mean": float(paired["llm"].mean()), "rule_mean": float(paired["rule"].mean())}
+            | {key: compared[key] for key in ("diff", "ci_low", "ci_high", "p_tost", "sd")}
+            | {"p_diff": p_diff}
+        )
     frame = pd.DataFrame(rows)
     frame["p_tost"] = holm(frame["p_tost"])
     frame["p_diff"] = holm(frame["p_diff"])

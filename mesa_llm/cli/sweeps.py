@@ -23,6 +23,10 @@ __all__ = ["report", "sweep"]
 
 # The exit code of a sweep some of whose runs failed (a rerun retries them).
 _FAILED_EXIT = 3
+_PAIRED_HELP = (
+    "Compare the levels within seeds (a seed gives every condition the same world): Friedman / "
+    "Wilcoxon signed-rank tests and paired TOST instead of Kruskal-Wallis and Welch's TOST."
+)
 
 
 def sweep(
@@ -55,6 +59,7 @@ def sweep(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no verdict table.")
     ] = False,
+    paired: Annotated[bool, typer.Option("--paired", help=_PAIRED_HELP)] = False,
 ) -> None:
     """Run a sweep: a scenario across backends, framings, parameters and seeds, then its verdicts.
 
@@ -103,7 +108,7 @@ def sweep(
             )
         except (SweepFolderError, ValueError) as exc:
             fail(err, exc)
-    _finish(err, result, quiet)
+    _finish(err, result, quiet, paired)
 
 
 def report(
@@ -114,6 +119,7 @@ def report(
             metavar="METRIC=DELTA", help="An equivalence margin replacing the scenario's (repeatable)."
         ),
     ] = None,
+    paired: Annotated[bool, typer.Option("--paired", help=_PAIRED_HELP)] = False,
 ) -> None:
     """Render a sweep's robustness report again from its saved results (report.md and plots)."""
     err = Console(stderr=True, soft_wrap=True)
@@ -126,10 +132,10 @@ def report(
         err.print(
             f"[yellow]The sweep in {escape(str(folder))} is not complete:[/] reporting the runs written."
         )
-    _write_report(err, result, margins, quiet=False)
+    _write_report(err, result, margins, quiet=False, paired=paired)
 
 
-def _finish(err: Console, result: SweepResult, quiet: bool) -> None:
+def _finish(err: Console, result: SweepResult, quiet: bool, paired: bool) -> None:
     """Write the report, show the verdicts and exit with the sweep's code."""
     if result.interrupted:
         done = int((result.summary["status"] == "ok").sum()) if len(result.summary) else 0
@@ -139,7 +145,7 @@ def _finish(err: Console, result: SweepResult, quiet: bool) -> None:
         )
         raise typer.Exit(130)
     if result.outcomes:
-        _write_report(err, result, None, quiet)
+        _write_report(err, result, None, quiet, paired)
     failed = result.failures
     if not failed.empty:
         err.print(
@@ -151,8 +157,10 @@ def _finish(err: Console, result: SweepResult, quiet: bool) -> None:
         err.print(f"Outputs in [bold]{escape(str(result.folder))}[/]")
 
 
-def _write_report(err: Console, result: SweepResult, margins: dict[str, float] | None, quiet: bool) -> None:
-    verdicts = result.robustness(margins=margins)
+def _write_report(
+    err: Console, result: SweepResult, margins: dict[str, float] | None, quiet: bool, paired: bool
+) -> None:
+    verdicts = result.robustness(margins=margins, paired=paired)
     written = verdicts.write(result.folder)
     if not quiet:
         Console().print(_verdict_table(verdicts))

@@ -13,6 +13,12 @@ plain arrays of run outcomes (one value per seed), one array per condition:
 - :func:`seeds_to_decide`: how many seeds per condition a power analysis says would decide
   a comparison that is still open.
 
+Paired by seed (:func:`paired_test`, :func:`compare_paired`): in a sweep every condition
+runs the same seeds, and a seed gives each the same world to start from, so the outcomes
+of one seed across conditions are matched. Friedman's test (Wilcoxon's signed-rank test
+for two conditions) then compares them within seeds, and a pair's difference is the mean
+of its per-seed differences, with a bootstrap of the seeds and TOST of the paired t.
+
 Degenerate data are answered exactly rather than passed to a test that would divide by
 zero: two constant conditions differ by exactly their difference (equivalent when it is
 within δ, its interval a point), and a condition with fewer than two runs has no variance,
@@ -29,15 +35,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.weightstats import ttost_ind
+from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 __all__ = [
     "POWER",
     "compare_pair",
+    "compare_paired",
     "conditions",
     "holm",
     "kruskal_wallis",
     "label",
+    "paired_test",
     "pooled_sd",
     "seeds_to_decide",
 ]
@@ -134,6 +142,73 @@ def compare_pair(
     }
 
 
+def paired_test(groups: Sequence[np.ndarray]) -> tuple[float, float, str]:
+    """Friedman's test across three or more conditions matched by seed; Wilcoxon's signed-rank test for two.
+
+    Args:
+        groups: one array per condition, each holding the same seeds' outcomes in the same order.
+
+    Returns:
+        ``(statistic, p, note)``: NaN for both with fewer than two conditions or seeds;
+        ``(0.0, 1.0)`` where every seed gives every condition the same value.
+    """
+    if len(groups) < 2 or len(groups[0]) < 2:
+        return math.nan, math.nan, "fewer than two levels or two seeds"
+    values = np.vstack(groups)
+    if np.all(values == values[:1]):
+        return 0.0, 1.0, "every seed gives every level the same value"
+    result = stats.wilcoxon(*groups) if len(groups) == 2 else stats.friedmanchisquare(*groups)
+    return float(result.statistic), float(result.pvalue), ""
+
+
+def compare_paired(
+    a: np.ndarray, b: np.ndarray, margin: float, *, n_boot: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """:func:`compare_pair` of two conditions matched by seed: the mean per-seed difference ``a - b``.
+
+    Its interval is a percentile bootstrap of the seeds' differences; TOST is that of the
+    paired t (statsmodels' ``ttost_paired``). Differences that are all the same are exact.
+
+    Returns:
+        The keys of :func:`compare_pair` (``n_a`` and ``n_b`` both the seeds) and ``sd``,
+        the standard deviation of the differences.
+    """
+    d = a - b
+    row: dict[str, Any] = {
+        "n_a": len(a),
+        "n_b": len(b),
+        "mean_a": float(a.mean()) if len(a) else math.nan,
+        "mean_b": float(b.mean()) if len(b) else math.nan,
+        "diff": float(d.mean()) if len(d) else math.nan,
+    }
+    if len(d) < 2:
+        return (
+            row
+            | {"ci_low": math.nan, "ci_high": math.nan, "p_tost": math.nan, "sd": math.nan}
+            | {"note": "fewer than 2 seeds"}
+        )
+    if np.all(d == d[0]):
+        equivalent = abs(row["diff"]) < margin
+        return (
+            row
+            | {"ci_low": row["diff"], "ci_high": row["diff"], "p_tost": 0.0 if equivalent else 1.0}
+            | {
+                "sd": 0.0,
+                "note": "the same difference at every seed: it is exact",
+            }
+        )
+    interval = stats.bootstrap(
+        (d,), np.mean, vectorized=True, n_resamples=n_boot, method="percentile", rng=rng
+    ).confidence_interval
+    return row | {
+        "ci_low": float(interval.low),
+        "ci_high": float(interval.high),
+        "p_tost": float(ttost_paired(a, b, -margin, margin)[0]),
+        "sd": float(d.std(ddof=1)),
+        "note": "",
+    }
+
+
 def holm(p: Sequence[float] | np.ndarray) -> np.ndarray:
     """Holm-adjusted p-values of the finite ones; NaN stays NaN (a test not made is not in the family).
 
@@ -158,11 +233,17 @@ def pooled_sd(groups: Sequence[np.ndarray]) -> float:
     return math.sqrt(sum(((group - group.mean()) ** 2).sum() for group in testable) / dof)
 
 
-def seeds_to_decide(diff: float, sd: float, margin: float, alpha: float, levels: int) -> float:
+def seeds_to_decide(
+    diff: float, sd: float, margin: float, alpha: float, levels: int, *, paired: bool = False
+) -> float:
     """Seeds per level with which a still-open comparison would be decided with power :data:`POWER`.
 
     Assumes the true difference is the observed ``diff`` and the true within-level
-    standard deviation the observed pooled ``sd``, with equal seeds per level:
+    standard deviation the observed pooled ``sd``, with equal seeds per level. ``paired``:
+    the conditions are matched by seed and ``sd`` is that of the per-seed differences; the
+    t tests are then one-sample tests of the differences (``df = n - 1``), the rank test's
+    efficiency is the signed-rank test's (also π/3), and its least seeds those of Friedman's
+    test (Wilcoxon's for two levels) on levels ordered alike at every seed. Unpaired:
 
     - ``|diff| < margin``: equivalence can be shown. The seeds at which TOST at level
       ``alpha`` (two one-sided Welch t tests, ``df = 2n - 2``) rejects both
@@ -184,11 +265,11 @@ def seeds_to_decide(diff: float, sd: float, margin: float, alpha: float, levels:
     if abs(diff) < margin:
         if sd == 0:
             return 2.0
-        return _smallest_seeds(lambda n: _tost_power(n, abs(diff), sd, margin, alpha))
-    least = _kruskal_least_seeds(levels, alpha)
+        return _smallest_seeds(lambda n: _tost_power(n, abs(diff), sd, margin, alpha, paired))
+    least = _paired_least_seeds(levels, alpha) if paired else _kruskal_least_seeds(levels, alpha)
     if sd == 0:
         return float(least)
-    seeds = _smallest_seeds(lambda n: _t_test_power(n, abs(diff), sd, alpha))
+    seeds = _smallest_seeds(lambda n: _t_test_power(n, abs(diff), sd, alpha, paired))
     return seeds if math.isinf(seeds) else float(max(least, math.ceil(seeds / _KRUSKAL_EFFICIENCY)))
 
 
@@ -196,18 +277,21 @@ def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray
     return a.mean(axis=axis) - b.mean(axis=axis)
 
 
-def _tost_power(n: int, diff: float, sd: float, margin: float, alpha: float) -> float:
-    error = sd * math.sqrt(2 / n)
-    dof = 2 * n - 2
+def _error(n: int, sd: float, paired: bool) -> tuple[float, int]:
+    """The standard error of a difference of two means of ``n`` seeds each, and its degrees of freedom."""
+    return (sd / math.sqrt(n), n - 1) if paired else (sd * math.sqrt(2 / n), 2 * n - 2)
+
+
+def _tost_power(n: int, diff: float, sd: float, margin: float, alpha: float, paired: bool) -> float:
+    error, dof = _error(n, sd, paired)
     critical = stats.t.ppf(1 - alpha, dof)
     upper = stats.nct.sf(critical, dof, (diff + margin) / error)
     lower = stats.nct.cdf(-critical, dof, (diff - margin) / error)
     return float(upper + lower - 1)
 
 
-def _t_test_power(n: int, diff: float, sd: float, alpha: float) -> float:
-    error = sd * math.sqrt(2 / n)
-    dof = 2 * n - 2
+def _t_test_power(n: int, diff: float, sd: float, alpha: float, paired: bool) -> float:
+    error, dof = _error(n, sd, paired)
     critical = stats.t.ppf(1 - alpha / 2, dof)
     # scipy answers the far tail (a probability of about 0) with NaN at large noncentralities
     far = float(np.nan_to_num(stats.nct.cdf(-critical, dof, diff / error)))
@@ -242,5 +326,17 @@ def _kruskal_least_seeds(levels: int, alpha: float) -> int:
     while (
         seeds < _MOST_SEEDS and stats.kruskal(*(np.full(seeds, level) for level in range(levels)))[1] >= alpha
     ):
+        seeds += 1
+    return seeds
+
+
+@functools.cache
+def _paired_least_seeds(levels: int, alpha: float) -> int:
+    """The fewest seeds with which the paired rank test on levels ordered alike at each seed has p < alpha."""
+    seeds = 2
+    while seeds < _MOST_SEEDS:
+        ordered = [np.arange(seeds) + level * seeds for level in range(levels)]
+        if paired_test(ordered)[1] < alpha:
+            break
         seeds += 1
     return seeds

@@ -52,7 +52,7 @@ def markdown(report: RobustnessReport, figures: Sequence[str] = ()) -> str:
         _variance_table(report.variance),
     ]
     if not report.baseline.empty:
-        lines += ["", "## Against the rule baseline", "", _baseline_table(report.baseline)]
+        lines += ["", "## Against the rule baseline", "", _baseline_table(report.baseline, report.paired)]
     if not report.pairs.empty:
         lines += ["", "## Pairwise comparisons", "", _pairs_table(report.pairs)]
     if not report.failed.empty:
@@ -69,24 +69,25 @@ def describe(report: RobustnessReport) -> str:
     """The verdicts as plain text: the runs analysed, then each metric's overall verdict and varied factors.
 
     A factor's line gives its largest difference between two levels with its 95% interval
-    and the margin δ, and for a significant difference the Kruskal–Wallis p (Holm).
+    and the margin δ, and for a significant difference its test's p (Holm).
     """
     lines = [_runs(report)]
     for row in report.overall.itertuples():
         lines.append(f"{row.metric}: {row.verdict}")
         factors = report.factors[report.factors["metric"] == row.metric]
         for factor in factors[factors["verdict"] != NOT_VARIED].itertuples():
-            lines.append(f"  {factor.factor}: {factor.text}{_largest(factor, report.margins[row.metric])}")
+            largest = _largest(factor, report.margins[row.metric], test_name(report))
+            lines.append(f"  {factor.factor}: {factor.text}{largest}")
         if getattr(row, "baseline", ""):
             lines.append(f"  rule baseline: {row.baseline}")
     return "\n".join(lines)
 
 
-def _largest(factor: Any, margin: float) -> str:
+def _largest(factor: Any, margin: float, name: str) -> str:
     """A factor's largest difference, its interval and the margin, in parentheses (or nothing, if none)."""
     if not isinstance(factor.largest_pair, str):
         return ""
-    tested = f", Kruskal–Wallis p (Holm) {_p(factor.p)}" if factor.verdict == DEPENDS else ""
+    tested = f", {name} p (Holm) {_p(factor.p)}" if factor.verdict == DEPENDS else ""
     return (
         f" (largest difference {factor.largest_pair} = "
         f"{_interval(factor.largest_diff, factor.ci_low, factor.ci_high)}, δ = {_num(margin)}{tested})"
@@ -134,41 +135,86 @@ def methods(report: RobustnessReport) -> str:
     matched = (
         f"with the same {', '.join(report.matched)}" if report.matched else "pooled over every other factor"
     )
+    words = _PAIRED if report.paired else _UNPAIRED
     return (
         f"Each run is summarised by the mean of each outcome metric over the end of the run ({windows}). "
         "Failed runs are left out. Runs without LLM agents form the rule baseline and are left out of the "
         "per-factor analysis. For each metric and factor, the runs with LLM agents are split into strata, "
-        "one per combination of the levels of the other varied factors. Within each stratum a "
-        "Kruskal–Wallis test compares the factor's levels (a rank test, because run outcomes are often "
-        "bounded, skewed or tied; it assumes neither normality nor equal variances), Holm-corrected across "
-        "the strata. For each pair of levels, the difference of the means is given with a 95% percentile "
-        f"bootstrap interval ({report.n_boot} resamples, each level resampled with replacement on its own, "
-        "from a fixed seed), and its equivalence within ±δ is tested with two one-sided Welch t tests "
-        "(TOST), Holm-corrected across every pair of every stratum (conservative: a claim that all pairs "
+        f"one per combination of the levels of the other varied factors. {words['test']}, Holm-corrected "
+        f"across the strata. For each pair of levels, {words['pair'].format(n_boot=report.n_boot)}, "
+        "Holm-corrected across every pair of every stratum (conservative: a claim that all pairs "
         "are equivalent would need no correction). The largest difference reported is the largest of these "
         "estimates (where the metric depends on the factor, in a stratum where the difference is "
         "significant) with its own interval, not corrected for being selected as the largest. "
         f"Equivalence margins: {margins}; level α = "
         f"{_num(report.alpha)}. A factor is *stable* when every pair of levels is equivalent in every "
-        "stratum; otherwise the metric *depends* on it when a stratum's corrected Kruskal–Wallis p is "
+        f"stratum; otherwise the metric *depends* on it when a stratum's corrected {words['name']} p is "
         "below α (a difference that is detectable but within δ counts as stable: δ is the difference that "
         "matters); otherwise the verdict is *inconclusive*: the runs show neither equivalence nor a "
         'difference. For an inconclusive verdict, "seeds needed" is the number of seeds per level with '
         f"which the comparison would be decided with power {POWER}, assuming the true difference and "
-        "within-level standard deviation are the observed ones (the SD pooled within the stratum): where "
+        f"standard deviation are the observed ones ({words['sd']}): where "
         "every observed difference is within δ, the seeds at which TOST shows every pair equivalent at α "
         "divided by the number of pairs (Holm's first step), from the noncentral t distribution; otherwise "
-        "the seeds at which a two-sided two-sample t test at α divided by the number of strata detects the "
-        "most detectable difference, times π/3 (Kruskal–Wallis's efficiency under normality). Levels with "
-        "zero variance are compared exactly (their difference is known; equivalent when within δ); a level "
+        f"the seeds at which a two-sided {words['t']} at α divided by the number of strata detects the "
+        f"most detectable difference, times π/3 ({words['efficiency']}). {words['exact']}; a level "
         "with fewer than two runs cannot be tested. Variance shares are type II sums of squares of an "
         "ordinary least squares model of the metric on the factors and their interactions, divided by the "
         "total sum of squares; the residual is the variation between seeds. The overall verdict is "
         "*structural* when the metric is stable across language models and across framings (whichever were "
         "varied), *model-dependent*, *framing-dependent* or both when it depends on them, and inconclusive "
         f"otherwise. Each LLM condition is compared with the rule-only runs {matched} in the same way "
-        "(Kruskal–Wallis and TOST, each Holm-corrected across the conditions)."
+        f"({words['baseline']}, each Holm-corrected across the conditions)."
     )
+
+
+# The difference test's statistic, by whether the levels are paired by seed.
+_STATISTIC = {False: "Kruskal–Wallis H", True: "Friedman χ² / Wilcoxon W"}
+
+
+def test_name(report: RobustnessReport) -> str:
+    """The test of a difference across levels: Kruskal–Wallis, or paired by seed Friedman / Wilcoxon."""
+    return (_PAIRED if report.paired else _UNPAIRED)["name"]
+
+
+_UNPAIRED = {
+    "name": "Kruskal–Wallis",
+    "test": (
+        "Within each stratum a Kruskal–Wallis test compares the factor's levels (a rank test, because run "
+        "outcomes are often bounded, skewed or tied; it assumes neither normality nor equal variances)"
+    ),
+    "pair": (
+        "the difference of the means is given with a 95% percentile bootstrap interval ({n_boot} "
+        "resamples, each level resampled with replacement on its own, from a fixed seed), and its "
+        "equivalence within ±δ is tested with two one-sided Welch t tests (TOST)"
+    ),
+    "sd": "the within-level SD pooled within the stratum",
+    "t": "two-sample t test",
+    "efficiency": "Kruskal–Wallis's efficiency under normality",
+    "exact": "Levels with zero variance are compared exactly (their difference is known; equivalent when "
+    "within δ)",
+    "baseline": "Kruskal–Wallis and TOST",
+}
+_PAIRED = {
+    "name": "Friedman / Wilcoxon",
+    "test": (
+        "Within each stratum the runs are paired by seed (a seed gives every condition the same world to "
+        "start from; a seed without a run at every level of the stratum is left out of it), and Friedman's "
+        "test, or Wilcoxon's signed-rank test for two levels, compares the factor's levels within seeds "
+        "(rank tests, because run outcomes are often bounded, skewed or tied)"
+    ),
+    "pair": (
+        "the mean of the per-seed differences is given with a 95% percentile bootstrap interval ({n_boot} "
+        "resamples of the seeds, from a fixed seed), and its equivalence within ±δ is tested with two "
+        "one-sided paired t tests (TOST)"
+    ),
+    "sd": "the largest SD of a pair's per-seed differences in the stratum",
+    "t": "paired t test",
+    "efficiency": "the signed-rank test's efficiency under normality",
+    "exact": "A pair whose difference is the same at every seed is compared exactly (equivalent when "
+    "within δ)",
+    "baseline": "paired by seed: Wilcoxon's signed-rank test and paired TOST",
+}
 
 
 def _overall_table(report: RobustnessReport) -> str:
@@ -199,7 +245,7 @@ def _factor_table(report: RobustnessReport) -> str:
         for row in report.factors.itertuples()
     ]
     headers = [
-        "Metric", "Factor", "Verdict", "Kruskal–Wallis H", "p (Holm)", "Largest difference [95% CI]",
+        "Metric", "Factor", "Verdict", _STATISTIC[report.paired], "p (Holm)", "Largest difference [95% CI]",
         "Pair", "δ", "Seeds per level", "Seeds needed",
     ]  # fmt: skip
     return _table(headers, rows)
@@ -218,7 +264,7 @@ def _variance_table(variance: pd.DataFrame) -> str:
     return _table(["Metric", *sources, "Design"], rows)
 
 
-def _baseline_table(baseline: pd.DataFrame) -> str:
+def _baseline_table(baseline: pd.DataFrame, paired: bool) -> str:
     rows = [
         [
             row.metric,
@@ -234,7 +280,7 @@ def _baseline_table(baseline: pd.DataFrame) -> str:
     ]
     headers = [
         "Metric", "LLM condition", "LLM mean (runs)", "Rule mean (runs)", "Difference [95% CI]",
-        "TOST p (Holm)", "Kruskal–Wallis p (Holm)", "Verdict",
+        "TOST p (Holm)", f"{'Wilcoxon' if paired else 'Kruskal–Wallis'} p (Holm)", "Verdict",
     ]  # fmt: skip
     return _table(headers, rows)
 

@@ -16,8 +16,16 @@ stratum (each combination of the levels of the other varied axes):
   interval, and TOST equivalence (Welch's t) against ±δ, Holm-corrected across every pair
   of every stratum.
 
+With ``paired=True`` the levels are compared within seeds: a sweep runs every condition
+on the same seeds, and a seed gives each the same world to start from, so the runs of one
+seed are matched. Friedman's test (Wilcoxon's signed-rank test for two levels) replaces
+Kruskal–Wallis, and each pair's difference is the mean of its per-seed differences, with a
+bootstrap of the seeds and TOST of the paired t. The variation between worlds then drops
+out of every comparison, and far fewer seeds decide it; a seed without a run at every
+level of a stratum is left out of it.
+
 The verdict is "stable" where every pair is equivalent, else "depends" where a stratum's
-Kruskal–Wallis is significant, else "inconclusive". A difference that is detectable but
+difference test is significant, else "inconclusive". A difference that is detectable but
 within δ is stable: δ is the difference that matters. Runs without LLM agents are the rule
 baseline, which each LLM condition is compared with in the same way.
 """
@@ -93,6 +101,7 @@ class RobustnessReport:
         matched: the factors on which the rule baseline is matched to an LLM condition.
         alpha: the level of every test.
         n_boot: the bootstrap resamples of every interval.
+        paired: whether the levels were compared within seeds.
     """
 
     factors: pd.DataFrame
@@ -110,6 +119,7 @@ class RobustnessReport:
     matched: tuple[str, ...]
     alpha: float
     n_boot: int
+    paired: bool = False
 
     def markdown(self) -> str:
         """The report as markdown: verdicts, effect sizes and intervals, variance shares, and its methods."""
@@ -152,6 +162,7 @@ def robustness(
     alpha: float = 0.05,
     n_boot: int = 2000,
     rng: int | np.random.Generator = 0,
+    paired: bool = False,
 ) -> RobustnessReport:
     """The robustness verdict of a sweep's runs, for every outcome metric and factor.
 
@@ -166,11 +177,13 @@ def robustness(
         alpha: the level of every test (0 < alpha < 1).
         n_boot: bootstrap resamples per interval (>= 100).
         rng: the seed or generator every bootstrap resample draws from.
+        paired: compare the levels within seeds (see the module's description).
 
     Raises:
         TypeError: for factors given as one string, or an outcome that is not an Outcome.
         ValueError: for a missing column, a factor that is not an axis, an unknown metric
-            in ``margins``, or a bad margin, level or resample count.
+            in ``margins``, a bad margin, level or resample count, or, paired, a stratum
+            with two runs of one seed at one level (an axis left out of ``factors``).
     """
     if isinstance(factors, str):
         raise TypeError(
@@ -184,6 +197,8 @@ def robustness(
     _check_columns(summary, outcomes, factors, steps)
     alpha = check_number("alpha", alpha, above=0, below=1)
     n_boot = check_int("n_boot", n_boot, minimum=100)
+    if not isinstance(paired, bool):
+        raise TypeError(f"paired must be True or False, got {paired!r}.")
     generator = np.random.default_rng(check_seed(rng))
     ok = summary[summary["status"] == "ok"]
     undefined = [outcome.metric for outcome in outcomes if ok[outcome.metric].isna().all()]
@@ -196,12 +211,14 @@ def robustness(
         metric, margin = outcome.metric, deltas[outcome.metric]
         for factor in factors:
             verdict, pairs, strata = _judge_factor(
-                llm, metric, margin, factor, varied, alpha, n_boot, generator
+                llm, metric, margin, factor, varied, alpha, n_boot, generator, paired
             )
             rows["factors"].append(verdict)
             rows["pairs"] += pairs
             rows["strata"] += strata
-        rows["baseline"] += _baseline(llm, rule, metric, margin, varied, matched, alpha, n_boot, generator)
+        rows["baseline"] += _baseline(
+            llm, rule, metric, margin, varied, matched, alpha, n_boot, generator, paired
+        )
     frames = {name: pd.DataFrame(found) for name, found in rows.items()}
     frames["factors"] = frames["factors"].reindex(columns=_FACTOR_COLUMNS)
     failed = summary[summary["status"] != "ok"]
@@ -220,6 +237,7 @@ def robustness(
         matched=matched,
         alpha=alpha,
         n_boot=n_boot,
+        paired=paired,
     )
 
 
@@ -232,6 +250,7 @@ def _judge_factor(
     alpha: float,
     n_boot: int,
     rng: np.random.Generator,
+    paired: bool,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """The verdict row of one metric and factor, its pair rows and its strata rows."""
     head = {"metric": metric, "factor": factor}
@@ -241,15 +260,16 @@ def _judge_factor(
     order = list(pd.unique(llm[factor]))
     strata = []
     for levels, runs in conditions(llm, others):
-        groups = _groups(runs, metric, factor, [level for level in order if level in set(runs[factor])])
+        present = [level for level in order if level in set(runs[factor])]
+        groups = _matched(runs, metric, factor, present) if paired else _groups(runs, metric, factor, present)
         if len(groups) >= 2:
-            strata.append(compare(label(levels), groups, margin, n_boot, rng))
+            strata.append(compare(label(levels), groups, margin, n_boot, rng, paired))
     holm_family(strata)
     decision = decide(strata, margin, alpha, strata)
     pairs = [head | {"stratum": s.label} | pair for s in strata for pair in s.pairs]
     tests = [
-        head | {"stratum": s.label, "statistic": s.kruskal[0], "p": s.kruskal[1], "p_holm": s.p_holm}
-        | {"note": s.kruskal[2]}
+        head | {"stratum": s.label, "statistic": s.test[0], "p": s.test[1], "p_holm": s.p_holm}
+        | {"note": s.test[2]}
         for s in strata
     ]  # fmt: skip
     row = head | decision | {"levels": len(order), "strata": len(strata)}
@@ -267,6 +287,7 @@ def _baseline(
     alpha: float,
     n_boot: int,
     rng: np.random.Generator,
+    paired: bool,
 ) -> list[dict[str, Any]]:
     """Each LLM condition's outcome against the rule-only runs' outcome, as rows.
 
@@ -274,7 +295,8 @@ def _baseline(
     runs are those with the same levels of the ``matched`` factors (the factors that vary
     among the rule runs, such as a structural parameter); the rule runs are pooled over
     every other factor. The comparison is that of a stratum of two levels (LLM, rule):
-    Kruskal–Wallis and TOST, each Holm-corrected across the conditions of the metric.
+    Kruskal–Wallis and TOST (paired: within seeds), each Holm-corrected across the
+    conditions of the metric.
     """
     if rule.empty or llm.empty:
         return []
@@ -283,8 +305,12 @@ def _baseline(
         same = np.ones(len(rule), dtype=bool)
         for factor in matched:
             same &= (rule[factor] == runs[factor].iloc[0]).to_numpy()
-        groups = {"llm": _finite(runs[metric]), "rule": _finite(rule.loc[same, metric])}
-        found.append((condition, compare(label(condition), groups, margin, n_boot, rng)))
+        if paired:
+            both = pd.concat([runs.assign(_population="llm"), rule[same].assign(_population="rule")])
+            groups = _matched(both, metric, "_population", ["llm", "rule"])
+        else:
+            groups = {"llm": _finite(runs[metric]), "rule": _finite(rule.loc[same, metric])}
+        found.append((condition, compare(label(condition), groups, margin, n_boot, rng, paired)))
     family = [stratum for _, stratum in found]
     holm_family(family)
     rows = []
@@ -312,6 +338,23 @@ def _baseline(
 
 def _groups(runs: pd.DataFrame, metric: str, factor: str, levels: Sequence[Any]) -> dict[Any, np.ndarray]:
     return {level: _finite(runs.loc[runs[factor] == level, metric]) for level in levels}
+
+
+def _matched(runs: pd.DataFrame, metric: str, factor: str, levels: Sequence[Any]) -> dict[Any, np.ndarray]:
+    """Each level's outcomes of the seeds with a value at every level, in the same seed order.
+
+    Raises:
+        ValueError: for two runs of one seed at one level: they cannot be paired.
+    """
+    runs = runs[runs[factor].isin(levels)]
+    if runs.duplicated([factor, "seed"]).any():
+        raise ValueError(
+            f"A paired analysis needs one run per seed and level of {factor} in each stratum, but "
+            "some seed ran twice at one level: pass every swept axis as a factor, or paired=False."
+        )
+    table = runs.pivot(index="seed", columns=factor, values=metric).reindex(columns=list(levels))
+    table = table[np.isfinite(table.to_numpy(dtype=float)).all(axis=1)]
+    return {level: table[level].to_numpy(dtype=float) for level in levels}
 
 
 def _finite(values: pd.Series) -> np.ndarray:

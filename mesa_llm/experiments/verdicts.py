@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mesa_llm.experiments.comparisons import compare_pair, holm, kruskal_wallis, pooled_sd, seeds_to_decide
+from mesa_llm.experiments.comparisons import (
+    compare_pair,
+    compare_paired,
+    holm,
+    kruskal_wallis,
+    paired_test,
+    pooled_sd,
+    seeds_to_decide,
+)
 
 __all__ = [
     "DEPENDS",
@@ -77,36 +85,54 @@ class Stratum:
         label: the stratum's levels of the other factors (``"framing=social"``; ``""`` for all runs).
         levels: how many levels of the factor it compares.
         sd: the within-level standard deviation, pooled over its levels.
-        kruskal: Kruskal–Wallis ``(H, p, note)``.
+        test: the test of a difference across the levels, ``(statistic, p, note)``:
+            Kruskal–Wallis, or paired by seed Friedman's (Wilcoxon's signed-rank for two levels).
         pairs: one row per pair of levels (:func:`~mesa_llm.experiments.comparisons.compare_pair`),
             with ``level_a`` and ``level_b``; :func:`holm_family` adds ``p_tost_holm``
             and :func:`decide` ``equivalent``.
-        p_holm: the Holm-corrected Kruskal–Wallis p, set by :func:`holm_family`.
+        p_holm: the Holm-corrected p of ``test``, set by :func:`holm_family`.
+        paired: whether the levels are compared within seeds; ``sd`` is then the largest
+            standard deviation of a pair's per-seed differences.
     """
 
     label: str
     levels: int
     sd: float
-    kruskal: tuple[float, float, str]
+    test: tuple[float, float, str]
     pairs: list[dict[str, Any]]
     p_holm: float = math.nan
+    paired: bool = False
 
 
 def compare(
-    label: str, groups: Mapping[Any, np.ndarray], margin: float, n_boot: int, rng: np.random.Generator
+    label: str,
+    groups: Mapping[Any, np.ndarray],
+    margin: float,
+    n_boot: int,
+    rng: np.random.Generator,
+    paired: bool = False,
 ) -> Stratum:
-    """The stratum ``label`` comparing ``groups`` (each level's runs): Kruskal–Wallis and every pair."""
+    """The stratum ``label`` comparing ``groups`` (each level's runs): the difference test and every pair.
+
+    ``paired``: each level's array holds the same seeds in the same order, and the levels
+    are compared within seeds (:func:`~mesa_llm.experiments.comparisons.paired_test`,
+    :func:`~mesa_llm.experiments.comparisons.compare_paired`).
+    """
+    pair_of = compare_paired if paired else compare_pair
     pairs = [
-        {"level_a": a, "level_b": b} | compare_pair(groups[a], groups[b], margin, n_boot=n_boot, rng=rng)
+        {"level_a": a, "level_b": b} | pair_of(groups[a], groups[b], margin, n_boot=n_boot, rng=rng)
         for a, b in itertools.combinations(groups, 2)
     ]
     values = list(groups.values())
-    return Stratum(label, len(groups), pooled_sd(values), kruskal_wallis(values), pairs)
+    if not paired:
+        return Stratum(label, len(groups), pooled_sd(values), kruskal_wallis(values), pairs)
+    sds = [pair["sd"] for pair in pairs if np.isfinite(pair["sd"])]
+    return Stratum(label, len(groups), max(sds, default=math.nan), paired_test(values), pairs, paired=True)
 
 
 def holm_family(strata: Sequence[Stratum]) -> None:
-    """Holm-correct in place: Kruskal–Wallis p-values across the strata, TOST p-values across all pairs."""
-    for stratum, p in zip(strata, holm([s.kruskal[1] for s in strata]), strict=True):
+    """Holm-correct in place: the difference tests' p-values across the strata, TOST's across all pairs."""
+    for stratum, p in zip(strata, holm([s.test[1] for s in strata]), strict=True):
         stratum.p_holm = float(p)
     pairs = [pair for s in strata for pair in s.pairs]
     for pair, p in zip(pairs, holm([pair["p_tost"] for pair in pairs]), strict=True):
@@ -137,7 +163,7 @@ def decide(
         for pair in stratum.pairs:
             pair["equivalent"] = bool(pair["p_tost_holm"] < alpha)
     pairs = [(s, pair) for s in strata for pair in s.pairs if np.isfinite(pair["diff"])]
-    kruskal_tests = max(1, sum(np.isfinite(s.kruskal[1]) for s in family))
+    difference_tests = max(1, sum(np.isfinite(s.test[1]) for s in family))
     tost_tests = max(1, sum(np.isfinite(pair["p_tost"]) for s in family for pair in s.pairs))
     significant = [s for s in strata if s.p_holm < alpha]
     decided: dict[str, Any] = {"seeds_needed": math.nan, "note": ""}
@@ -154,14 +180,16 @@ def decide(
         differences = [(s, pair) for s, pair in open_pairs if abs(pair["diff"]) >= margin]
         if differences:  # the most detectable difference decides it
             needed = [
-                seeds_to_decide(pair["diff"], s.sd, margin, alpha / kruskal_tests, s.levels)
+                seeds_to_decide(
+                    pair["diff"], s.sd, margin, alpha / difference_tests, s.levels, paired=s.paired
+                )
                 for s, pair in differences
             ]
             known = [seeds for seeds in needed if not math.isnan(seeds)]
             decided["seeds_needed"] = min(known) if known else math.nan
         else:  # every pair must be shown equivalent: unknown where one pair's is
             needed = [
-                seeds_to_decide(pair["diff"], s.sd, margin, alpha / tost_tests, s.levels)
+                seeds_to_decide(pair["diff"], s.sd, margin, alpha / tost_tests, s.levels, paired=s.paired)
                 for s, pair in open_pairs
             ]
             unknown = not needed or any(map(math.isnan, needed))
@@ -172,7 +200,7 @@ def decide(
     return decided | {
         "verdict": verdict,
         "seeds": min(min(pair["n_a"], pair["n_b"]) for s in strata for pair in s.pairs),
-        "statistic": best.kruskal[0],
+        "statistic": best.test[0],
         "p": best.p_holm,
         "largest_pair": f"{largest['level_a']} − {largest['level_b']}"
         + (f" ({stratum.label})" if stratum.label else ""),

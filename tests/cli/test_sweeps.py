@@ -66,6 +66,22 @@ def test_report_renders_the_report_again_with_other_margins(tmp_path):
     assert invoke("report", tmp_path).exit_code == 2
 
 
+def test_a_paired_report_shows_two_backends_that_answer_alike_equivalent_where_unpaired_cannot(tmp_path):
+    """Backends a and b are both the rule-following model: every seed gives both the same run."""
+    out = tmp_path / "out"
+    assert invoke("sweep", sweep_file(tmp_path), "--out", out, "-q").exit_code == 0
+    row = "| segregation | backend | "
+    unpaired = invoke("report", out, "--margin", "segregation=0.001")
+    assert unpaired.exit_code == 0, unpaired.output
+    text = (out / "report.md").read_text()
+    assert f"{row}inconclusive across language models" in text
+    paired = invoke("report", out, "--margin", "segregation=0.001", "--paired")
+    assert paired.exit_code == 0, paired.output
+    text = (out / "report.md").read_text()
+    assert f"{row}stable across language models | 0 | 1.000 | 0 [0, 0] |" in text
+    assert "Friedman χ² / Wilcoxon W" in text
+
+
 def test_bad_input_is_refused_before_any_run_with_exit_code_2(tmp_path):
     bad = sweep_file(tmp_path, SWEEP.replace("llm_share = [0.0, 0.5]", "llm_share = [0.0, 5.0]"))
     result = invoke("sweep", bad, "--out", tmp_path / "out")

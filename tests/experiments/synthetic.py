@@ -21,13 +21,17 @@ def summary(
     framings: Sequence[str] = FRAMINGS,
     rule: float | None = None,
     seed: int = 0,
+    world: float = 0.0,
 ) -> pd.DataFrame:
     """A sweep's summary frame: ``segregation`` ~ N(mean(backend, framing), sd), ``pct_happy`` ~ N(0.8, sd).
 
     With ``rule``, the design also crosses ``llm_share`` 0 (rule-only runs, whose segregation is
     N(rule, sd)) with the backends and framings, as a sweep with ``llm_share: [0, 1]`` does.
+    With ``world``, each seed's world adds its own N(0, world) to every condition's outcomes
+    of that seed, as a seed's starting grid does in a real sweep.
     """
     rng = np.random.default_rng(seed)
+    worlds = np.random.default_rng([seed, 1]).normal(0.0, world, seeds) if world else np.zeros(seeds)
     shares = (1.0, 0.0) if rule is not None else (1.0,)
     rows = []
     for share in shares:
@@ -45,8 +49,8 @@ def summary(
                             "status": "ok",
                             "error": "",
                             "llm_agents": 40 if share else 0,
-                            "segregation": rng.normal(centre, sd),
-                            "pct_happy": rng.normal(0.8, sd),
+                            "segregation": rng.normal(centre, sd) + worlds[replicate],
+                            "pct_happy": rng.normal(0.8, sd) + worlds[replicate],
                             "llm_calls": 100 if share else 0,
                         }
                     )

@@ -1,4 +1,4 @@
-"""The comparisons under the verdict: Kruskal-Wallis, pairs, Holm, and the seeds a power analysis asks for."""
+"""The comparisons under the verdict: rank tests, pairs (paired or not), Holm, and the seeds to decide."""
 
 import math
 
@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.weightstats import ttost_ind
+from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 from mesa_llm.experiments.comparisons import (
     POWER,
     compare_pair,
+    compare_paired,
     holm,
     kruskal_wallis,
+    paired_test,
     pooled_sd,
     seeds_to_decide,
 )
@@ -97,3 +99,72 @@ def test_seeds_to_decide_at_the_edges():
     assert seeds_to_decide(0.0499, 0.05, 0.05, 0.05, 2) == math.inf  # at the margin: never
     assert math.isnan(seeds_to_decide(0.01, math.nan, 0.05, 0.05, 2))
     assert seeds_to_decide(0.01, 0.03, 0.05, 0.01, 2) > seeds_to_decide(0.01, 0.03, 0.05, 0.05, 2)
+
+
+# --------------------------------------------------------------------------- paired by seed
+def test_the_paired_test_is_wilcoxon_for_two_levels_and_friedman_for_more():
+    rng = np.random.default_rng(5)
+    world = rng.normal(0.5, 0.1, 8)
+    a, b, c = world, world + rng.normal(0.03, 0.01, 8), world + rng.normal(0.0, 0.01, 8)
+    assert paired_test([a, b])[:2] == pytest.approx(tuple(stats.wilcoxon(a, b)))
+    assert paired_test([a, b, c])[:2] == pytest.approx(tuple(stats.friedmanchisquare(a, b, c)))
+    assert paired_test([a, b])[1] < 0.05  # shifted at every seed, whatever the world
+    assert kruskal_wallis([a, b])[1] > 0.05  # the worlds hide it from an unpaired test
+    assert paired_test([a, a.copy()]) == (0.0, 1.0, "every seed gives every level the same value")
+    h, p, note = paired_test([a[:1], b[:1]])
+    assert math.isnan(h)
+    assert math.isnan(p)
+    assert note == "fewer than two levels or two seeds"
+
+
+def test_a_paired_pair_is_the_mean_difference_with_a_seed_bootstrap_and_paired_tost():
+    rng = np.random.default_rng(3)
+    world = rng.normal(0.5, 0.1, 12)
+    a, b = world + rng.normal(0.0, 0.01, 12), world + rng.normal(0.01, 0.01, 12)
+    row = compare_paired(a, b, 0.05, n_boot=2000, rng=np.random.default_rng(0))
+    assert row["diff"] == pytest.approx((a - b).mean())
+    assert row["ci_low"] < row["diff"] < row["ci_high"]
+    assert row["ci_high"] - row["ci_low"] < 0.03  # the worlds' spread of 0.1 is not in it
+    assert row["p_tost"] == pytest.approx(ttost_paired(a, b, -0.05, 0.05)[0])
+    assert row["sd"] == pytest.approx((a - b).std(ddof=1))
+    exact = compare_paired(world + 0.02, world, 0.05, n_boot=100, rng=np.random.default_rng(0))
+    assert (exact["ci_low"], exact["ci_high"], exact["p_tost"], exact["sd"]) == (
+        pytest.approx(0.02),
+        pytest.approx(0.02),
+        0.0,
+        0.0,
+    )
+
+
+def paired_rejection_rate(test, seeds, diff, sd, repeats=400):
+    rng = np.random.default_rng(13)
+    rates = []
+    for _ in range(repeats):
+        world = rng.normal(0.5, 0.2, seeds)  # a large world, shared by the pair
+        rates.append(
+            test(
+                world + rng.normal(0, sd / math.sqrt(2), seeds),
+                world + rng.normal(diff, sd / math.sqrt(2), seeds),
+            )
+        )
+    return np.mean(rates)
+
+
+def test_the_paired_seeds_give_paired_tost_and_the_signed_rank_test_their_power():
+    """``sd`` is that of the per-seed differences: each condition's own noise is sd / sqrt(2)."""
+    seeds = int(seeds_to_decide(0.01, 0.03, 0.05, 0.05, 2, paired=True))
+    assert 2 < seeds < 100
+
+    def tost(a, b):
+        return ttost_paired(a, b, -0.05, 0.05)[0] < 0.05
+
+    assert paired_rejection_rate(tost, seeds, 0.01, 0.03) >= POWER - 0.05
+    assert paired_rejection_rate(tost, max(2, seeds // 2), 0.01, 0.03) < POWER
+    seeds = int(seeds_to_decide(0.08, 0.06, 0.05, 0.05, 2, paired=True))
+
+    def wilcoxon(a, b):
+        return stats.wilcoxon(a, b).pvalue < 0.05
+
+    assert paired_rejection_rate(wilcoxon, seeds, 0.08, 0.06) >= POWER - 0.05
+    assert paired_rejection_rate(wilcoxon, max(2, seeds // 2), 0.08, 0.06) < POWER
+    assert seeds_to_decide(0.2, 0.0, 0.05, 0.05, 2, paired=True) == 6  # the signed-rank test's least

@@ -178,3 +178,24 @@ def test_a_report_shows_itself_briefly_and_as_markdown_in_a_notebook():
         "<RobustnessReport of 80 runs (2 failed): segregation: model-dependent, pct_happy: structural>"
     )
     assert report._repr_markdown_() == report.markdown()
+
+
+def test_a_paired_report_names_its_tests_in_the_tables_and_methods():
+    report = robustness(sweep(), OUTCOMES, FACTORS, paired=True)
+    text = report.markdown()
+    assert "| Friedman χ² / Wilcoxon W | p (Holm) |" in section(text, "Verdict per factor").splitlines()[0]
+    assert "| Wilcoxon p (Holm) |" in section(text, "Against the rule baseline").splitlines()[0]
+    methods = section(text, "Methods")
+    for words in (
+        "paired by seed",
+        "Friedman's test",
+        "Wilcoxon's signed-rank test",
+        "paired t tests (TOST)",
+    ):
+        assert words in methods
+    assert "Welch" not in methods
+    assert "Kruskal–Wallis" not in text
+    assert "Friedman / Wilcoxon p (Holm) 0.004)" in report.describe()  # 2 / 2^10, Holm over 2 strata
+    unpaired = robustness(sweep(), OUTCOMES, FACTORS).markdown()
+    assert "Friedman" not in unpaired
+    assert "| Kruskal–Wallis H |" in unpaired

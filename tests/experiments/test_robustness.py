@@ -257,3 +257,81 @@ def test_an_llm_condition_without_matching_rule_runs_says_so():
     assert set(rows["verdict"]) == {"inconclusive"}
     assert set(rows["note"]) == {"no rule runs with the same backend, framing"}
     assert "4 of 6" in overall(report)["baseline"]
+
+
+# --------------------------------------------------------------------------- paired by seed
+def shifted(shift):
+    """The first backend ``shift`` above the second."""
+    return lambda backend, framing: 0.6 + (shift if backend == BACKENDS[0] else 0.0)
+
+
+def test_pairing_by_seed_removes_the_worlds_variation_and_decides_equivalence():
+    """Each seed's world moves every condition by N(0, 0.1); the conditions differ by nothing."""
+    frame = summary(same, sd=0.002, world=0.1)
+    unpaired = robustness(frame, OUTCOMES, FACTORS, margins={"segregation": 0.01})
+    paired = robustness(frame, OUTCOMES, FACTORS, margins={"segregation": 0.01}, paired=True)
+    assert verdict(unpaired)["verdict"] == "inconclusive"
+    assert verdict(unpaired)["seeds_needed"] > 100
+    assert verdict(paired)["verdict"] == "stable"
+    assert overall(paired)["verdict"] == "structural"
+    assert paired.paired
+    assert not unpaired.paired
+
+
+def test_pairing_by_seed_detects_a_shift_the_worlds_hide_and_covers_it():
+    frame = summary(shifted(0.02), sd=0.002, world=0.1)
+    unpaired = robustness(frame, OUTCOMES, FACTORS, margins={"segregation": 0.01})
+    paired = robustness(frame, OUTCOMES, FACTORS, margins={"segregation": 0.01}, paired=True)
+    assert verdict(unpaired)["verdict"] == "inconclusive"
+    found = verdict(paired)
+    assert found["verdict"] == "depends"
+    assert found["ci_low"] <= 0.02 <= found["ci_high"]
+    assert found["ci_high"] - found["ci_low"] < 0.01  # the worlds' 0.1 is gone from the interval
+    assert verdict(paired, factor="framing")["verdict"] == "stable"
+    strata = paired.strata[
+        (paired.strata["metric"] == "segregation") & (paired.strata["factor"] == "backend")
+    ]
+    assert (strata["p"] < 0.01).all()  # Wilcoxon's signed-rank test: every seed shifted alike
+
+
+def test_without_a_world_pairing_keeps_the_verdicts():
+    for mean, expected in ((same, "stable"), (by_backend, "depends")):
+        frame = summary(mean)
+        for paired in (False, True):
+            assert verdict(robustness(frame, OUTCOMES, FACTORS, paired=paired))["verdict"] == expected
+
+
+def test_paired_seeds_needed_follow_the_sd_of_the_differences():
+    """Two seeds too few: the estimate is the paired t's, far below the unpaired one under a big world."""
+    frame = summary(shifted(0.004), sd=0.002, world=0.1, seeds=3)
+    margins = {"segregation": 0.01}
+    paired = verdict(robustness(frame, OUTCOMES, FACTORS, margins=margins, paired=True))
+    unpaired = verdict(robustness(frame, OUTCOMES, FACTORS, margins=margins))
+    assert paired["verdict"] == unpaired["verdict"] == "inconclusive"
+    assert 3 < paired["seeds_needed"] < 30 < unpaired["seeds_needed"]
+
+
+def test_a_seed_without_a_run_at_every_level_is_left_out_of_its_stratum():
+    frame = summary(same, seed=3)
+    frame.loc[0, "status"] = "failed"  # backend 1, framing neutral, seed 0
+    report = robustness(frame, OUTCOMES, FACTORS, paired=True)
+    pairs = report.pairs.set_index(["metric", "factor", "stratum"])
+    assert pairs.loc[("segregation", "backend", "framing=neutral"), "n_a"] == 9
+    assert pairs.loc[("segregation", "backend", "framing=social"), "n_a"] == 10
+
+
+def test_pairing_needs_every_axis_as_a_factor():
+    with pytest.raises(ValueError, match="one run per seed and level of backend"):
+        robustness(summary(same), OUTCOMES, ["backend"], paired=True)
+    with pytest.raises(TypeError, match="paired must be True or False"):
+        robustness(summary(same), OUTCOMES, FACTORS, paired="yes")
+
+
+def test_the_rule_baseline_is_paired_by_seed_too():
+    frame = summary(same, sd=0.002, world=0.1, rule=0.6)
+    margins = {"segregation": 0.01}
+    paired = robustness(frame, OUTCOMES, FACTORS, margins=margins, paired=True).baseline
+    unpaired = robustness(frame, OUTCOMES, FACTORS, margins=margins).baseline
+    segregation = paired[paired["metric"] == "segregation"]
+    assert segregation["text"].eq("reproduces the rule baseline").all()
+    assert not unpaired[unpaired["metric"] == "segregation"]["text"].eq("reproduces the rule baseline").any()
