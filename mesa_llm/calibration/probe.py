@@ -15,7 +15,6 @@ the retries) are the fallback's, not the model's: they are counted apart and lef
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,7 @@ from mesa_llm.backends.scoring import OptionScorer
 from mesa_llm.checks import check_int, check_number
 from mesa_llm.decider import ModelDecider
 from mesa_llm.records import CallRecord
-from mesa_llm.runtime import ArgmaxWarning, LLMRuntime
+from mesa_llm.runtime import LLMRuntime
 
 __all__ = ["PROBE_COLUMNS", "ProbePoint", "ProbeRun", "json_ready", "run_probe", "wilson_interval"]
 
@@ -155,9 +154,14 @@ def run_probe(
         owners += [index] * repeats
     log = runtime.log
     before, totals = len(log.records), (log.totals.calls, log.totals.cache_hits, log.totals.fallbacks)
-    with warnings.catch_warnings():  # the probe reads the probabilities, whatever action is drawn
-        warnings.simplefilter("ignore", ArgmaxWarning)
+    notice, runtime.argmax_notice = (
+        runtime.argmax_notice,
+        False,
+    )  # it reads the probabilities, not the actions
+    try:
         runtime.decide_many(items)
+    finally:
+        runtime.argmax_notice = notice
     records = tuple(log.records[before:])
     answers: list[list[CallRecord]] = [[] for _ in points]
     for owner, record in zip(owners, records, strict=True):

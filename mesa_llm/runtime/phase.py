@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ArgmaxWarning", "LLMRuntime", "PhaseProgress"]
 
+# The backends already given an argmax notice in this process, by id (held weakly: an id
+# is reused only once its object is gone, and then the entry is gone too).
+_ARGMAXED: weakref.WeakValueDictionary[int, BaseChatModel] = weakref.WeakValueDictionary()
+
 _UNSET = object()
 
 
@@ -137,6 +141,11 @@ class LLMRuntime:
             (:meth:`~mesa_llm.LLMDecider.instructions`), so the two modes never share a
             prompt or a cached answer.
 
+    Attributes:
+        argmax_notice: whether a scoring backend left at its default temperature 0 gets an
+            :class:`ArgmaxWarning`, once per backend object and process (True); a probe,
+            which reads the probabilities rather than the actions, turns it off.
+
     Raises:
         TypeError: for an argument of the wrong type (a path as ``cache``, a float as
             ``retries``), naming what to pass.
@@ -187,7 +196,7 @@ class LLMRuntime:
         self.progress = PhaseProgress()
         self.agreement = RuleAgreement()
         self.last_actions: dict[Any, Any] = {}
-        self._argmaxed: set[int] = set()
+        self.argmax_notice = True
         self._requests = Requests()
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots]
         self._slots = weakref.WeakKeyDictionary()
@@ -553,15 +562,21 @@ class LLMRuntime:
         return labels.tolist()
 
     def _argmax_notice(self, backend: BaseChatModel, probabilities: Mapping[str, float]) -> None:
-        """Warn once per backend that its option probabilities are argmaxed at a default temperature 0.
+        """Warn once per backend object and process that its option probabilities are argmaxed at a default 0.
 
         A scoring backend at temperature 0 always takes the most probable option: with
         P(move) = 0.45 nobody ever moves. That is deterministic on purpose where a user set
         ``temperature=0``; left at the backend's default, it is likely not what they meant.
+        Once per backend object, not per runtime: the runs of a sweep or a round trip that
+        share one chat model warn once between them.
         """
-        if id(backend) in self._argmaxed or max(probabilities.values()) >= 1.0 - 1e-9:
+        if (
+            not self.argmax_notice
+            or _ARGMAXED.get(id(backend)) is backend
+            or max(probabilities.values()) >= 1.0 - 1e-9
+        ):
             return
-        self._argmaxed.add(id(backend))
+        _ARGMAXED[id(backend)] = backend
         if "temperature" in getattr(backend, "model_fields_set", ()):
             return
         shown = ", ".join(f"P({option})={p:.2f}" for option, p in probabilities.items())

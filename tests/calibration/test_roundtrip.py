@@ -1,15 +1,17 @@
 """Round trips: the implied rule runs back through rule residents, against the LLM population."""
 
 import json
+import warnings
 from dataclasses import dataclass, field
 
 import pytest
 from langchain_core.messages import BaseMessage
 
-from mesa_llm import FunctionChatModel
+from mesa_llm import FunctionChatModel, ScoringChatModel
 from mesa_llm.calibration import probe_scenario, round_trip
+from mesa_llm.runtime import ArgmaxWarning
 from mesa_llm_models.schelling.rule_backend import SchellingRuleAnswer
-from tests.calibration.models import logistic_scorer
+from tests.calibration.models import NoisyLogistic, logistic_scorer
 
 SMALL = {"width": 12, "height": 12}
 
@@ -87,3 +89,18 @@ def test_a_model_that_always_moves_is_run_back_as_residents_that_always_move():
     assert result.probe.rules(result.fit) == {"logistic": {"move_intercept": 50.0, "move_slope": 0.0}}
     trip = round_trip(result, seeds=range(3), steps=5, parameters=SMALL)
     assert trip.verdicts == {"logistic": "reproduces"}
+
+
+def test_a_scorer_left_at_temperature_0_warns_once_in_its_round_trip_and_not_in_its_probe():
+    """The runs share one chat model: one notice for all of them; the probe reads probabilities."""
+    scorer = ScoringChatModel.model_validate({"scores": NoisyLogistic(-1.4, 0.0), "model_name": "cold"})
+    object.__setattr__(scorer, "temperature", 0.0)  # 0 as a backend's default, not set by the user
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = probe_scenario("schelling", backend=scorer, parameters=SMALL)
+        probed = len(caught)
+        round_trip(result, seeds=range(3), steps=2)
+    notices = [w for w in caught if issubclass(w.category, ArgmaxWarning)]
+    assert probed == 0
+    assert len(notices) == 1
+    assert "P(stay)=0.80, P(move)=0.20" in str(notices[0].message)
