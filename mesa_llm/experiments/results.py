@@ -110,7 +110,7 @@ class SweepResult:
         Args:
             margins: equivalence margins δ by metric, replacing the scenario's.
             **options: further options of :func:`~mesa_llm.experiments.robustness.robustness`
-                (``alpha``, ``n_boot``, ``rng``).
+                (``alpha``, ``n_boot``, ``rng``, ``paired``).
 
         Raises:
             ValueError: if the scenario declares no outcome metrics.
