@@ -57,7 +57,8 @@ class CallRecord:
     the agent whose request met it: an answer shared with other agents (``shared``)
     carries the action, and none of the events, so the totals equal the events.
         latency_s: wall time spent waiting for the backend, all attempts together (for a
-            prompt scored in a batch, the batch's time).
+            prompt scored in a batch beside others, the time the backend spent on it alone,
+            :attr:`~mesa_llm.backends.scoring.OptionScores.seconds`, not the batch's).
         tokens_in: prompt tokens the backend reported for the calls that reached it (not
             for answers from the cache or shared; 0 if it reports none).
         tokens_out: completion tokens, counted the same way.

@@ -15,6 +15,7 @@ these CPUs it evaluated hardly more tokens per second (``benchmarks/local_batch.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ class Lane:
 @dataclass(eq=False, slots=True)
 class _Job:
     prefixes: list[list[int]]
-    future: Future[list[np.ndarray]] = field(default_factory=Future)
+    future: Future[tuple[list[np.ndarray], float]] = field(default_factory=Future)
     passed: int = 0  # times a younger job was served first
 
 
@@ -136,8 +137,11 @@ class Lanes:
         for thread in self._threads:
             thread.start()
 
-    def logits(self, jobs: Sequence[Sequence[list[int]]]) -> list[list[np.ndarray]]:
-        """The next-token logits after each token list of each job; one job's lists run on one lane.
+    def evaluate(self, jobs: Sequence[Sequence[list[int]]]) -> list[tuple[list[np.ndarray], float]]:
+        """The next-token logits after each token list of each job, and the seconds its lane spent on it.
+
+        One job's lists run on one lane; its seconds are its own evaluation, not its wait
+        for a free lane.
 
         Raises:
             RuntimeError: if the lanes were closed (the process is exiting).
@@ -150,7 +154,7 @@ class Lanes:
                 if job.prefixes:
                     self._waiting.append(job)
                 else:
-                    job.future.set_result([])
+                    job.future.set_result(([], 0.0))
             self._ready.notify_all()
         return [job.future.result() for job in queued]
 
@@ -162,8 +166,10 @@ class Lanes:
                 if self._closed:
                     return
                 job = self._take(lane)
+            started = time.perf_counter()
             try:
-                job.future.set_result([lane.logits(prefix) for prefix in job.prefixes])
+                rows = [lane.logits(prefix) for prefix in job.prefixes]
+                job.future.set_result((rows, time.perf_counter() - started))
             except Exception as exc:  # handed to the caller
                 job.future.set_exception(exc)
 

@@ -221,10 +221,10 @@ class Engine:
     def score_many(self, chats: Sequence[list[dict[str, str]]], options: Sequence[str]) -> list[OptionScores]:
         """:meth:`score` of each chat, several at once on the lanes; each as if scored alone."""
         prepared = [self._branchings(chat, options) for chat in chats]
-        rows = self.lanes.logits([[b.prefix for b in found] for _, found in prepared])
+        evaluated = self.lanes.evaluate([[b.prefix for b in found] for _, found in prepared])
         return [
-            OptionScores(path_probabilities(found, logits, options), tokens_in=tokens_in)
-            for (tokens_in, found), logits in zip(prepared, rows, strict=True)
+            OptionScores(path_probabilities(found, logits, options), tokens_in=tokens_in, seconds=seconds)
+            for (tokens_in, found), (logits, seconds) in zip(prepared, evaluated, strict=True)
         ]
 
     def _branchings(self, chat: list[dict[str, str]], options: Sequence[str]) -> tuple[int, list[Branching]]:

@@ -14,7 +14,7 @@ import bisect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,10 +41,14 @@ class OptionScores:
     Attributes:
         probabilities: option label -> probability (summing to 1).
         tokens_in: prompt tokens the backend read.
+        seconds: the time the backend spent on this prompt alone, where it scores several
+            at once (the embedded model's lanes); None where the call's time is its own.
+            Not part of the scores: two scorings of a prompt are equal whatever they took.
     """
 
     probabilities: dict[str, float]
     tokens_in: int = 0
+    seconds: float | None = field(default=None, compare=False)
 
 
 class OptionScorer(ABC):

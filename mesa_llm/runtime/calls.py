@@ -180,6 +180,7 @@ class Calls:
                 await self.rate_limiter.aacquire()
             record.backend_calls += 1
             started = time.perf_counter()
+            result = None
             try:
                 result = await asyncio.wait_for(_invoke(request, messages, slots, scored), self.timeout)
             except TimeoutError as exc:
@@ -198,8 +199,9 @@ class Calls:
                     "backend %s failed for agent %s: %s", backend.name, record.agent_id, record.error
                 )
                 return None, exc
-            finally:
-                record.latency_s += time.perf_counter() - started
+            finally:  # a prompt scored in a batch: its own evaluation, not the batch's
+                own = result.seconds if scored and result is not None else None
+                record.latency_s += time.perf_counter() - started if own is None else own
         return _answer(result, scored), None
 
     async def _interpret(self, request: Request, raw: str, record: CallRecord) -> Any:

@@ -96,6 +96,7 @@ def test_each_prompt_scores_the_same_bits_in_any_batch_in_any_order(model, expec
             else:
                 got = model.score_options_many([every[i] for i in batch], options)
             assert [g.probabilities for g in got] == [expected[i] for i in batch]
+            assert all(0 < g.seconds < 30 for g in got)  # each prompt's own evaluation on its lane
 
 
 def test_concurrent_calls_score_the_same_bits_as_alone_and_use_every_lane(model, expected):
@@ -184,8 +185,9 @@ def test_closed_lanes_finish_and_refuse_new_prompts():
     ctx = llama_cpp.llama_init_from_model(engine.llama.model, type(settings).from_buffer_copy(settings))
     lanes = Lanes([Lane(ctx, engine.llama.n_vocab(), engine.n_ctx, owned=True)])
     tokens = engine._prompt(_chat(prompts()[0]))[1]
-    [[logits]] = lanes.logits([[tokens]])
+    [([logits], seconds)] = lanes.evaluate([[tokens]])
+    assert 0 < seconds < 10
     assert np.array_equal(logits, from_scratch(model, tokens))
     lanes.close()
     with pytest.raises(RuntimeError, match="closed"):
-        lanes.logits([[tokens]])
+        lanes.evaluate([[tokens]])

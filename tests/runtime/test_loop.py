@@ -1,6 +1,7 @@
 """The event-loop bridge and the bounds: concurrency, callers' loops, one shared loop thread."""
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -210,6 +211,7 @@ class ManyAtOnce(ScoringChatModel):
     fail_first: int = 0  # batches that raise before any scores
     delay_s: float = 0.0
     drop_one: bool = False  # return one score too few
+    each_s: float | None = None  # the seconds it says it spent on each prompt
 
     def score_options_many(self, prompts, options):
         self.sizes.append(len(prompts))
@@ -217,7 +219,7 @@ class ManyAtOnce(ScoringChatModel):
         if self.fail_first:
             self.fail_first -= 1
             raise ConnectionError("the batch was lost")
-        scores = [self.score_options(p, options) for p in prompts]
+        scores = [dataclasses.replace(self.score_options(p, options), seconds=self.each_s) for p in prompts]
         return scores[:-1] if self.drop_one else scores
 
 
@@ -247,6 +249,19 @@ def test_a_backend_that_scores_many_prompts_gets_a_phases_scorings_in_one_batch_
     assert batched.sizes == [12, 12]  # 12 distinct prompts a step, each sent in one batch
     assert runs[0][0].equals(runs[1][0])
     assert runs[0][1] == runs[1][1]
+
+
+def test_a_prompt_scored_in_a_batch_records_its_own_time_not_the_batchs():
+    timed = ManyAtOnce(scores=crowd_scores, model_name="timed", temperature=0.0, delay_s=0.2, each_s=0.01)
+    untimed = ManyAtOnce(scores=crowd_scores, model_name="untimed", temperature=0.0, delay_s=0.2)
+    for backend, expected in ((timed, 0.01), (untimed, None)):
+        model, _ = scored_world(backend, 6)
+        model.step()
+        latencies = model.runtime.log.to_dataframe()["latency_s"]
+        if expected is None:  # the call's own wall time: the batch's
+            assert (latencies >= 0.2).all()
+        else:
+            assert latencies.tolist() == [expected] * 6
 
 
 def test_batches_are_bounded_by_max_concurrency():
