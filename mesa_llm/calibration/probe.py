@@ -154,10 +154,8 @@ def run_probe(
         owners += [index] * repeats
     log = runtime.log
     before, totals = len(log.records), (log.totals.calls, log.totals.cache_hits, log.totals.fallbacks)
-    notice, runtime.argmax_notice = (
-        runtime.argmax_notice,
-        False,
-    )  # it reads the probabilities, not the actions
+    notice = runtime.argmax_notice
+    runtime.argmax_notice = False  # the probe reads the probabilities, not the actions drawn
     try:
         runtime.decide_many(items)
     finally:

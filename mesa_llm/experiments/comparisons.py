@@ -108,12 +108,7 @@ def compare_pair(
         ``p_tost`` (the larger of the two one-sided Welch p-values for
         ``-δ < diff < δ``; NaN where a condition has fewer than two runs) and ``note``.
     """
-    row: dict[str, Any] = {
-        "n_a": len(a),
-        "n_b": len(b),
-        "mean_a": float(a.mean()) if len(a) else math.nan,
-        "mean_b": float(b.mean()) if len(b) else math.nan,
-    }
+    row = _means(a, b)
     row["diff"] = row["mean_a"] - row["mean_b"]
     if min(len(a), len(b)) < 2:
         return row | {
@@ -174,29 +169,17 @@ def compare_paired(
         the standard deviation of the differences.
     """
     d = a - b
-    row: dict[str, Any] = {
-        "n_a": len(a),
-        "n_b": len(b),
-        "mean_a": float(a.mean()) if len(a) else math.nan,
-        "mean_b": float(b.mean()) if len(b) else math.nan,
-        "diff": float(d.mean()) if len(d) else math.nan,
-    }
+    row = _means(a, b) | {"diff": float(d.mean()) if len(d) else math.nan}
     if len(d) < 2:
-        return (
-            row
-            | {"ci_low": math.nan, "ci_high": math.nan, "p_tost": math.nan, "sd": math.nan}
-            | {"note": "fewer than 2 seeds"}
-        )
+        missing = dict.fromkeys(("ci_low", "ci_high", "p_tost", "sd"), math.nan)
+        return row | missing | {"note": "fewer than 2 seeds"}
     if np.all(d == d[0]):
-        equivalent = abs(row["diff"]) < margin
-        return (
-            row
-            | {"ci_low": row["diff"], "ci_high": row["diff"], "p_tost": 0.0 if equivalent else 1.0}
-            | {
-                "sd": 0.0,
-                "note": "the same difference at every seed: it is exact",
-            }
-        )
+        exact = {
+            "ci_low": row["diff"],
+            "ci_high": row["diff"],
+            "p_tost": 0.0 if abs(row["diff"]) < margin else 1.0,
+        }
+        return row | exact | {"sd": 0.0, "note": "the same difference at every seed: it is exact"}
     interval = stats.bootstrap(
         (d,), np.mean, vectorized=True, n_resamples=n_boot, method="percentile", rng=rng
     ).confidence_interval
@@ -206,6 +189,16 @@ def compare_paired(
         "p_tost": float(ttost_paired(a, b, -margin, margin)[0]),
         "sd": float(d.std(ddof=1)),
         "note": "",
+    }
+
+
+def _means(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """The runs and the mean of each of two conditions (NaN for one without runs)."""
+    return {
+        "n_a": len(a),
+        "n_b": len(b),
+        "mean_a": float(a.mean()) if len(a) else math.nan,
+        "mean_b": float(b.mean()) if len(b) else math.nan,
     }
 
 

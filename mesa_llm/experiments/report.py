@@ -52,7 +52,7 @@ def markdown(report: RobustnessReport, figures: Sequence[str] = ()) -> str:
         _variance_table(report.variance),
     ]
     if not report.baseline.empty:
-        lines += ["", "## Against the rule baseline", "", _baseline_table(report.baseline, report.paired)]
+        lines += ["", "## Against the rule baseline", "", _baseline_table(report.baseline, _words(report))]
     if not report.pairs.empty:
         lines += ["", "## Pairwise comparisons", "", _pairs_table(report.pairs)]
     if not report.failed.empty:
@@ -76,7 +76,7 @@ def describe(report: RobustnessReport) -> str:
         lines.append(f"{row.metric}: {row.verdict}")
         factors = report.factors[report.factors["metric"] == row.metric]
         for factor in factors[factors["verdict"] != NOT_VARIED].itertuples():
-            largest = _largest(factor, report.margins[row.metric], test_name(report))
+            largest = _largest(factor, report.margins[row.metric], _words(report)["name"])
             lines.append(f"  {factor.factor}: {factor.text}{largest}")
         if getattr(row, "baseline", ""):
             lines.append(f"  rule baseline: {row.baseline}")
@@ -135,7 +135,7 @@ def methods(report: RobustnessReport) -> str:
     matched = (
         f"with the same {', '.join(report.matched)}" if report.matched else "pooled over every other factor"
     )
-    words = _PAIRED if report.paired else _UNPAIRED
+    words = _words(report)
     return (
         f"Each run is summarised by the mean of each outcome metric over the end of the run ({windows}). "
         "Failed runs are left out. Runs without LLM agents form the rule baseline and are left out of the "
@@ -168,17 +168,15 @@ def methods(report: RobustnessReport) -> str:
     )
 
 
-# The difference test's statistic, by whether the levels are paired by seed.
-_STATISTIC = {False: "Kruskal–Wallis H", True: "Friedman χ² / Wilcoxon W"}
-
-
-def test_name(report: RobustnessReport) -> str:
-    """The test of a difference across levels: Kruskal–Wallis, or paired by seed Friedman / Wilcoxon."""
-    return (_PAIRED if report.paired else _UNPAIRED)["name"]
+def _words(report: RobustnessReport) -> dict[str, str]:
+    """How the report names its tests: unpaired (Kruskal–Wallis, Welch) or paired (Friedman, Wilcoxon)."""
+    return _PAIRED if report.paired else _UNPAIRED
 
 
 _UNPAIRED = {
     "name": "Kruskal–Wallis",
+    "statistic": "Kruskal–Wallis H",
+    "two_levels": "Kruskal–Wallis",
     "test": (
         "Within each stratum a Kruskal–Wallis test compares the factor's levels (a rank test, because run "
         "outcomes are often bounded, skewed or tied; it assumes neither normality nor equal variances)"
@@ -197,6 +195,8 @@ _UNPAIRED = {
 }
 _PAIRED = {
     "name": "Friedman / Wilcoxon",
+    "statistic": "Friedman χ² / Wilcoxon W",
+    "two_levels": "Wilcoxon",
     "test": (
         "Within each stratum the runs are paired by seed (a seed gives every condition the same world to "
         "start from; a seed without a run at every level of the stratum is left out of it), and Friedman's "
@@ -245,7 +245,7 @@ def _factor_table(report: RobustnessReport) -> str:
         for row in report.factors.itertuples()
     ]
     headers = [
-        "Metric", "Factor", "Verdict", _STATISTIC[report.paired], "p (Holm)", "Largest difference [95% CI]",
+        "Metric", "Factor", "Verdict", _words(report)["statistic"], "p (Holm)", "Largest difference [95% CI]",
         "Pair", "δ", "Seeds per level", "Seeds needed",
     ]  # fmt: skip
     return _table(headers, rows)
@@ -264,7 +264,7 @@ def _variance_table(variance: pd.DataFrame) -> str:
     return _table(["Metric", *sources, "Design"], rows)
 
 
-def _baseline_table(baseline: pd.DataFrame, paired: bool) -> str:
+def _baseline_table(baseline: pd.DataFrame, words: dict[str, str]) -> str:
     rows = [
         [
             row.metric,
@@ -280,7 +280,7 @@ def _baseline_table(baseline: pd.DataFrame, paired: bool) -> str:
     ]
     headers = [
         "Metric", "LLM condition", "LLM mean (runs)", "Rule mean (runs)", "Difference [95% CI]",
-        "TOST p (Holm)", f"{'Wilcoxon' if paired else 'Kruskal–Wallis'} p (Holm)", "Verdict",
+        "TOST p (Holm)", f"{words['two_levels']} p (Holm)", "Verdict",
     ]  # fmt: skip
     return _table(headers, rows)
 
