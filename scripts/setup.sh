@@ -4,8 +4,9 @@
 #
 # The "local" extra (the embedded language model) needs llama-cpp-python, which has no
 # binary wheels. It is built once per machine with -DGGML_NATIVE=OFF (the default native
-# build crashes on some CPUs) and the wheel is kept in $MESA_LLM_WHEELS (default
-# ~/.cache/mesa-llm-lab/wheels) for the next setup; without that cache it is built again.
+# build crashes on some CPUs) and mesa_llm's Q4_1 tiles (scripts/llama-cpp/: SmolLM2's
+# products 2-3x faster, every bit the same), and the wheel is kept in $MESA_LLM_WHEELS
+# (default ~/.cache/mesa-llm-lab/wheels) for the next setup; without that cache it is built again.
 #
 # The "viz" extra (Solara dashboards) also needs Solara's front-end assets (JavaScript, CSS,
 # fonts), which a page otherwise loads from a CDN and never renders without: they are fetched
@@ -15,7 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-dev}"
 llama_version="0.3.36"
-wheels="${MESA_LLM_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/mesa-llm-lab/wheels}/llama-cpp-python-${llama_version}-generic"
+llama_patch="scripts/llama-cpp/q4_1-tiles.patch"
+llama_build="${llama_version}-generic-$(sha256sum "$llama_patch" | cut -c1-12)"  # the version and the patch
+wheels="${MESA_LLM_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/mesa-llm-lab/wheels}/llama-cpp-python-${llama_build}"
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 find_python() {
@@ -32,22 +35,27 @@ find_python() {
 }
 
 install_llama_cpp() {
-    if .venv/bin/python -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '${llama_version}')" 2>/dev/null; then
+    local marker=.venv/mesa-llm-llama-cpp-build
+    if [ "$(cat "$marker" 2>/dev/null)" = "$llama_build" ] && .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
         return 0
     fi
     local wheel
     wheel="$(ls "$wheels"/llama_cpp_python-"${llama_version}"-*.whl 2>/dev/null | head -n 1 || true)"
-    if [ -n "$wheel" ] && "${pip[@]}" install --quiet "$wheel" && .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
-        return 0
+    "${pip[@]}" uninstall --quiet --yes llama-cpp-python 2>/dev/null || true  # another build of the same version
+    if [ -z "$wheel" ] || ! "${pip[@]}" install --quiet "$wheel" || ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+        echo "Building llama-cpp-python ${llama_version} from source (a few minutes, once per machine)..." >&2
+        local build
+        build="$(mktemp -d)"
+        "${pip[@]}" download --quiet --no-deps --no-binary :all: "llama-cpp-python==${llama_version}" -d "$build"
+        tar -xzf "$build"/llama_cpp_python-"${llama_version}".tar.gz -C "$build"
+        patch --quiet -p1 -d "$build/llama_cpp_python-${llama_version}" < "$llama_patch"
+        CMAKE_ARGS="-DGGML_NATIVE=OFF" "${pip[@]}" wheel --quiet --no-cache-dir --no-deps \
+            "$build/llama_cpp_python-${llama_version}" -w "$build/wheel"
+        "${pip[@]}" install --quiet "$build"/wheel/llama_cpp_python-*.whl
+        mkdir -p "$wheels" && mv "$build"/wheel/llama_cpp_python-*.whl "$wheels"/ 2>/dev/null || true
+        rm -rf "$build"
     fi
-    echo "Building llama-cpp-python ${llama_version} from source (a few minutes, once per machine)..." >&2
-    local build
-    build="$(mktemp -d)"
-    CMAKE_ARGS="-DGGML_NATIVE=OFF" "${pip[@]}" wheel --quiet --no-cache-dir --no-deps \
-        "llama-cpp-python==${llama_version}" -w "$build"
-    "${pip[@]}" install --quiet "$build"/llama_cpp_python-*.whl
-    mkdir -p "$wheels" && mv "$build"/llama_cpp_python-*.whl "$wheels"/ 2>/dev/null || true
-    rm -rf "$build"
+    echo "$llama_build" > "$marker"
 }
 
 if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then

@@ -35,7 +35,15 @@ from mesa_llm.backends.errors import BackendError
 from mesa_llm.backends.lanes import CHUNK, Lane, Lanes, common_prefix
 from mesa_llm.backends.scoring import Branching, OptionScores, branchings, path_probabilities
 
-__all__ = ["PLAIN_CUE", "Engine", "default_lanes", "default_threads", "load_engine", "plain_document"]
+__all__ = [
+    "PLAIN_CUE",
+    "Engine",
+    "default_lanes",
+    "default_threads",
+    "load_engine",
+    "plain_document",
+    "q4_1_kernels",
+]
 
 PLAIN_CUE = "Answer:"
 """The line that ends a plain-text prompt: a base model continues it with its answer."""
@@ -272,6 +280,34 @@ def default_threads(n_threads: int | None) -> int:
 def default_lanes(n_lanes: int | None) -> int:
     """``n_lanes``, or by default the CPU count up to 4: prompts the local model scores at once."""
     return n_lanes or max(1, min(4, os.cpu_count() or 1))
+
+
+def q4_1_kernels() -> str:
+    """How llama.cpp multiplies Q4_1 weights (SmolLM2's) in this process, in words.
+
+    ``scripts/setup.sh`` builds llama-cpp-python with mesa_llm's Q4_1 tiles
+    (``scripts/llama-cpp/``): a prompt's chunk of 16 tokens is multiplied by each weight
+    block at once, with AVX-512 VNNI where the CPU has it (AVX2 otherwise), instead of
+    token by token; every product keeps the bits of llama.cpp's own code. The environment
+    variable ``GGML_Q4_1_TILES=0`` turns them off (``avx2`` keeps them to AVX2). A build
+    of llama-cpp-python from the package index has llama.cpp's own code only.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    for path in sorted((Path(llama_cpp.__file__).parent / "lib").glob("libggml-cpu.*")):
+        tiles = getattr(ctypes.CDLL(str(path)), "ggml_cpu_q4_1_tiles", None)
+        if tiles is not None:
+            return _TILES[tiles()]
+    return "llama.cpp's own (a build without mesa_llm's Q4_1 tiles: bash scripts/setup.sh local builds them)"
+
+
+_TILES = {
+    0: "llama.cpp's own (mesa_llm's Q4_1 tiles turned off by GGML_Q4_1_TILES=0)",
+    1: "mesa_llm's Q4_1 tiles (AVX2)",
+    2: "mesa_llm's Q4_1 tiles (AVX-512 VNNI)",
+}
 
 
 def load_engine(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -39,6 +41,11 @@ def backends() -> None:
             escape(model.status()),
         )
     console.print(table)
+    if importlib.util.find_spec("llama_cpp") is not None:
+        from mesa_llm.backends.llama import q4_1_kernels
+
+        kernels = escape(q4_1_kernels())
+        console.print(f"llama.cpp's products of Q4_1 weights (SmolLM2's): {kernels}", soft_wrap=True)
     console.print(
         f"Weights shipped in chunks are assembled once into {escape(str(cache_dir() / 'models'))} "
         "($XDG_CACHE_HOME/mesa-llm-lab/models).\n"

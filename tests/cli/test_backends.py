@@ -40,6 +40,8 @@ def test_backends_lists_each_embedded_model_with_its_size_licence_origin_and_sta
     assert "'local' alone is 'local:smollm2'" in output
     assert "'provider:model'" in output
     assert "'local:/path/to/model.gguf'" in output
+    # setup.sh's build of llama.cpp
+    assert "llama.cpp's products of Q4_1 weights (SmolLM2's): mesa_llm's Q4_1 tiles" in output
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     EMBEDDED["gemma3"].path()
