@@ -4,8 +4,8 @@
 #
 # The "local" extra (the embedded language model) needs llama-cpp-python, which has no
 # binary wheels. It is built once per machine with -DGGML_NATIVE=OFF (the default native
-# build crashes on some CPUs) and mesa_llm's Q4_1 tiles (scripts/llama-cpp/: SmolLM2's
-# products 2-3x faster, every bit the same), and the wheel is kept in $MESA_LLM_WHEELS
+# build crashes on some CPUs) and mesa_llm's patch (scripts/llama-cpp/: SmolLM2 scores
+# prompts about 3x as fast, every bit the same), and the wheel is kept in $MESA_LLM_WHEELS
 # (default ~/.cache/mesa-llm-lab/wheels) for the next setup; without that cache it is built again.
 #
 # The "viz" extra (Solara dashboards) also needs Solara's front-end assets (JavaScript, CSS,
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-dev}"
 llama_version="0.3.36"
-llama_patch="scripts/llama-cpp/q4_1-tiles.patch"
+llama_patch="scripts/llama-cpp/faster-scoring.patch"
 llama_build="${llama_version}-generic-$(sha256sum "$llama_patch" | cut -c1-12)"  # the version and the patch
 wheels="${MESA_LLM_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/mesa-llm-lab/wheels}/llama-cpp-python-${llama_build}"
 pip=(.venv/bin/python -m pip --disable-pip-version-check)

@@ -285,12 +285,13 @@ def default_lanes(n_lanes: int | None) -> int:
 def q4_1_kernels() -> str:
     """How llama.cpp multiplies Q4_1 weights (SmolLM2's) in this process, in words.
 
-    ``scripts/setup.sh`` builds llama-cpp-python with mesa_llm's Q4_1 tiles
-    (``scripts/llama-cpp/``): a prompt's chunk of 16 tokens is multiplied by each weight
-    block at once, with AVX-512 VNNI where the CPU has it (AVX2 otherwise), instead of
-    token by token; every product keeps the bits of llama.cpp's own code. The environment
-    variable ``GGML_Q4_1_TILES=0`` turns them off (``avx2`` keeps them to AVX2). A build
-    of llama-cpp-python from the package index has llama.cpp's own code only.
+    ``scripts/setup.sh`` builds llama-cpp-python with mesa_llm's patch
+    (``scripts/llama-cpp/``), whose Q4_1 tiles multiply a prompt's chunk of 16 tokens by
+    each weight block at once, with AVX-512 VNNI where the CPU has it (AVX2 otherwise),
+    instead of token by token; every product keeps the bits of llama.cpp's own code.
+    The environment variable ``GGML_Q4_1_TILES=0`` turns them off (``avx2`` keeps them
+    to AVX2). A build of llama-cpp-python from the package index has llama.cpp's own
+    code only.
     """
     import ctypes
 

